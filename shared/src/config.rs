@@ -1,0 +1,195 @@
+//! The TOML config file and the directories agentmux uses, each overridable by flag.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+    pub providers: ProvidersConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// TCP address for gRPC + REST; off when empty. `--listen` overrides it.
+    pub listen: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS on the TCP listener; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Requests per second allowed per API key on TCP (token bucket).
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
+    /// Live events buffered per subscriber before it is told it lagged.
+    pub subscriber_buffer: usize,
+    pub heartbeat_secs: u64,
+    /// Provider used when a session is created without one.
+    pub default_provider: String,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            listen: String::new(),
+            max_body_bytes: 10 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            rate_limit_per_sec: 200,
+            rate_limit_burst: 400,
+            subscriber_buffer: 4096,
+            heartbeat_secs: 10,
+            default_provider: "openai".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub openai: OpenAiConfig,
+    /// Further OpenAI-compatible endpoints by id (e.g. `ollama`, `openrouter`).
+    pub compat: BTreeMap<String, OpenAiConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiConfig {
+    /// Empty: `OPENAI_BASE_URL` from the daemon's environment, else api.openai.com.
+    pub base_url: String,
+    /// Empty: `OPENAI_API_KEY` from the daemon's environment.
+    pub api_key: String,
+    /// Empty: `OPENAI_MODEL`, else `gpt-4o-mini`.
+    pub model: String,
+    pub connect_timeout_secs: u64,
+    /// A turn fails when the server sends nothing for this long.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        OpenAiConfig {
+            base_url: String::new(),
+            api_key: String::new(),
+            model: String::new(),
+            connect_timeout_secs: 10,
+            idle_timeout_secs: 120,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file if it exists; a missing file is the defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text)
+                .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::invalid(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::invalid(e.to_string()))
+    }
+}
+
+/// Where agentmux keeps things. Defaults follow the platform (XDG on Linux).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub config_file: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the paths: a flag wins, then the platform default. With a custom
+    /// data dir and no socket flag the socket lives in the data dir, so two
+    /// daemons with different data never share a socket.
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        socket: Option<PathBuf>,
+        config_file: Option<PathBuf>,
+    ) -> Result<Paths> {
+        let dirs = directories::ProjectDirs::from("", "", "agentmux");
+        let custom_data = data_dir.is_some();
+        let data_dir = match data_dir {
+            Some(d) => d,
+            None => dirs
+                .as_ref()
+                .map(|d| d.data_dir().to_path_buf())
+                .ok_or_else(|| Error::invalid("no home directory: pass --data-dir"))?,
+        };
+        let socket = match socket {
+            Some(s) => s,
+            None if custom_data => data_dir.join("agentmuxd.sock"),
+            None => default_runtime_dir(dirs.as_ref()).join("agentmuxd.sock"),
+        };
+        let config_file = match config_file {
+            Some(c) => c,
+            None if custom_data => data_dir.join("config.toml"),
+            None => dirs
+                .as_ref()
+                .map(|d| d.config_dir().join("config.toml"))
+                .unwrap_or_else(|| data_dir.join("config.toml")),
+        };
+        Ok(Paths {
+            data_dir,
+            socket,
+            config_file,
+        })
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.data_dir.join("agentmuxd.lock")
+    }
+    pub fn log_file(&self) -> PathBuf {
+        self.data_dir.join("agentmuxd.log")
+    }
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+}
+
+fn default_runtime_dir(dirs: Option<&directories::ProjectDirs>) -> PathBuf {
+    if let Some(dir) = dirs.and_then(|d| d.runtime_dir()) {
+        return dir.to_path_buf();
+    }
+    // No XDG_RUNTIME_DIR (e.g. a root shell without systemd-logind): a per-user dir in /tmp.
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::env::temp_dir().join(format!("agentmux-{uid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c, Config::default());
+        let c = Config::parse(
+            "[daemon]\nmax_body_bytes = 5\n[providers.openai]\nbase_url = \"http://x/v1\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.daemon.max_body_bytes, 5);
+        assert_eq!(c.providers.openai.base_url, "http://x/v1");
+        assert_eq!(c.providers.openai.idle_timeout_secs, 120);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::parse("[daemon]\nlisten_on = 1\n").unwrap_err();
+        assert!(err.message.contains("listen_on"), "{}", err.message);
+    }
+
+    #[test]
+    fn custom_data_dir_carries_socket_and_config() {
+        let p = Paths::resolve(Some("/x/d".into()), None, None).unwrap();
+        assert_eq!(p.socket, PathBuf::from("/x/d/agentmuxd.sock"));
+        assert_eq!(p.config_file, PathBuf::from("/x/d/config.toml"));
+    }
+}

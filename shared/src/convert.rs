@@ -1,0 +1,381 @@
+//! The one place where agentmux.v1 messages and domain types are converted.
+
+use crate::error::{Error, Result};
+use crate::types::*;
+use agentmux_proto::v1 as pb;
+
+impl From<SessionStatus> for pb::SessionStatus {
+    fn from(s: SessionStatus) -> Self {
+        match s {
+            SessionStatus::Idle => pb::SessionStatus::Idle,
+            SessionStatus::Busy => pb::SessionStatus::Busy,
+            SessionStatus::Interrupted => pb::SessionStatus::Interrupted,
+            SessionStatus::Failed => pb::SessionStatus::Failed,
+        }
+    }
+}
+
+fn session_status(v: i32) -> SessionStatus {
+    match pb::SessionStatus::try_from(v) {
+        Ok(pb::SessionStatus::Busy) => SessionStatus::Busy,
+        Ok(pb::SessionStatus::Interrupted) => SessionStatus::Interrupted,
+        Ok(pb::SessionStatus::Failed) => SessionStatus::Failed,
+        Ok(pb::SessionStatus::Idle | pb::SessionStatus::Unspecified) | Err(_) => SessionStatus::Idle,
+    }
+}
+
+impl From<Role> for pb::Role {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::User => pb::Role::User,
+            Role::Assistant => pb::Role::Assistant,
+            Role::System => pb::Role::System,
+        }
+    }
+}
+
+fn role(v: i32) -> Role {
+    match pb::Role::try_from(v) {
+        Ok(pb::Role::Assistant) => Role::Assistant,
+        Ok(pb::Role::System) => Role::System,
+        Ok(pb::Role::User | pb::Role::Unspecified) | Err(_) => Role::User,
+    }
+}
+
+impl From<MessageStatus> for pb::MessageStatus {
+    fn from(s: MessageStatus) -> Self {
+        match s {
+            MessageStatus::Queued => pb::MessageStatus::Queued,
+            MessageStatus::Streaming => pb::MessageStatus::Streaming,
+            MessageStatus::Complete => pb::MessageStatus::Complete,
+            MessageStatus::Cancelled => pb::MessageStatus::Cancelled,
+            MessageStatus::Interrupted => pb::MessageStatus::Interrupted,
+            MessageStatus::Failed => pb::MessageStatus::Failed,
+        }
+    }
+}
+
+fn message_status(v: i32) -> MessageStatus {
+    match pb::MessageStatus::try_from(v) {
+        Ok(pb::MessageStatus::Queued) => MessageStatus::Queued,
+        Ok(pb::MessageStatus::Streaming) => MessageStatus::Streaming,
+        Ok(pb::MessageStatus::Cancelled) => MessageStatus::Cancelled,
+        Ok(pb::MessageStatus::Interrupted) => MessageStatus::Interrupted,
+        Ok(pb::MessageStatus::Failed) => MessageStatus::Failed,
+        Ok(pb::MessageStatus::Complete | pb::MessageStatus::Unspecified) | Err(_) => {
+            MessageStatus::Complete
+        }
+    }
+}
+
+impl From<Usage> for pb::Usage {
+    fn from(u: Usage) -> Self {
+        pb::Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl From<pb::Usage> for Usage {
+    fn from(u: pb::Usage) -> Self {
+        Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl From<Session> for pb::Session {
+    fn from(s: Session) -> Self {
+        pb::Session {
+            id: s.id,
+            title: s.title,
+            provider: s.provider,
+            model: s.model,
+            cwd: s.cwd,
+            status: pb::SessionStatus::from(s.status) as i32,
+            busy: s.busy,
+            queued: s.queued,
+            message_count: s.message_count,
+            created_at_ms: s.created_at_ms,
+            updated_at_ms: s.updated_at_ms,
+            forked_from: s.forked_from,
+            last_error: s.last_error,
+            usage: Some(s.usage.into()),
+        }
+    }
+}
+
+impl From<pb::Session> for Session {
+    fn from(s: pb::Session) -> Self {
+        Session {
+            id: s.id,
+            title: s.title,
+            provider: s.provider,
+            model: s.model,
+            cwd: s.cwd,
+            status: session_status(s.status),
+            busy: s.busy,
+            queued: s.queued,
+            message_count: s.message_count,
+            created_at_ms: s.created_at_ms,
+            updated_at_ms: s.updated_at_ms,
+            forked_from: s.forked_from,
+            last_error: s.last_error,
+            usage: s.usage.map(Usage::from).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<Message> for pb::Message {
+    fn from(m: Message) -> Self {
+        pb::Message {
+            id: m.id,
+            session_id: m.session_id,
+            index: m.index,
+            role: pb::Role::from(m.role) as i32,
+            content: m.content,
+            status: pb::MessageStatus::from(m.status) as i32,
+            model: m.model,
+            usage: Some(m.usage.into()),
+            created_at_ms: m.created_at_ms,
+            completed_at_ms: m.completed_at_ms,
+            error: m.error,
+            stop_reason: m.stop_reason,
+            reply_to: m.reply_to,
+        }
+    }
+}
+
+impl From<pb::Message> for Message {
+    fn from(m: pb::Message) -> Self {
+        Message {
+            id: m.id,
+            session_id: m.session_id,
+            index: m.index,
+            role: role(m.role),
+            content: m.content,
+            status: message_status(m.status),
+            model: m.model,
+            usage: m.usage.map(Usage::from).unwrap_or_default(),
+            created_at_ms: m.created_at_ms,
+            completed_at_ms: m.completed_at_ms,
+            error: m.error,
+            stop_reason: m.stop_reason,
+            reply_to: m.reply_to,
+        }
+    }
+}
+
+fn missing(what: &str) -> Error {
+    Error::invalid(format!("event is missing its {what}"))
+}
+
+impl From<Event> for pb::Event {
+    fn from(e: Event) -> Self {
+        use pb::event::Payload as P;
+        let payload = match e.payload {
+            EventPayload::SessionCreated { session } => P::SessionCreated(pb::SessionCreated {
+                session: Some(session.into()),
+            }),
+            EventPayload::SessionUpdated { session } => P::SessionUpdated(pb::SessionUpdated {
+                session: Some(session.into()),
+            }),
+            EventPayload::SessionDeleted { id } => P::SessionDeleted(pb::SessionDeleted { id }),
+            EventPayload::SessionReset { session } => P::SessionReset(pb::SessionReset {
+                session: Some(session.into()),
+            }),
+            EventPayload::MessageCreated { message } => P::MessageCreated(pb::MessageCreated {
+                message: Some(message.into()),
+            }),
+            EventPayload::MessageDelta { message_id, text } => {
+                P::MessageDelta(pb::MessageDelta { message_id, text })
+            }
+            EventPayload::ReasoningDelta { message_id, text } => {
+                P::ReasoningDelta(pb::ReasoningDelta { message_id, text })
+            }
+            EventPayload::MessageCompleted { message } => {
+                P::MessageCompleted(pb::MessageCompleted {
+                    message: Some(message.into()),
+                })
+            }
+            EventPayload::TurnStarted {
+                user_message_id,
+                assistant_message_id,
+            } => P::TurnStarted(pb::TurnStarted {
+                user_message_id,
+                assistant_message_id,
+            }),
+            EventPayload::TurnFinished(t) => P::TurnFinished(pb::TurnFinished {
+                user_message_id: t.user_message_id,
+                assistant_message_id: t.assistant_message_id,
+                status: pb::MessageStatus::from(t.status) as i32,
+                stop_reason: t.stop_reason,
+                error: t.error,
+                usage: Some(t.usage.into()),
+            }),
+            EventPayload::Warning { message } => P::Warning(pb::Warning { message }),
+        };
+        pb::Event {
+            seq: e.seq,
+            ts_ms: e.ts_ms,
+            session_id: e.session_id,
+            payload: Some(payload),
+        }
+    }
+}
+
+impl TryFrom<pb::Event> for Event {
+    type Error = Error;
+
+    fn try_from(e: pb::Event) -> Result<Self> {
+        use pb::event::Payload as P;
+        let payload = match e.payload.ok_or_else(|| missing("payload"))? {
+            P::SessionCreated(p) => EventPayload::SessionCreated {
+                session: p.session.ok_or_else(|| missing("session"))?.into(),
+            },
+            P::SessionUpdated(p) => EventPayload::SessionUpdated {
+                session: p.session.ok_or_else(|| missing("session"))?.into(),
+            },
+            P::SessionDeleted(p) => EventPayload::SessionDeleted { id: p.id },
+            P::SessionReset(p) => EventPayload::SessionReset {
+                session: p.session.ok_or_else(|| missing("session"))?.into(),
+            },
+            P::MessageCreated(p) => EventPayload::MessageCreated {
+                message: p.message.ok_or_else(|| missing("message"))?.into(),
+            },
+            P::MessageDelta(p) => EventPayload::MessageDelta {
+                message_id: p.message_id,
+                text: p.text,
+            },
+            P::ReasoningDelta(p) => EventPayload::ReasoningDelta {
+                message_id: p.message_id,
+                text: p.text,
+            },
+            P::MessageCompleted(p) => EventPayload::MessageCompleted {
+                message: p.message.ok_or_else(|| missing("message"))?.into(),
+            },
+            P::TurnStarted(p) => EventPayload::TurnStarted {
+                user_message_id: p.user_message_id,
+                assistant_message_id: p.assistant_message_id,
+            },
+            P::TurnFinished(p) => EventPayload::TurnFinished(TurnFinished {
+                user_message_id: p.user_message_id,
+                assistant_message_id: p.assistant_message_id,
+                status: message_status(p.status),
+                stop_reason: p.stop_reason,
+                error: p.error,
+                usage: p.usage.map(Usage::from).unwrap_or_default(),
+            }),
+            P::Warning(p) => EventPayload::Warning { message: p.message },
+        };
+        Ok(Event {
+            seq: e.seq,
+            ts_ms: e.ts_ms,
+            session_id: e.session_id,
+            payload,
+        })
+    }
+}
+
+impl From<ApiKey> for pb::ApiKey {
+    fn from(k: ApiKey) -> Self {
+        pb::ApiKey {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at_ms: k.created_at_ms,
+            revoked_at_ms: k.revoked_at_ms,
+        }
+    }
+}
+
+impl From<pb::ApiKey> for ApiKey {
+    fn from(k: pb::ApiKey) -> Self {
+        ApiKey {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at_ms: k.created_at_ms,
+            revoked_at_ms: k.revoked_at_ms,
+        }
+    }
+}
+
+impl From<StreamItem> for pb::SubscribeResponse {
+    fn from(item: StreamItem) -> Self {
+        use pb::subscribe_response::Item;
+        let item = match item {
+            StreamItem::Event(e) => Item::Event(pb::Event::from((*e).clone())),
+            StreamItem::Heartbeat { last_seq } => Item::Heartbeat(pb::Heartbeat { last_seq }),
+            StreamItem::Lagged { resume_after_seq } => {
+                Item::Lagged(pb::Lagged { resume_after_seq })
+            }
+        };
+        pb::SubscribeResponse { item: Some(item) }
+    }
+}
+
+impl From<Health> for pb::HealthResponse {
+    fn from(h: Health) -> Self {
+        pb::HealthResponse {
+            status: h.status,
+            last_seq: h.last_seq,
+            providers: h
+                .providers
+                .into_iter()
+                .map(|p| pb::ProviderHealth {
+                    id: p.id,
+                    available: p.available,
+                    detail: p.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Info> for pb::InfoResponse {
+    fn from(i: Info) -> Self {
+        pb::InfoResponse {
+            version: i.version,
+            pid: i.pid,
+            data_dir: i.data_dir,
+            socket: i.socket,
+            tcp_listen: i.tcp_listen,
+            last_seq: i.last_seq,
+            started_at_ms: i.started_at_ms,
+            schema_version: i.schema_version,
+            sessions: i.sessions,
+        }
+    }
+}
+
+impl From<pb::InfoResponse> for Info {
+    fn from(i: pb::InfoResponse) -> Self {
+        Info {
+            version: i.version,
+            pid: i.pid,
+            data_dir: i.data_dir,
+            socket: i.socket,
+            tcp_listen: i.tcp_listen,
+            last_seq: i.last_seq,
+            started_at_ms: i.started_at_ms,
+            schema_version: i.schema_version,
+            sessions: i.sessions,
+        }
+    }
+}
+
+impl From<pb::CreateSessionRequest> for CreateSession {
+    fn from(r: pb::CreateSessionRequest) -> Self {
+        CreateSession {
+            title: r.title,
+            provider: r.provider,
+            model: r.model,
+            cwd: r.cwd,
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Domain types shared by the daemon, the client and the transports; JSON mirrors agentmux.v1.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Longest session title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    #[default]
+    Idle,
+    Busy,
+    /// The daemon stopped while a turn ran; the next message or resume continues.
+    Interrupted,
+    /// The last turn failed; `last_error` says why. The next message retries.
+    Failed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Idle => "idle",
+            SessionStatus::Busy => "busy",
+            SessionStatus::Interrupted => "interrupted",
+            SessionStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Session {
+    pub id: String,
+    pub title: String,
+    pub provider: String,
+    pub model: String,
+    pub cwd: String,
+    pub status: SessionStatus,
+    pub busy: bool,
+    pub queued: u32,
+    pub message_count: u64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub forked_from: String,
+    pub last_error: String,
+    pub usage: Usage,
+}
+
+impl Session {
+    /// What a person sees in a list: busy sessions with waiting input show as queued.
+    pub fn display_status(&self) -> &'static str {
+        if self.busy && self.queued > 0 {
+            "queued"
+        } else {
+            self.status.as_str()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Queued,
+    Streaming,
+    #[default]
+    Complete,
+    Cancelled,
+    Interrupted,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Streaming => "streaming",
+            MessageStatus::Complete => "complete",
+            MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Interrupted => "interrupted",
+            MessageStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    pub id: String,
+    pub session_id: String,
+    pub index: u64,
+    pub role: Role,
+    pub content: String,
+    pub status: MessageStatus,
+    pub model: String,
+    pub usage: Usage,
+    pub created_at_ms: i64,
+    pub completed_at_ms: i64,
+    pub error: String,
+    pub stop_reason: String,
+    pub reply_to: String,
+}
+
+/// One entry of the durable event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub session_id: String,
+    #[serde(flatten)]
+    pub payload: EventPayload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", content = "data")]
+pub enum EventPayload {
+    #[serde(rename = "session.created")]
+    SessionCreated { session: Session },
+    #[serde(rename = "session.updated")]
+    SessionUpdated { session: Session },
+    #[serde(rename = "session.deleted")]
+    SessionDeleted { id: String },
+    #[serde(rename = "session.reset")]
+    SessionReset { session: Session },
+    #[serde(rename = "message.created")]
+    MessageCreated { message: Message },
+    #[serde(rename = "message.delta")]
+    MessageDelta { message_id: String, text: String },
+    #[serde(rename = "message.reasoning_delta")]
+    ReasoningDelta { message_id: String, text: String },
+    #[serde(rename = "message.completed")]
+    MessageCompleted { message: Message },
+    #[serde(rename = "turn.started")]
+    TurnStarted {
+        user_message_id: String,
+        assistant_message_id: String,
+    },
+    #[serde(rename = "turn.finished")]
+    TurnFinished(TurnFinished),
+    #[serde(rename = "warning")]
+    Warning { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TurnFinished {
+    pub user_message_id: String,
+    pub assistant_message_id: String,
+    pub status: MessageStatus,
+    pub stop_reason: String,
+    pub error: String,
+    pub usage: Usage,
+}
+
+impl EventPayload {
+    /// The dotted name used as the SSE `event:` field and the JSON `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventPayload::SessionCreated { .. } => "session.created",
+            EventPayload::SessionUpdated { .. } => "session.updated",
+            EventPayload::SessionDeleted { .. } => "session.deleted",
+            EventPayload::SessionReset { .. } => "session.reset",
+            EventPayload::MessageCreated { .. } => "message.created",
+            EventPayload::MessageDelta { .. } => "message.delta",
+            EventPayload::ReasoningDelta { .. } => "message.reasoning_delta",
+            EventPayload::MessageCompleted { .. } => "message.completed",
+            EventPayload::TurnStarted { .. } => "turn.started",
+            EventPayload::TurnFinished(_) => "turn.finished",
+            EventPayload::Warning { .. } => "warning",
+        }
+    }
+}
+
+/// What a subscription yields besides events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Event(std::sync::Arc<Event>),
+    Heartbeat { last_seq: u64 },
+    /// The subscriber fell behind; resubscribe after this seq.
+    Lagged { resume_after_seq: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderHealth {
+    pub id: String,
+    pub available: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    pub status: String,
+    pub last_seq: u64,
+    pub providers: Vec<ProviderHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Info {
+    pub version: String,
+    pub pid: u32,
+    pub data_dir: String,
+    pub socket: String,
+    pub tcp_listen: String,
+    pub last_seq: u64,
+    pub started_at_ms: i64,
+    pub schema_version: u32,
+    pub sessions: u64,
+}
+
+// ---- requests, shared by gRPC and REST so validation lives once
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct CreateSession {
+    pub title: String,
+    pub provider: String,
+    pub model: String,
+    pub cwd: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub next_index: u64,
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SendResult {
+    pub message: Message,
+    pub queued: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Message>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct CancelResult {
+    pub id: String,
+    pub cancelled_turn: bool,
+    pub dropped_queued: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
