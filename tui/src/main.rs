@@ -1,1 +1,48 @@
-fn main() {}
+//! `agentmux`: the TUI when run bare, a scripting CLI with a subcommand.
+
+mod app;
+mod cli;
+mod client;
+mod commands;
+mod keymap;
+mod output;
+mod state;
+mod tui;
+mod ui;
+mod worker;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    // Two workers: the client is I/O bound and the machine may be shared with the daemon.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: internal: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let target = client::Target {
+        data_dir: cli.global.data_dir.clone(),
+        socket: cli.global.socket.clone(),
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            None => tui::run(target).await,
+            Some(cmd) => commands::run(&cli.global, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}: {}", e.kind.code(), e.message);
+            ExitCode::FAILURE
+        }
+    }
+}

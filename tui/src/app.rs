@@ -1,0 +1,649 @@
+//! The TUI's brain: `App::update(AppEvent)` is the only code that mutates `State`; it answers
+//! with `Action`s (daemon calls) that the worker runs, whose results come back as events.
+
+use crate::keymap::KeyMap;
+use crate::state::{Conn, Focus, Input, Modal, State};
+use agentmux_shared::types::{
+    CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus, Role, SendResult, Session,
+    StreamItem,
+};
+use agentmux_shared::{Error, ErrorKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::time::Duration;
+
+/// Messages fetched when a session is first shown (its newest) and per older page.
+pub const HISTORY_PAGE: u32 = 500;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Paste(String),
+    /// The terminal changed size: nothing to apply, but the loop redraws after any event.
+    Resize,
+    Connected(Info),
+    ConnectFailed {
+        attempt: u32,
+        error: String,
+    },
+    Stream {
+        generation: u64,
+        item: StreamItem,
+    },
+    /// The subscription broke (not a `Lagged` end): the daemon went away.
+    StreamEnded {
+        generation: u64,
+        error: String,
+    },
+    Reply(Reply),
+    CallFailed {
+        call: Action,
+        error: Error,
+    },
+    /// What the last draw measured; does not itself need a redraw.
+    Drawn {
+        view_rows: u16,
+        max_scroll: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Sessions(Vec<Session>),
+    Messages {
+        session_id: String,
+        after_index: u64,
+        page: MessagePage,
+    },
+    Created(Box<Session>),
+    Renamed(Box<Session>),
+    Deleted(String),
+    Cancelled(CancelResult),
+    Sent(Box<SendResult>),
+}
+
+/// Work for the daemon. Everything but `Connect` and `Subscribe` is a call answered by one
+/// `Reply` or `CallFailed`, which is what `State::pending` counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Connect {
+        attempt: u32,
+        delay: Duration,
+        /// Only the first connection starts a daemon: after `agentmux daemon stop` the TUI
+        /// should wait, not bring it back behind the user's back.
+        autostart: bool,
+    },
+    Subscribe {
+        after_seq: u64,
+        generation: u64,
+    },
+    ListSessions,
+    LoadMessages {
+        session_id: String,
+        after_index: u64,
+        page_size: u32,
+    },
+    CreateSession,
+    Rename {
+        id: String,
+        title: String,
+    },
+    Delete {
+        id: String,
+    },
+    Cancel {
+        id: String,
+        hard: bool,
+    },
+    Send {
+        session_id: String,
+        content: String,
+    },
+}
+
+impl Action {
+    fn is_call(&self) -> bool {
+        !matches!(self, Action::Connect { .. } | Action::Subscribe { .. })
+    }
+}
+
+/// Reconnect delay: fast at first so a daemon restart is barely visible, then up to 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(ms.min(5_000))
+}
+
+pub struct App {
+    pub state: State,
+    pub keymap: KeyMap,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    pub fn new() -> App {
+        App {
+            state: State::default(),
+            keymap: KeyMap::default(),
+        }
+    }
+
+    /// The actions to run at start-up.
+    pub fn start(&self) -> Vec<Action> {
+        vec![Action::Connect {
+            attempt: 0,
+            delay: Duration::ZERO,
+            autostart: true,
+        }]
+    }
+
+    pub fn update(&mut self, ev: AppEvent) -> Vec<Action> {
+        let mut out = Vec::new();
+        match ev {
+            AppEvent::Key(k) => self.on_key(k, &mut out),
+            AppEvent::Paste(text) => self.on_paste(&text),
+            AppEvent::Resize => {}
+            AppEvent::Connected(info) => self.on_connected(info, &mut out),
+            AppEvent::ConnectFailed { attempt, error } => {
+                let attempt = attempt.saturating_add(1);
+                self.state.conn = Conn::Connecting {
+                    attempt,
+                    error: Some(error),
+                };
+                out.push(Action::Connect {
+                    attempt,
+                    delay: backoff(attempt),
+                    autostart: false,
+                });
+            }
+            AppEvent::Stream { generation, item } => self.on_stream(generation, item, &mut out),
+            AppEvent::StreamEnded { generation, error } => {
+                if generation == self.state.stream_gen {
+                    self.disconnected(error, &mut out);
+                }
+            }
+            AppEvent::Reply(r) => {
+                self.state.pending = self.state.pending.saturating_sub(1);
+                self.on_reply(r, &mut out);
+            }
+            AppEvent::CallFailed { call, error } => {
+                self.state.pending = self.state.pending.saturating_sub(1);
+                self.on_call_failed(call, error, &mut out);
+            }
+            AppEvent::Drawn {
+                view_rows,
+                max_scroll,
+            } => {
+                self.state.view_rows = view_rows;
+                self.state.max_scroll = Some(max_scroll);
+                self.state.scroll = self.state.scroll.min(max_scroll);
+            }
+        }
+        self.state.pending += out.iter().filter(|a| a.is_call()).count();
+        out
+    }
+
+    fn on_connected(&mut self, info: Info, out: &mut Vec<Action>) {
+        let s = &mut self.state;
+        // A head behind ours means a different (or wiped) store: what we mirror is void.
+        if s.synced && info.last_seq < s.last_seq {
+            s.transcripts.clear();
+            s.unread.clear();
+            s.synced = false;
+        }
+        if !s.synced {
+            // First contact: the session list is fetched whole, so live events from the
+            // current head on are all we need.
+            s.last_seq = info.last_seq;
+            s.synced = true;
+        }
+        s.conn = Conn::Connected {
+            version: info.version,
+        };
+        s.stream_gen += 1;
+        out.push(Action::Subscribe {
+            after_seq: s.last_seq,
+            generation: s.stream_gen,
+        });
+        out.push(Action::ListSessions);
+        if let Some(id) = s.selected.clone() {
+            self.ensure_history(&id, out);
+        }
+    }
+
+    fn disconnected(&mut self, error: String, out: &mut Vec<Action>) {
+        if !self.state.is_connected() {
+            return; // a reconnect is already under way
+        }
+        self.state.conn = Conn::Connecting {
+            attempt: 0,
+            error: Some(error),
+        };
+        // Abandon the old stream: anything it still delivers carries a stale generation.
+        self.state.stream_gen += 1;
+        for t in self.state.transcripts.values_mut() {
+            t.loading = false;
+        }
+        out.push(Action::Connect {
+            attempt: 0,
+            delay: backoff(0),
+            autostart: false,
+        });
+    }
+
+    fn on_stream(&mut self, generation: u64, item: StreamItem, out: &mut Vec<Action>) {
+        match item {
+            // Seq dedup makes replays after a resubscribe harmless even from an old stream.
+            StreamItem::Event(e) => {
+                if e.seq > self.state.last_seq {
+                    self.state.last_seq = e.seq;
+                    self.apply(&e, out);
+                }
+            }
+            StreamItem::Heartbeat { .. } => {}
+            StreamItem::Lagged { resume_after_seq } => {
+                if generation != self.state.stream_gen {
+                    return;
+                }
+                // Everything up to last_seq is applied; taking the smaller of the two can
+                // only replay (deduplicated above), never skip.
+                self.state.stream_gen += 1;
+                out.push(Action::Subscribe {
+                    after_seq: resume_after_seq.min(self.state.last_seq),
+                    generation: self.state.stream_gen,
+                });
+            }
+        }
+    }
+
+    fn apply(&mut self, e: &Event, out: &mut Vec<Action>) {
+        let s = &mut self.state;
+        match &e.payload {
+            EventPayload::SessionCreated { session } | EventPayload::SessionUpdated { session } => {
+                s.upsert_session(session.clone());
+                if s.selected.is_none() {
+                    s.selected = Some(session.id.clone());
+                    self.ensure_history(&session.id, out);
+                }
+            }
+            EventPayload::SessionReset { session } => {
+                s.upsert_session(session.clone());
+                if let Some(t) = s.transcripts.get_mut(&session.id) {
+                    t.clear();
+                }
+            }
+            EventPayload::SessionDeleted { id } => {
+                s.remove_session(id);
+                if let Some(sel) = s.selected.clone() {
+                    self.ensure_history(&sel, out);
+                }
+            }
+            EventPayload::MessageCreated { message } => {
+                if let Some(t) = s.transcripts.get_mut(&message.session_id) {
+                    t.upsert(message.clone());
+                }
+            }
+            EventPayload::MessageCompleted { message } => {
+                if let Some(t) = s.transcripts.get_mut(&message.session_id) {
+                    t.upsert(message.clone());
+                }
+                if message.role == Role::Assistant
+                    && s.selected.as_deref() != Some(&message.session_id)
+                {
+                    s.unread.insert(message.session_id.clone());
+                }
+            }
+            EventPayload::MessageDelta { message_id, text } => {
+                if let Some(m) = s
+                    .transcripts
+                    .get_mut(&e.session_id)
+                    .and_then(|t| t.get_mut(message_id))
+                {
+                    m.content.push_str(text);
+                    m.status = MessageStatus::Streaming;
+                }
+            }
+            EventPayload::TurnFinished(t) => {
+                if let Some(m) = s
+                    .transcripts
+                    .get_mut(&e.session_id)
+                    .and_then(|tr| tr.get_mut(&t.assistant_message_id))
+                {
+                    m.status = t.status;
+                    if !t.error.is_empty() {
+                        m.error = t.error.clone();
+                    }
+                }
+            }
+            EventPayload::Warning { message } => s.notice = Some(format!("warning: {message}")),
+            // Reasoning is not shown yet; turn.started is implied by message.created.
+            EventPayload::ReasoningDelta { .. } | EventPayload::TurnStarted { .. } => {}
+        }
+    }
+
+    fn on_reply(&mut self, r: Reply, out: &mut Vec<Action>) {
+        let s = &mut self.state;
+        match r {
+            Reply::Sessions(list) => {
+                let known: std::collections::HashSet<_> =
+                    list.iter().map(|x| x.id.clone()).collect();
+                s.sessions.retain(|x| known.contains(&x.id));
+                s.transcripts.retain(|id, _| known.contains(id));
+                for x in list {
+                    s.upsert_session(x);
+                }
+                let selected_gone = s.selected.as_ref().is_none_or(|id| !known.contains(id));
+                if selected_gone {
+                    s.selected = s.sessions.first().map(|x| x.id.clone());
+                    s.scroll = 0;
+                }
+                if let Some(id) = s.selected.clone() {
+                    self.ensure_history(&id, out);
+                }
+            }
+            Reply::Messages {
+                session_id,
+                after_index,
+                page,
+            } => {
+                let Some(t) = s.transcripts.get_mut(&session_id) else {
+                    return;
+                };
+                t.loading = false;
+                t.loaded = true;
+                t.first_index = t.first_index.min(after_index);
+                for m in page.messages {
+                    t.upsert(m);
+                }
+                // A tail load can race with new messages: follow pages up to the end.
+                if page.more
+                    && page.next_index > 0
+                    && t.messages.last().is_some_and(|m| m.index < page.next_index)
+                {
+                    t.loading = true;
+                    out.push(Action::LoadMessages {
+                        session_id,
+                        after_index: page.next_index,
+                        page_size: HISTORY_PAGE,
+                    });
+                }
+            }
+            Reply::Created(session) => {
+                s.selected = Some(session.id.clone());
+                s.scroll = 0;
+                s.focus = Focus::Composer;
+                let id = session.id.clone();
+                s.upsert_session(*session);
+                self.ensure_history(&id, out);
+            }
+            Reply::Renamed(session) => s.upsert_session(*session),
+            Reply::Deleted(id) => s.remove_session(&id),
+            Reply::Cancelled(r) => {
+                s.notice = Some(match (r.cancelled_turn, r.dropped_queued) {
+                    (false, 0) => "nothing to cancel".to_string(),
+                    (true, 0) => "turn cancelled".to_string(),
+                    (_, n) => format!("cancelled; {n} queued message(s) dropped"),
+                });
+            }
+            Reply::Sent(r) => {
+                if let Some(t) = s.transcripts.get_mut(&r.message.session_id) {
+                    t.upsert(r.message);
+                }
+            }
+        }
+    }
+
+    fn on_call_failed(&mut self, call: Action, error: Error, out: &mut Vec<Action>) {
+        if let Action::LoadMessages { session_id, .. } = &call
+            && let Some(t) = self.state.transcripts.get_mut(session_id)
+        {
+            t.loading = false;
+        }
+        // Give unsent text back rather than lose what the user typed.
+        if let Action::Send { content, .. } = &call
+            && self.state.composer.text.is_empty()
+        {
+            self.state.composer = Input::with_text(content);
+        }
+        if error.kind == ErrorKind::Unavailable {
+            self.disconnected(error.message, out);
+        } else {
+            self.state.notice = Some(format!("error: {}: {}", error.kind.code(), error.message));
+        }
+    }
+
+    /// Starts loading the newest page of a session's history unless it is loaded or loading.
+    fn ensure_history(&mut self, id: &str, out: &mut Vec<Action>) {
+        let s = &mut self.state;
+        if !s.is_connected() {
+            return;
+        }
+        let count = s
+            .sessions
+            .iter()
+            .find(|x| x.id == id)
+            .map_or(0, |x| x.message_count);
+        if s.transcripts.get(id).is_some_and(|t| t.loading || t.loaded) {
+            return;
+        }
+        if count == 0 {
+            // Nothing to fetch; the entry makes live events for it land somewhere.
+            s.transcripts.entry(id.to_string()).or_default().loaded = true;
+            return;
+        }
+        let after_index = count.saturating_sub(u64::from(HISTORY_PAGE));
+        let t = s.transcripts.entry(id.to_string()).or_default();
+        t.loading = true;
+        t.first_index = after_index;
+        out.push(Action::LoadMessages {
+            session_id: id.to_string(),
+            after_index,
+            page_size: HISTORY_PAGE,
+        });
+    }
+
+    /// Fetches the page before the oldest loaded message, when scrolled to the top.
+    fn load_older(&mut self, out: &mut Vec<Action>) {
+        let Some(id) = self.state.selected.clone() else {
+            return;
+        };
+        let Some(t) = self.state.transcripts.get_mut(&id) else {
+            return;
+        };
+        if t.loading || !t.has_older() {
+            return;
+        }
+        let after_index = t.first_index.saturating_sub(u64::from(HISTORY_PAGE));
+        // Exactly the gap, so the page never overlaps what is loaded.
+        let page_size = u32::try_from(t.first_index - after_index).unwrap_or(HISTORY_PAGE);
+        t.loading = true;
+        out.push(Action::LoadMessages {
+            session_id: id,
+            after_index,
+            page_size,
+        });
+    }
+
+    fn select(&mut self, delta: isize, out: &mut Vec<Action>) {
+        let s = &mut self.state;
+        if s.sessions.is_empty() {
+            return;
+        }
+        let cur = s.selected_index().unwrap_or(0);
+        let max = s.sessions.len() - 1;
+        let next = cur.saturating_add_signed(delta).min(max);
+        let id = s.sessions[next].id.clone();
+        if s.selected.as_deref() != Some(&id) {
+            s.scroll = 0;
+            s.max_scroll = None;
+        }
+        s.unread.remove(&id);
+        s.selected = Some(id.clone());
+        self.ensure_history(&id, out);
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        // Terminals send CR for newlines inside bracketed paste.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        match &mut self.state.modal {
+            Some(Modal::Rename { input, .. }) => {
+                input.insert_str(text.lines().next().unwrap_or(""))
+            }
+            Some(_) => {}
+            None => {
+                self.state.focus = Focus::Composer;
+                self.state.composer.insert_str(&text);
+            }
+        }
+    }
+
+    fn on_key(&mut self, k: KeyEvent, out: &mut Vec<Action>) {
+        if k.kind == KeyEventKind::Release {
+            return;
+        }
+        self.state.notice = None;
+        let km = &self.keymap;
+        if self.state.modal.is_some() {
+            self.on_modal_key(k, out);
+            return;
+        }
+        if km.quit_anywhere.matches(&k) {
+            self.state.quit = true;
+        } else if km.switch_focus.matches(&k) {
+            self.state.focus = match self.state.focus {
+                Focus::Sessions => Focus::Composer,
+                Focus::Composer => Focus::Sessions,
+            };
+        } else if km.page_up.matches(&k) {
+            let page = usize::from(self.state.view_rows.saturating_sub(1).max(1));
+            let max = self.state.max_scroll.unwrap_or(usize::MAX);
+            if self.state.scroll >= max {
+                self.load_older(out);
+            }
+            self.state.scroll = (self.state.scroll + page).min(max);
+        } else if km.page_down.matches(&k) {
+            let page = usize::from(self.state.view_rows.saturating_sub(1).max(1));
+            self.state.scroll = self.state.scroll.saturating_sub(page);
+        } else {
+            match self.state.focus {
+                Focus::Sessions => self.on_list_key(k, out),
+                Focus::Composer => self.on_composer_key(k, out),
+            }
+        }
+    }
+
+    fn on_list_key(&mut self, k: KeyEvent, out: &mut Vec<Action>) {
+        let km = &self.keymap;
+        let selected = self.state.selected_session().cloned();
+        if km.quit.matches(&k) {
+            self.state.quit = true;
+        } else if km.help.matches(&k) {
+            self.state.modal = Some(Modal::Help);
+        } else if km.up.matches(&k) {
+            self.select(-1, out);
+        } else if km.down.matches(&k) {
+            self.select(1, out);
+        } else if km.new_session.matches(&k) {
+            out.push(Action::CreateSession);
+        } else if km.compose.matches(&k) {
+            self.state.focus = Focus::Composer;
+        } else if let Some(s) = selected {
+            if km.rename.matches(&k) {
+                self.state.modal = Some(Modal::Rename {
+                    id: s.id.clone(),
+                    input: Input::with_text(&s.title),
+                });
+            } else if km.delete.matches(&k) {
+                self.state.modal = Some(Modal::ConfirmDelete {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                });
+            } else if km.cancel.matches(&k) {
+                out.push(Action::Cancel {
+                    id: s.id,
+                    hard: false,
+                });
+            } else if km.cancel_hard.matches(&k) {
+                out.push(Action::Cancel {
+                    id: s.id,
+                    hard: true,
+                });
+            }
+        }
+    }
+
+    fn on_composer_key(&mut self, k: KeyEvent, out: &mut Vec<Action>) {
+        let km = &self.keymap;
+        let c = &mut self.state.composer;
+        if km.leave_composer.matches(&k) {
+            self.state.focus = Focus::Sessions;
+        } else if km.newline.matches(&k) {
+            c.insert_str("\n");
+        } else if km.send.matches(&k) {
+            if c.text.trim().is_empty() {
+                return;
+            }
+            let Some(id) = self.state.selected.clone() else {
+                self.state.notice = Some("no session: press Esc then n to create one".into());
+                return;
+            };
+            let content = c.take();
+            self.state.scroll = 0;
+            out.push(Action::Send {
+                session_id: id,
+                content,
+            });
+        } else {
+            edit(c, k);
+        }
+    }
+
+    fn on_modal_key(&mut self, k: KeyEvent, out: &mut Vec<Action>) {
+        let Some(modal) = self.state.modal.take() else {
+            return;
+        };
+        match modal {
+            // Any key closes help; it is a transient overlay.
+            Modal::Help => {}
+            Modal::Rename { id, mut input } => match k.code {
+                KeyCode::Esc => {}
+                KeyCode::Enter => out.push(Action::Rename {
+                    id,
+                    title: input.text.trim().to_string(),
+                }),
+                _ => {
+                    edit(&mut input, k);
+                    self.state.modal = Some(Modal::Rename { id, input });
+                }
+            },
+            Modal::ConfirmDelete { id, title } => match k.code {
+                KeyCode::Char('y') | KeyCode::Enter => out.push(Action::Delete { id }),
+                KeyCode::Char('n') | KeyCode::Esc => {}
+                _ => self.state.modal = Some(Modal::ConfirmDelete { id, title }),
+            },
+        }
+    }
+}
+
+/// Line-editing keys shared by the composer and inline prompts.
+fn edit(input: &mut Input, k: KeyEvent) {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    match k.code {
+        KeyCode::Char('u') if ctrl => {
+            input.take();
+        }
+        KeyCode::Char('a') if ctrl => input.home(),
+        KeyCode::Char('e') if ctrl => input.end(),
+        KeyCode::Char(c) if !ctrl => input.insert_str(c.encode_utf8(&mut [0; 4])),
+        KeyCode::Backspace => input.backspace(),
+        KeyCode::Delete => input.delete(),
+        KeyCode::Left => input.left(),
+        KeyCode::Right => input.right(),
+        KeyCode::Home => input.home(),
+        KeyCode::End => input.end(),
+        _ => {}
+    }
+}

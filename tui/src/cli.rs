@@ -1,0 +1,172 @@
+//! Command-line grammar (clap derive). With no subcommand the binary runs the TUI.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentmux",
+    version,
+    about = "Terminal control plane for AI coding agents",
+    long_about = "Without a subcommand: the TUI, attached to agentmuxd (started in the background \
+                  if it is not running). With one: a scripting CLI; add --json for machine output."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Socket of the daemon to talk to
+    #[arg(long, global = true, env = "AGENTMUX_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Data directory of the daemon (its socket lives there unless --socket is given)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print the result as JSON (events: one object per line)
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start, stop or inspect the daemon
+    #[command(subcommand)]
+    Daemon(DaemonCmd),
+    /// Manage sessions
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// Send a message to a session
+    Send(SendArgs),
+    /// Print events from the durable log
+    Events(EventsArgs),
+    /// Manage API keys for the TCP listener
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Start agentmuxd in the background (nothing to do if it runs)
+    Start,
+    /// Stop agentmuxd (SIGTERM) and wait until it is gone
+    Stop,
+    /// Show version, pid, paths and the event log head
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Create a session
+    New(NewSession),
+    /// List sessions
+    #[command(alias = "list")]
+    Ls,
+    /// Show one session
+    Show { id: String },
+    /// Delete a session and its history
+    #[command(alias = "delete")]
+    Rm { id: String },
+    /// Change a session's title
+    Rename { id: String, title: String },
+    /// Copy a session (optionally only its first N messages) into a new one
+    Fork {
+        id: String,
+        /// Copy messages [0, N); default all
+        #[arg(long, value_name = "N")]
+        at: Option<u64>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Clear a session's history
+    Reset { id: String },
+    /// Stop the running turn (keeps partial output)
+    Cancel {
+        id: String,
+        /// Also drop queued messages
+        #[arg(long)]
+        hard: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewSession {
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Provider id; the daemon's default when omitted
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Working directory for the agent; the daemon's when omitted
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    pub text: String,
+    /// Wait for the answer and print it
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this session's events
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Start after this seq (default: from the beginning)
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    pub after: u64,
+    /// Keep streaming live events instead of stopping at the current head
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Create a key; its secret is printed once
+    Create { name: String },
+    /// List keys
+    #[command(alias = "list")]
+    Ls,
+    /// Revoke a key by id, name or prefix
+    Revoke { id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_typical_lines() {
+        let cli = Cli::try_parse_from(["agentmux", "session", "fork", "ab", "--at", "3", "--json"]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                global: Global { json: true, .. },
+                command: Some(Command::Session(SessionCmd::Fork { at: Some(3), .. })),
+            })
+        ));
+        let cli = Cli::try_parse_from(["agentmux", "--data-dir", "/x", "events", "-f"]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                command: Some(Command::Events(EventsArgs { follow: true, .. })),
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,478 @@
+//! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
+
+use agentmux_proto::v1 as pb;
+use agentmux_shared::config::Paths;
+use agentmux_shared::types::{
+    ApiKey, CancelResult, CreateSession, CreatedKey, Event, Info, MessagePage, Page, SendResult,
+    Session, StreamItem,
+};
+use agentmux_shared::{Error, ErrorKind, Result};
+use futures_util::{Stream, StreamExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// How long an auto-started daemon gets to open its socket.
+const START_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `daemon stop` waits for the socket to go quiet.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Where to find the daemon, as the user asked for it. Flags are kept as given (not resolved)
+/// so an auto-started daemon resolves the same defaults itself.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub data_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn paths(&self) -> Result<Paths> {
+        Paths::resolve(self.data_dir.clone(), self.socket.clone(), None)
+    }
+}
+
+/// Maps a gRPC status back to the domain error the daemon started from.
+pub fn status_to_error(status: tonic::Status) -> Error {
+    use tonic::Code;
+    let kind = match status.code() {
+        Code::NotFound => ErrorKind::NotFound,
+        Code::InvalidArgument => ErrorKind::InvalidArgument,
+        Code::AlreadyExists => ErrorKind::AlreadyExists,
+        Code::FailedPrecondition => ErrorKind::FailedPrecondition,
+        Code::PermissionDenied => ErrorKind::PermissionDenied,
+        Code::Unauthenticated => ErrorKind::Unauthenticated,
+        Code::ResourceExhausted => ErrorKind::ResourceExhausted,
+        Code::OutOfRange => ErrorKind::PayloadTooLarge,
+        // The daemon never sends these itself: they mean the connection broke (hyper/h2
+        // errors surface as Unknown or Cancelled), which callers treat like an absent daemon.
+        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
+            ErrorKind::Unavailable
+        }
+        Code::Ok | Code::Aborted | Code::Unimplemented | Code::Internal | Code::DataLoss => {
+            ErrorKind::Internal
+        }
+    };
+    Error::new(kind, status.message().to_string())
+}
+
+/// A connected client. Cheap to clone: tonic channels multiplex over one connection.
+#[derive(Clone, Debug)]
+pub struct Client {
+    channel: Channel,
+    socket: PathBuf,
+}
+
+impl Client {
+    /// Connects once, without starting anything.
+    pub async fn connect(socket: &Path) -> Result<Client> {
+        let path = socket.to_path_buf();
+        // The URI is a placeholder: the connector ignores it and dials the socket.
+        let endpoint = Endpoint::try_from("http://[::]:50051")
+            .map_err(|e| Error::internal(e.to_string()))?
+            .connect_timeout(Duration::from_secs(2));
+        let channel = endpoint
+            .connect_with_connector(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                        UnixStream::connect(path).await?,
+                    ))
+                }
+            }))
+            .await
+            .map_err(|e| {
+                Error::unavailable(format!(
+                    "cannot connect to agentmuxd at {}: {}",
+                    socket.display(),
+                    source_chain(&e)
+                ))
+            })?;
+        Ok(Client {
+            channel,
+            socket: socket.to_path_buf(),
+        })
+    }
+
+    /// Connects, starting the daemon in the background first when nobody answers.
+    pub async fn connect_or_start(target: &Target) -> Result<Client> {
+        let paths = target.paths()?;
+        match Client::connect(&paths.socket).await {
+            Ok(c) => Ok(c),
+            Err(e) if e.kind == ErrorKind::Unavailable => {
+                start_daemon(target, &paths).await?;
+                Client::connect(&paths.socket).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn system(&self) -> pb::system_service_client::SystemServiceClient<Channel> {
+        pb::system_service_client::SystemServiceClient::new(self.channel.clone())
+    }
+    fn sessions(&self) -> pb::session_service_client::SessionServiceClient<Channel> {
+        pb::session_service_client::SessionServiceClient::new(self.channel.clone())
+    }
+    fn messages(&self) -> pb::message_service_client::MessageServiceClient<Channel> {
+        pb::message_service_client::MessageServiceClient::new(self.channel.clone())
+    }
+    fn keys(&self) -> pb::key_service_client::KeyServiceClient<Channel> {
+        pb::key_service_client::KeyServiceClient::new(self.channel.clone())
+    }
+
+    pub async fn info(&self) -> Result<Info> {
+        let r = self.system().info(pb::InfoRequest {}).await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    pub async fn create_session(&self, req: CreateSession) -> Result<Session> {
+        let req = pb::CreateSessionRequest {
+            title: req.title,
+            provider: req.provider,
+            model: req.model,
+            cwd: req.cwd,
+        };
+        let r = self.sessions().create_session(req).await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    pub async fn list_sessions_page(&self, page_token: String) -> Result<Page<Session>> {
+        let req = pb::ListSessionsRequest {
+            page_size: 1000,
+            page_token,
+        };
+        let r = self.sessions().list_sessions(req).await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(Page {
+            items: r.sessions.into_iter().map(Session::from).collect(),
+            next_page_token: r.next_page_token,
+        })
+    }
+
+    /// Every session, following pages.
+    pub async fn list_sessions(&self) -> Result<Vec<Session>> {
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self.list_sessions_page(token).await?;
+            all.extend(page.items);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    pub async fn get_session(&self, id: &str) -> Result<Session> {
+        let r = self
+            .sessions()
+            .get_session(pb::GetSessionRequest { id: id.into() })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    pub async fn rename_session(&self, id: &str, title: &str) -> Result<Session> {
+        let req = pb::RenameSessionRequest {
+            id: id.into(),
+            title: title.into(),
+        };
+        let r = self.sessions().rename_session(req).await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    /// Returns the full id of the deleted session.
+    pub async fn delete_session(&self, id: &str) -> Result<String> {
+        let r = self
+            .sessions()
+            .delete_session(pb::DeleteSessionRequest { id: id.into() })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().id)
+    }
+
+    pub async fn fork_session(&self, id: &str, at_index: u64, title: &str) -> Result<Session> {
+        let req = pb::ForkSessionRequest {
+            id: id.into(),
+            at_index,
+            title: title.into(),
+        };
+        let r = self.sessions().fork_session(req).await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    pub async fn reset_session(&self, id: &str) -> Result<Session> {
+        let r = self
+            .sessions()
+            .reset_session(pb::ResetSessionRequest { id: id.into() })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
+    pub async fn cancel_session(&self, id: &str, clear_queue: bool) -> Result<CancelResult> {
+        let req = pb::CancelSessionRequest {
+            id: id.into(),
+            clear_queue,
+        };
+        let r = self.sessions().cancel_session(req).await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(CancelResult {
+            id: r.id,
+            cancelled_turn: r.cancelled_turn,
+            dropped_queued: r.dropped_queued,
+        })
+    }
+
+    pub async fn send_message(
+        &self,
+        session_id: &str,
+        content: &str,
+        wait: bool,
+    ) -> Result<SendResult> {
+        let req = pb::SendMessageRequest {
+            session_id: session_id.into(),
+            content: content.into(),
+            wait,
+        };
+        let r = self.messages().send_message(req).await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(SendResult {
+            message: r.message.map(Into::into).unwrap_or_default(),
+            queued: r.queued,
+            reply: r.reply.map(Into::into),
+        })
+    }
+
+    pub async fn list_messages(
+        &self,
+        session_id: &str,
+        after_index: u64,
+        page_size: u32,
+    ) -> Result<MessagePage> {
+        let req = pb::ListMessagesRequest {
+            session_id: session_id.into(),
+            page_size,
+            after_index,
+        };
+        let r = self.messages().list_messages(req).await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(MessagePage {
+            messages: r.messages.into_iter().map(Into::into).collect(),
+            next_index: r.next_index,
+            more: r.more,
+        })
+    }
+
+    /// Replay after `after_seq`, then live. The stream ends after a `Lagged` item or when the
+    /// connection breaks (an `Err` item).
+    pub async fn subscribe(
+        &self,
+        after_seq: u64,
+        session_id: &str,
+    ) -> Result<impl Stream<Item = Result<StreamItem>> + Send + Unpin + 'static> {
+        let req = pb::SubscribeRequest {
+            after_seq,
+            session_id: session_id.into(),
+        };
+        let mut client = pb::event_service_client::EventServiceClient::new(self.channel.clone());
+        let stream = client
+            .subscribe(req)
+            .await
+            .map_err(status_to_error)?
+            .into_inner();
+        // `ready` keeps the stream Unpin, so callers can `.next()` it without pinning.
+        Ok(stream.filter_map(|item| {
+            futures_util::future::ready(match item {
+                Ok(resp) => stream_item(resp).transpose(),
+                Err(status) => Some(Err(status_to_error(status))),
+            })
+        }))
+    }
+
+    pub async fn create_key(&self, name: &str) -> Result<CreatedKey> {
+        let r = self
+            .keys()
+            .create_key(pb::CreateKeyRequest { name: name.into() })
+            .await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(CreatedKey {
+            key: r.key.map(Into::into).unwrap_or_default(),
+            secret: r.secret,
+        })
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<ApiKey>> {
+        let r = self.keys().list_keys(pb::ListKeysRequest {}).await;
+        let r = r.map_err(status_to_error)?.into_inner();
+        Ok(r.keys.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<ApiKey> {
+        let r = self
+            .keys()
+            .revoke_key(pb::RevokeKeyRequest { id: id.into() })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+}
+
+/// `Ok(None)` for an empty oneof, which a newer daemon may send for an item kind we do not know.
+fn stream_item(resp: pb::SubscribeResponse) -> Result<Option<StreamItem>> {
+    use pb::subscribe_response::Item;
+    Ok(match resp.item {
+        Some(Item::Event(e)) => Some(StreamItem::Event(Arc::new(Event::try_from(e)?))),
+        Some(Item::Heartbeat(h)) => Some(StreamItem::Heartbeat {
+            last_seq: h.last_seq,
+        }),
+        Some(Item::Lagged(l)) => Some(StreamItem::Lagged {
+            resume_after_seq: l.resume_after_seq,
+        }),
+        None => None,
+    })
+}
+
+/// hyper's errors hide the useful part (ECONNREFUSED, ENOENT) in their sources.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// The daemon binary: next to this executable when installed together, else from PATH.
+fn daemon_binary() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let candidate = dir.join("agentmuxd");
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    PathBuf::from("agentmuxd")
+}
+
+/// Spawns agentmuxd detached (own session, no terminal) and waits until its socket answers.
+pub async fn start_daemon(target: &Target, paths: &Paths) -> Result<()> {
+    let bin = daemon_binary();
+    let mut cmd = Command::new(&bin);
+    if let Some(d) = &target.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    if let Some(s) = &target.socket {
+        cmd.arg("--socket").arg(s);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent. A new
+        // session detaches the daemon from our terminal so closing it (SIGHUP) or Ctrl-C in
+        // the shell's process group does not reach the daemon, as with tmux's server.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::unavailable(format!("cannot start {}: {e}", bin.display())))?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if Client::connect(&paths.socket).await.is_ok() {
+            return Ok(());
+        }
+        // A daemon that exits early (lock held, bad config) will never answer: say so now.
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Error::unavailable(format!(
+                "agentmuxd exited during start-up ({status}); see {}",
+                paths.log_file().display()
+            )));
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::unavailable(format!(
+                "agentmuxd did not open {} within {}s; see {}",
+                paths.socket.display(),
+                START_TIMEOUT.as_secs(),
+                paths.log_file().display()
+            )));
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// SIGTERM to the daemon's pid, then wait until the socket stops answering.
+pub async fn stop_daemon(client: &Client, pid: u32) -> Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| Error::internal(format!("daemon reported pid {pid}")))?;
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } == -1 {
+        let e = std::io::Error::last_os_error();
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("cannot signal agentmuxd (pid {pid}): {e}"),
+        ));
+    }
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        if Client::connect(client.socket()).await.is_err() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::unavailable(format!(
+                "agentmuxd (pid {pid}) still answers after {}s",
+                STOP_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL_EVERY * 2).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_map_back_to_kinds() {
+        use tonic::Code;
+        let cases = [
+            (Code::NotFound, ErrorKind::NotFound),
+            (Code::InvalidArgument, ErrorKind::InvalidArgument),
+            (Code::AlreadyExists, ErrorKind::AlreadyExists),
+            (Code::FailedPrecondition, ErrorKind::FailedPrecondition),
+            (Code::PermissionDenied, ErrorKind::PermissionDenied),
+            (Code::Unauthenticated, ErrorKind::Unauthenticated),
+            (Code::ResourceExhausted, ErrorKind::ResourceExhausted),
+            (Code::OutOfRange, ErrorKind::PayloadTooLarge),
+            (Code::Unavailable, ErrorKind::Unavailable),
+            (Code::Internal, ErrorKind::Internal),
+        ];
+        for (code, kind) in cases {
+            let e = status_to_error(tonic::Status::new(code, "m"));
+            assert_eq!((e.kind, e.message.as_str()), (kind, "m"), "{code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_to_missing_socket_is_unavailable() {
+        let err = Client::connect(Path::new("/nonexistent/agentmux.sock"))
+            .await
+            .err()
+            .map(|e| e.kind);
+        assert_eq!(err, Some(ErrorKind::Unavailable));
+    }
+}

@@ -1,0 +1,238 @@
+//! Key bindings in one struct: dispatch matches against it and the help overlay is generated
+//! from it, so the hints can never drift from the behaviour.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl Key {
+    pub const fn plain(code: KeyCode) -> Key {
+        Key {
+            code,
+            mods: KeyModifiers::NONE,
+        }
+    }
+    pub const fn ch(c: char) -> Key {
+        Key::plain(KeyCode::Char(c))
+    }
+    pub const fn ctrl(c: char) -> Key {
+        Key {
+            code: KeyCode::Char(c),
+            mods: KeyModifiers::CONTROL,
+        }
+    }
+    pub const fn with(code: KeyCode, mods: KeyModifiers) -> Key {
+        Key { code, mods }
+    }
+
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        if ev.kind == KeyEventKind::Release {
+            return false;
+        }
+        // Terminals report shifted letters as the upper-case char, some with SHIFT set and
+        // some without: compare letters by char and ignore SHIFT for them.
+        let mods = match ev.code {
+            KeyCode::Char(_) => ev.modifiers - KeyModifiers::SHIFT,
+            _ => ev.modifiers,
+        };
+        let want = match self.code {
+            KeyCode::Char(_) => self.mods - KeyModifiers::SHIFT,
+            _ => self.mods,
+        };
+        ev.code == self.code && mods == want
+    }
+
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            s.push_str("Ctrl-");
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            s.push_str("Alt-");
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            s.push_str("Shift-");
+        }
+        match self.code {
+            KeyCode::Char(' ') => s.push_str("Space"),
+            KeyCode::Char(c) => s.push(c),
+            KeyCode::Enter => s.push_str("Enter"),
+            KeyCode::Esc => s.push_str("Esc"),
+            KeyCode::Tab => s.push_str("Tab"),
+            KeyCode::Up => s.push('↑'),
+            KeyCode::Down => s.push('↓'),
+            KeyCode::PageUp => s.push_str("PgUp"),
+            KeyCode::PageDown => s.push_str("PgDn"),
+            KeyCode::Home => s.push_str("Home"),
+            KeyCode::End => s.push_str("End"),
+            other => s.push_str(&format!("{other:?}")),
+        }
+        s
+    }
+}
+
+/// One action's keys and what the help says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub keys: Vec<Key>,
+    pub help: &'static str,
+}
+
+impl Binding {
+    fn new(keys: &[Key], help: &'static str) -> Binding {
+        Binding {
+            keys: keys.to_vec(),
+            help,
+        }
+    }
+
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        self.keys.iter().any(|k| k.matches(ev))
+    }
+
+    pub fn label(&self) -> String {
+        self.keys
+            .iter()
+            .map(Key::label)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Where a binding applies, for grouping in the help overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Sessions,
+    Composer,
+}
+
+impl Scope {
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Global => "Anywhere",
+            Scope::Sessions => "Session list",
+            Scope::Composer => "Composer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMap {
+    pub quit_anywhere: Binding,
+    pub switch_focus: Binding,
+    pub page_up: Binding,
+    pub page_down: Binding,
+    pub quit: Binding,
+    pub help: Binding,
+    pub up: Binding,
+    pub down: Binding,
+    pub new_session: Binding,
+    pub rename: Binding,
+    pub delete: Binding,
+    pub cancel: Binding,
+    pub cancel_hard: Binding,
+    pub compose: Binding,
+    pub send: Binding,
+    pub newline: Binding,
+    pub leave_composer: Binding,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        use KeyCode::*;
+        KeyMap {
+            quit_anywhere: Binding::new(&[Key::ctrl('c')], "quit"),
+            switch_focus: Binding::new(&[Key::plain(Tab)], "switch focus list / composer"),
+            page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
+            page_down: Binding::new(&[Key::plain(PageDown)], "scroll transcript down"),
+            quit: Binding::new(&[Key::ch('q')], "quit"),
+            help: Binding::new(&[Key::ch('?')], "toggle this help"),
+            up: Binding::new(&[Key::ch('k'), Key::plain(Up)], "previous session"),
+            down: Binding::new(&[Key::ch('j'), Key::plain(Down)], "next session"),
+            new_session: Binding::new(&[Key::ch('n')], "new session"),
+            rename: Binding::new(&[Key::ch('r')], "rename session"),
+            delete: Binding::new(&[Key::ch('d')], "delete session"),
+            cancel: Binding::new(&[Key::ch('c')], "cancel the running turn"),
+            cancel_hard: Binding::new(&[Key::ch('C')], "cancel turn and drop queue"),
+            compose: Binding::new(&[Key::plain(Enter), Key::ch('i')], "write a message"),
+            send: Binding::new(&[Key::plain(Enter)], "send"),
+            newline: Binding::new(
+                &[
+                    Key::with(Enter, crossterm::event::KeyModifiers::ALT),
+                    Key::with(Enter, crossterm::event::KeyModifiers::SHIFT),
+                ],
+                "new line",
+            ),
+            leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list"),
+        }
+    }
+}
+
+impl KeyMap {
+    /// Every binding with its scope, in the order the help shows them.
+    pub fn entries(&self) -> Vec<(Scope, &Binding)> {
+        vec![
+            (Scope::Global, &self.quit_anywhere),
+            (Scope::Global, &self.switch_focus),
+            (Scope::Global, &self.page_up),
+            (Scope::Global, &self.page_down),
+            (Scope::Sessions, &self.up),
+            (Scope::Sessions, &self.down),
+            (Scope::Sessions, &self.compose),
+            (Scope::Sessions, &self.new_session),
+            (Scope::Sessions, &self.rename),
+            (Scope::Sessions, &self.delete),
+            (Scope::Sessions, &self.cancel),
+            (Scope::Sessions, &self.cancel_hard),
+            (Scope::Sessions, &self.help),
+            (Scope::Sessions, &self.quit),
+            (Scope::Composer, &self.send),
+            (Scope::Composer, &self.newline),
+            (Scope::Composer, &self.leave_composer),
+        ]
+    }
+
+    /// The short hint line for the focused pane.
+    pub fn hints(&self, scope: Scope) -> Vec<(String, &'static str)> {
+        let short: &[&Binding] = match scope {
+            Scope::Sessions => &[
+                &self.new_session,
+                &self.compose,
+                &self.rename,
+                &self.delete,
+                &self.cancel,
+                &self.help,
+                &self.quit,
+            ],
+            Scope::Composer => &[&self.send, &self.newline, &self.leave_composer],
+            Scope::Global => &[&self.switch_focus],
+        };
+        short.iter().map(|b| (b.label(), b.help)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shifted_letters_match_with_or_without_shift_flag() {
+        let km = KeyMap::default();
+        let with = KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT);
+        let without = KeyEvent::new(KeyCode::Char('C'), KeyModifiers::NONE);
+        assert!(km.cancel_hard.matches(&with) && km.cancel_hard.matches(&without));
+        assert!(!km.cancel.matches(&with));
+    }
+
+    #[test]
+    fn every_binding_is_listed_in_help() {
+        // A new field must also be added to `entries`, or the help would hide it.
+        let km = KeyMap::default();
+        assert_eq!(km.entries().len(), 17);
+    }
+}

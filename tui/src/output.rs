@@ -1,0 +1,298 @@
+//! CLI output: kubectl-style aligned tables for people, serde JSON for scripts.
+
+use agentmux_shared::types::{ApiKey, Event, EventPayload, Info, Session};
+use agentmux_shared::{Error, Result};
+use serde::Serialize;
+use std::io::Write;
+
+pub struct Out {
+    pub json: bool,
+    stdout: std::io::Stdout,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Out {
+        Out {
+            json,
+            stdout: std::io::stdout(),
+        }
+    }
+
+    pub fn raw(&mut self, text: &str) -> Result<()> {
+        let mut lock = self.stdout.lock();
+        let r = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());
+        match r {
+            Ok(()) => Ok(()),
+            // `agentmux events | head` closes the pipe: that is the reader being done, not an
+            // error worth a message or a non-zero status.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => Err(Error::internal(format!("cannot write to stdout: {e}"))),
+        }
+    }
+
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        self.raw(&format!("{text}\n"))
+    }
+
+    pub fn err_line(&mut self, text: &str) {
+        // Nothing sensible to do if stderr is gone.
+        let _ = writeln!(std::io::stderr(), "{text}");
+    }
+
+    pub fn json_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::internal(format!("cannot encode JSON: {e}")))?;
+        self.line(&text)
+    }
+
+    pub fn session(&mut self, s: &Session) -> Result<()> {
+        if self.json {
+            return self.json_value(s);
+        }
+        self.fields(&session_fields(s))
+    }
+
+    /// `key: value` lines with the values aligned.
+    pub fn fields(&mut self, fields: &[(&str, String)]) -> Result<()> {
+        let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+        let mut text = String::new();
+        for (k, v) in fields {
+            text.push_str(&format!("{:<w$} {v}\n", format!("{k}:")));
+        }
+        self.raw(&text)
+    }
+
+    pub fn sessions_table(&mut self, sessions: &[Session], now_ms: i64) -> Result<()> {
+        let text = sessions_table(sessions, now_ms);
+        self.raw(&text)
+    }
+
+    pub fn keys_table(&mut self, keys: &[ApiKey], now_ms: i64) -> Result<()> {
+        let rows = keys
+            .iter()
+            .map(|k| {
+                let state = if k.revoked_at_ms == 0 {
+                    "valid".to_string()
+                } else {
+                    format!("revoked {}", ago(now_ms, k.revoked_at_ms))
+                };
+                vec![
+                    k.id.clone(),
+                    k.name.clone(),
+                    k.prefix.clone(),
+                    ago(now_ms, k.created_at_ms),
+                    state,
+                ]
+            })
+            .collect::<Vec<_>>();
+        self.raw(&table(&["ID", "NAME", "PREFIX", "CREATED", "STATE"], &rows))
+    }
+
+    /// One line per event: JSON objects for scripts, a compact summary for people.
+    pub fn event(&mut self, e: &Event) -> Result<()> {
+        if self.json {
+            let text = serde_json::to_string(e)
+                .map_err(|e| Error::internal(format!("cannot encode JSON: {e}")))?;
+            return self.line(&text);
+        }
+        self.line(&event_line(e))
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// "5s ago", "3m ago", "2h ago", "4d ago"; "-" for an unset time.
+pub fn ago(now_ms: i64, then_ms: i64) -> String {
+    if then_ms <= 0 {
+        return "-".into();
+    }
+    let s = (now_ms - then_ms).max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            line.push_str(cell);
+            line.push_str(&" ".repeat(w.saturating_sub(cell.chars().count()) + 2));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn sessions_table(sessions: &[Session], now_ms: i64) -> String {
+    let rows = sessions
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                if s.title.is_empty() {
+                    "-".into()
+                } else {
+                    s.title.clone()
+                },
+                s.provider.clone(),
+                s.display_status().to_string(),
+                s.message_count.to_string(),
+                ago(now_ms, s.updated_at_ms),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &["ID", "TITLE", "PROVIDER", "STATUS", "MSGS", "UPDATED"],
+        &rows,
+    )
+}
+
+pub fn session_fields(s: &Session) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("id", s.id.clone()),
+        ("title", s.title.clone()),
+        ("provider", s.provider.clone()),
+        ("model", s.model.clone()),
+        ("cwd", s.cwd.clone()),
+        ("status", s.display_status().to_string()),
+        ("queued", s.queued.to_string()),
+        ("messages", s.message_count.to_string()),
+        (
+            "tokens",
+            format!("{} in, {} out", s.usage.input_tokens, s.usage.output_tokens),
+        ),
+    ];
+    if !s.forked_from.is_empty() {
+        f.push(("forked from", s.forked_from.clone()));
+    }
+    if !s.last_error.is_empty() {
+        f.push(("last error", s.last_error.clone()));
+    }
+    f
+}
+
+pub fn info_fields(i: &Info) -> Vec<(&'static str, String)> {
+    vec![
+        ("version", i.version.clone()),
+        ("pid", i.pid.to_string()),
+        ("data dir", i.data_dir.clone()),
+        ("socket", i.socket.clone()),
+        (
+            "tcp listen",
+            if i.tcp_listen.is_empty() {
+                "off".into()
+            } else {
+                i.tcp_listen.clone()
+            },
+        ),
+        ("last seq", i.last_seq.to_string()),
+        ("sessions", i.sessions.to_string()),
+    ]
+}
+
+fn event_line(e: &Event) -> String {
+    let detail = match &e.payload {
+        EventPayload::SessionCreated { session }
+        | EventPayload::SessionUpdated { session }
+        | EventPayload::SessionReset { session } => {
+            format!("{} {:?}", session.display_status(), session.title)
+        }
+        EventPayload::SessionDeleted { id } => id.clone(),
+        EventPayload::MessageCreated { message } | EventPayload::MessageCompleted { message } => {
+            format!(
+                "{} {} {} {:?}",
+                message.id,
+                message.role.as_str(),
+                message.status.as_str(),
+                message.content
+            )
+        }
+        EventPayload::MessageDelta { message_id, text }
+        | EventPayload::ReasoningDelta { message_id, text } => format!("{message_id} {text:?}"),
+        EventPayload::TurnStarted {
+            user_message_id,
+            assistant_message_id,
+        } => format!("{user_message_id} -> {assistant_message_id}"),
+        EventPayload::TurnFinished(t) => {
+            let mut s = format!("{} {}", t.assistant_message_id, t.status.as_str());
+            if !t.error.is_empty() {
+                s.push_str(&format!(" {:?}", t.error));
+            }
+            s
+        }
+        EventPayload::Warning { message } => format!("{message:?}"),
+    };
+    format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn sessions_table_aligns_columns() {
+        let now = 1_000_000_000;
+        let s = |id: &str, title: &str, busy: bool, queued: u32| Session {
+            id: id.into(),
+            title: title.into(),
+            provider: "openai".into(),
+            busy,
+            queued,
+            status: if busy {
+                agentmux_shared::types::SessionStatus::Busy
+            } else {
+                agentmux_shared::types::SessionStatus::Idle
+            },
+            message_count: 12,
+            updated_at_ms: now - 125_000,
+            ..Session::default()
+        };
+        let text = sessions_table(
+            &[s("a1", "refactor parser", false, 0), s("b22", "", true, 2)],
+            now,
+        );
+        assert_eq!(
+            text,
+            "ID   TITLE            PROVIDER  STATUS  MSGS  UPDATED\n\
+             a1   refactor parser  openai    idle    12    2m ago\n\
+             b22  -                openai    queued  12    2m ago\n"
+        );
+    }
+
+    #[test]
+    fn ago_buckets() {
+        for (delta, want) in [
+            (0, "0s ago"),
+            (59_999, "59s ago"),
+            (61_000, "1m ago"),
+            (7_200_000, "2h ago"),
+            (200_000_000, "2d ago"),
+        ] {
+            assert_eq!(ago(1_000_000_000_000 + delta, 1_000_000_000_000), want);
+        }
+        assert_eq!(ago(5, 0), "-");
+    }
+}

@@ -1,0 +1,307 @@
+//! Plain data the TUI shows, mirrored from daemon events. Views read it; only
+//! `App::update` (through the `pub(crate)` helpers here) changes it.
+
+use agentmux_shared::types::{Message, MessageStatus, Session};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    /// Trying to reach the daemon; `attempt` counts failures since the last success.
+    Connecting {
+        attempt: u32,
+        error: Option<String>,
+    },
+    Connected {
+        version: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Sessions,
+    Composer,
+}
+
+/// A small single-buffer line editor; `cursor` is a byte offset on a char boundary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub text: String,
+    pub cursor: usize,
+}
+
+impl Input {
+    pub fn with_text(text: &str) -> Input {
+        Input {
+            text: text.to_string(),
+            cursor: text.len(),
+        }
+    }
+    pub(crate) fn insert_str(&mut self, s: &str) {
+        self.text.insert_str(self.cursor, s);
+        self.cursor += s.len();
+    }
+    pub(crate) fn backspace(&mut self) {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+            self.text.remove(self.cursor);
+        }
+    }
+    pub(crate) fn delete(&mut self) {
+        if self.cursor < self.text.len() {
+            self.text.remove(self.cursor);
+        }
+    }
+    pub(crate) fn left(&mut self) {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+        }
+    }
+    pub(crate) fn right(&mut self) {
+        if let Some(c) = self.text[self.cursor..].chars().next() {
+            self.cursor += c.len_utf8();
+        }
+    }
+    pub(crate) fn home(&mut self) {
+        self.cursor = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
+    }
+    pub(crate) fn end(&mut self) {
+        self.cursor += self.text[self.cursor..]
+            .find('\n')
+            .unwrap_or(self.text.len() - self.cursor);
+    }
+    pub(crate) fn take(&mut self) -> String {
+        self.cursor = 0;
+        std::mem::take(&mut self.text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modal {
+    Help,
+    Rename { id: String, input: Input },
+    ConfirmDelete { id: String, title: String },
+}
+
+/// The loaded part of one session's history: a contiguous run of indexes ending at the newest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// Sorted by `index`.
+    pub messages: Vec<Message>,
+    by_id: HashMap<String, usize>,
+    pub loading: bool,
+    /// The newest page has arrived (or there was nothing to fetch); events keep it current.
+    pub loaded: bool,
+    /// Messages below this index exist in the daemon but are not loaded yet.
+    pub first_index: u64,
+}
+
+impl Transcript {
+    #[cfg(test)]
+    pub fn get(&self, id: &str) -> Option<&Message> {
+        self.by_id.get(id).and_then(|&i| self.messages.get(i))
+    }
+
+    pub fn has_older(&self) -> bool {
+        self.first_index > 0
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut Message> {
+        let i = *self.by_id.get(id)?;
+        self.messages.get_mut(i)
+    }
+
+    /// Inserts or replaces by id, keeping index order. Appends are O(1); anything else
+    /// (older pages) re-indexes, which happens once per page, not per event.
+    pub(crate) fn upsert(&mut self, m: Message) {
+        if let Some(existing) = self.get_mut(&m.id) {
+            if keep_existing(existing, &m) {
+                return;
+            }
+            *existing = m;
+            return;
+        }
+        if self.messages.last().is_none_or(|last| last.index < m.index) {
+            self.by_id.insert(m.id.clone(), self.messages.len());
+            self.messages.push(m);
+            return;
+        }
+        let pos = self.messages.partition_point(|x| x.index < m.index);
+        self.messages.insert(pos, m);
+        self.reindex();
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.messages.clear();
+        self.by_id.clear();
+        self.first_index = 0;
+    }
+
+    fn reindex(&mut self) {
+        self.by_id = self
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.clone(), i))
+            .collect();
+    }
+}
+
+/// History pages are snapshots that can be older than events already applied: never let a
+/// snapshot roll back a message that has progressed further.
+fn keep_existing(existing: &Message, incoming: &Message) -> bool {
+    let streaming = MessageStatus::Streaming;
+    match (existing.status == streaming, incoming.status == streaming) {
+        (false, true) => true,
+        (true, true) => existing.content.len() > incoming.content.len(),
+        (_, false) => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub conn: Conn,
+    /// Seq of the last event applied; resubscriptions continue after it.
+    pub last_seq: u64,
+    /// Whether a connection ever succeeded (the first one starts at the daemon's head).
+    pub synced: bool,
+    /// Bumped on every (re)subscription so items from an abandoned stream are recognised.
+    pub stream_gen: u64,
+    /// Newest first.
+    pub sessions: Vec<Session>,
+    pub selected: Option<String>,
+    pub unread: HashSet<String>,
+    pub transcripts: HashMap<String, Transcript>,
+    pub focus: Focus,
+    pub composer: Input,
+    pub modal: Option<Modal>,
+    /// Transcript lines scrolled up from the bottom; 0 follows new output.
+    pub scroll: usize,
+    /// Largest useful `scroll`, as measured by the last draw.
+    pub max_scroll: Option<usize>,
+    /// Transcript rows visible in the last draw (a page for PgUp/PgDn).
+    pub view_rows: u16,
+    /// Requests sent and not yet answered.
+    pub pending: usize,
+    /// Last error or notice, shown in the status bar until the next key.
+    pub notice: Option<String>,
+    pub quit: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            conn: Conn::Connecting {
+                attempt: 0,
+                error: None,
+            },
+            last_seq: 0,
+            synced: false,
+            stream_gen: 0,
+            sessions: Vec::new(),
+            selected: None,
+            unread: HashSet::new(),
+            transcripts: HashMap::new(),
+            focus: Focus::Sessions,
+            composer: Input::default(),
+            modal: None,
+            scroll: 0,
+            max_scroll: None,
+            view_rows: 10,
+            pending: 0,
+            notice: None,
+            quit: false,
+        }
+    }
+}
+
+impl State {
+    pub fn selected_session(&self) -> Option<&Session> {
+        let id = self.selected.as_deref()?;
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected.as_deref()?;
+        self.sessions.iter().position(|s| s.id == id)
+    }
+
+    pub fn transcript(&self) -> Option<&Transcript> {
+        self.transcripts.get(self.selected.as_deref()?)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self.conn, Conn::Connected { .. })
+    }
+
+    pub(crate) fn upsert_session(&mut self, s: Session) {
+        match self.sessions.iter_mut().find(|x| x.id == s.id) {
+            Some(x) => *x = s,
+            None => {
+                let pos = self
+                    .sessions
+                    .partition_point(|x| (x.created_at_ms, &x.id) > (s.created_at_ms, &s.id));
+                self.sessions.insert(pos, s);
+            }
+        }
+    }
+
+    pub(crate) fn remove_session(&mut self, id: &str) {
+        let Some(pos) = self.sessions.iter().position(|s| s.id == id) else {
+            return;
+        };
+        self.sessions.remove(pos);
+        self.transcripts.remove(id);
+        self.unread.remove(id);
+        if self.selected.as_deref() == Some(id) {
+            // Keep the cursor where it was: the next row moved up into this slot.
+            let next = self.sessions.get(pos).or_else(|| self.sessions.last());
+            self.selected = next.map(|s| s.id.clone());
+            self.scroll = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, index: u64, content: &str, status: MessageStatus) -> Message {
+        Message {
+            id: id.into(),
+            index,
+            content: content.into(),
+            status,
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn upsert_keeps_order_and_prefers_progress() {
+        let mut t = Transcript::default();
+        t.upsert(msg("c", 2, "", MessageStatus::Complete));
+        t.upsert(msg("a", 0, "", MessageStatus::Complete));
+        t.upsert(msg("b", 1, "hello wor", MessageStatus::Streaming));
+        let ids: Vec<_> = t.messages.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // An older snapshot must not shorten streamed text.
+        t.upsert(msg("b", 1, "hello", MessageStatus::Streaming));
+        assert_eq!(t.get("b").map(|m| m.content.as_str()), Some("hello wor"));
+        // A final version always wins.
+        t.upsert(msg("b", 1, "hello world", MessageStatus::Complete));
+        assert_eq!(t.get("b").map(|m| m.content.as_str()), Some("hello world"));
+    }
+
+    #[test]
+    fn input_edits_on_char_boundaries() {
+        let mut i = Input::with_text("héllo");
+        i.left();
+        i.left();
+        i.left();
+        i.left();
+        i.backspace();
+        assert_eq!(i.text, "éllo");
+        i.right();
+        i.insert_str("x");
+        assert_eq!((i.text.as_str(), i.cursor), ("éxllo", 3));
+    }
+}

@@ -1,0 +1,136 @@
+//! The one owner of the terminal: raw mode, alternate screen, bracketed paste, a panic hook
+//! that restores the terminal, and the event loop that redraws only when something changed.
+
+use crate::app::{App, AppEvent};
+use crate::client::Target;
+use crate::ui::{self, TranscriptCache};
+use crate::worker::Worker;
+use crossterm::event::{
+    self, DisableBracketedPaste, EnableBracketedPaste, KeyboardEnhancementFlags,
+    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{Stdout, stdout};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// At most ~60 frames a second however fast events arrive.
+const FRAME: Duration = Duration::from_millis(16);
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+fn enter() -> std::io::Result<Term> {
+    terminal::enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    // Lets terminals that support it report Shift-Enter distinctly (kitty protocol).
+    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
+        execute!(
+            stdout(),
+            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+        )?;
+    }
+    Terminal::new(CrosstermBackend::new(stdout()))
+}
+
+/// Best effort: called on exit and from the panic hook, where nothing can be reported.
+fn restore() {
+    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
+        let _ = execute!(stdout(), PopKeyboardEnhancementFlags);
+    }
+    let _ = execute!(
+        stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = terminal::disable_raw_mode();
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+/// Reads the terminal on a plain thread (crossterm's reader blocks) and forwards to the loop.
+fn spawn_input(tx: mpsc::UnboundedSender<AppEvent>) {
+    std::thread::spawn(move || {
+        loop {
+            let ev = match event::read() {
+                Ok(event::Event::Key(k)) => AppEvent::Key(k),
+                Ok(event::Event::Paste(p)) => AppEvent::Paste(p),
+                Ok(event::Event::Resize(..)) => AppEvent::Resize,
+                Ok(_) => continue,
+                Err(_) => return,
+            };
+            if tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+pub async fn run(target: Target) -> agentmux_shared::Result<()> {
+    install_panic_hook();
+    let mut term = enter().map_err(|e| {
+        restore();
+        agentmux_shared::Error::internal(format!("cannot set up the terminal: {e}"))
+    })?;
+    let result = event_loop(&mut term, target).await;
+    restore();
+    result
+}
+
+async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    spawn_input(tx.clone());
+    let mut app = App::new();
+    let mut worker = Worker::new(tx, target);
+    for a in app.start() {
+        worker.run(a);
+    }
+    let mut cache = TranscriptCache::default();
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    loop {
+        if dirty && last_draw.elapsed() >= FRAME {
+            let mut measure = None;
+            term.draw(|f| measure = Some(ui::draw(f, &app.state, &app.keymap, &mut cache)))
+                .map_err(|e| agentmux_shared::Error::internal(format!("draw failed: {e}")))?;
+            last_draw = Instant::now();
+            dirty = false;
+            if let Some(m) = measure {
+                app.update(AppEvent::Drawn {
+                    view_rows: m.rows,
+                    max_scroll: m.max_scroll,
+                });
+            }
+        }
+        let ev = if dirty {
+            match tokio::time::timeout(FRAME.saturating_sub(last_draw.elapsed()), rx.recv()).await {
+                Ok(ev) => ev,
+                Err(_) => continue, // frame due
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(ev) = ev else { return Ok(()) };
+        // Coalesce: apply everything already queued (a burst of deltas) before one draw.
+        let mut next = Some(ev);
+        while let Some(ev) = next {
+            for a in app.update(ev) {
+                worker.run(a);
+            }
+            next = rx.try_recv().ok();
+        }
+        dirty = true;
+        if app.state.quit {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The message composer at the bottom of the transcript, a few lines tall.
+
+use super::theme;
+use crate::state::{Focus, Input, State};
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+/// Rows shown before the composer scrolls its own text.
+const MAX_ROWS: usize = 6;
+
+/// Height including the border line.
+pub fn height(state: &State) -> u16 {
+    let rows = state.composer.text.split('\n').count().clamp(1, MAX_ROWS);
+    u16::try_from(rows + 1).unwrap_or(2)
+}
+
+pub fn render(state: &State, area: Rect, frame: &mut Frame) {
+    let focused = state.focus == Focus::Composer && state.modal.is_none();
+    let title = if focused {
+        Span::styled("Message", theme::bold())
+    } else {
+        Span::styled("Message (Tab to write)", theme::dim())
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(theme::dim())
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let view = layout(
+        &state.composer,
+        usize::from(inner.width),
+        usize::from(inner.height),
+    );
+    let lines: Vec<Line> = view.lines.into_iter().map(Line::from).collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    if focused {
+        let (row, col) = view.cursor;
+        frame.set_cursor_position(Position {
+            x: inner.x + u16::try_from(col).unwrap_or(0),
+            y: inner.y + u16::try_from(row).unwrap_or(0),
+        });
+    }
+}
+
+struct View {
+    lines: Vec<String>,
+    /// Row and column of the cursor inside the view.
+    cursor: (usize, usize),
+}
+
+/// Picks the rows and horizontal offset that keep the cursor visible.
+fn layout(input: &Input, width: usize, rows: usize) -> View {
+    let before = &input.text[..input.cursor];
+    let cur_row = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col: usize = input.text[line_start..input.cursor]
+        .chars()
+        .map(|c| Span::raw(&*c.encode_utf8(&mut [0; 4])).width())
+        .sum();
+    let first_row = cur_row.saturating_sub(rows - 1);
+    let hscroll = col.saturating_sub(width.saturating_sub(1));
+    let lines = input
+        .text
+        .split('\n')
+        .skip(first_row)
+        .take(rows)
+        .map(|l| skip_columns(l, hscroll))
+        .collect();
+    View {
+        lines,
+        cursor: (cur_row - first_row, col - hscroll),
+    }
+}
+
+fn skip_columns(s: &str, n: usize) -> String {
+    let mut w = 0;
+    s.chars()
+        .skip_while(|c| {
+            let skip = w < n;
+            w += Span::raw(&*c.encode_utf8(&mut [0; 4])).width();
+            skip
+        })
+        .collect()
+}

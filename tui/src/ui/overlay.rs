@@ -1,0 +1,112 @@
+//! Modal views drawn over everything: the help (generated from the `KeyMap`), the rename
+//! prompt and the delete confirmation.
+
+use super::theme;
+use crate::keymap::{KeyMap, Scope};
+use crate::state::Modal;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+pub fn render(modal: &Modal, km: &KeyMap, area: Rect, frame: &mut Frame) {
+    match modal {
+        Modal::Help => help(km, area, frame),
+        Modal::Rename { input, .. } => {
+            let rect = centered(area, 50, 3);
+            let block = Block::bordered()
+                .border_style(theme::dim())
+                .title(Span::styled(
+                    "Rename (Enter to save, Esc to cancel)",
+                    theme::bold(),
+                ));
+            let inner = block.inner(rect);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(block, rect);
+            let before = Span::raw(&input.text[..input.cursor]).width();
+            // Show the tail when the title is wider than the box.
+            let skip = before.saturating_sub(usize::from(inner.width.saturating_sub(1)));
+            let shown: String = input.text.chars().skip(skip).collect();
+            frame.render_widget(Paragraph::new(shown), inner);
+            frame.set_cursor_position(Position {
+                x: inner.x + u16::try_from(before - skip).unwrap_or(0),
+                y: inner.y,
+            });
+        }
+        Modal::ConfirmDelete { title, .. } => {
+            let rect = centered(area, 50, 4);
+            let block = Block::bordered()
+                .border_style(theme::failed())
+                .title(Span::styled("Delete session", theme::bold()));
+            frame.render_widget(Clear, rect);
+            let name = if title.is_empty() {
+                "(untitled)"
+            } else {
+                title
+            };
+            let text = vec![
+                Line::from(format!("Delete {name:?} and its history?")),
+                Line::from(Span::styled(
+                    "y / Enter: delete    n / Esc: keep",
+                    theme::dim(),
+                )),
+            ];
+            frame.render_widget(
+                Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+                rect,
+            );
+        }
+    }
+}
+
+/// Every binding, grouped by scope: built from the same struct that dispatches keys.
+pub fn help_lines(km: &KeyMap) -> Vec<Line<'static>> {
+    let entries = km.entries();
+    let key_w = entries
+        .iter()
+        .map(|(_, b)| b.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for scope in [Scope::Global, Scope::Sessions, Scope::Composer] {
+        if !lines.is_empty() {
+            lines.push(Line::default());
+        }
+        lines.push(Line::from(Span::styled(scope.title(), theme::bold())));
+        for (_, b) in entries.iter().filter(|(s, _)| *s == scope) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<key_w$}", b.label()), theme::user()),
+                Span::raw(format!("  {}", b.help)),
+            ]));
+        }
+    }
+    lines
+}
+
+fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
+    let lines = help_lines(km);
+    let want_w = lines.iter().map(Line::width).max().unwrap_or(0) + 4;
+    let want_h = lines.len() + 2;
+    let rect = centered(
+        area,
+        u16::try_from(want_w).unwrap_or(u16::MAX),
+        u16::try_from(want_h).unwrap_or(u16::MAX),
+    );
+    let block = Block::bordered()
+        .border_style(theme::dim())
+        .title(Span::styled("Keys (any key closes)", theme::bold()));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+/// A `w`×`h` box in the middle of `area`, shrunk to fit.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,65 @@
+//! The one-line status bar: connection, event log position, pending calls, notices and hints.
+
+use super::theme;
+use crate::keymap::{KeyMap, Scope};
+use crate::state::{Conn, Focus, State};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub fn render(state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) {
+    let mut left = match &state.conn {
+        Conn::Connected { version } => vec![
+            Span::styled("● ", Style::default().fg(Color::Green)),
+            Span::raw(format!("agentmuxd {version}")),
+        ],
+        Conn::Connecting {
+            attempt: 0,
+            error: None,
+        } => {
+            vec![Span::styled("◌ connecting…", theme::busy())]
+        }
+        Conn::Connecting { .. } => vec![Span::styled("◌ reconnecting…", theme::busy())],
+    };
+    left.push(Span::styled(
+        format!("  seq {}", state.last_seq),
+        theme::dim(),
+    ));
+    if state.pending > 0 {
+        left.push(Span::styled(
+            format!("  pending {}", state.pending),
+            theme::dim(),
+        ));
+    }
+    let right: Vec<Span> = if let Some(n) = &state.notice {
+        vec![Span::styled(n.clone(), theme::failed())]
+    } else if let Conn::Connecting { error: Some(e), .. } = &state.conn {
+        vec![Span::styled(e.clone(), theme::dim())]
+    } else {
+        let scope = match state.focus {
+            Focus::Sessions => Scope::Sessions,
+            Focus::Composer => Scope::Composer,
+        };
+        let mut spans = Vec::new();
+        for (key, help) in km.hints(scope) {
+            spans.push(Span::styled(key, theme::bold()));
+            spans.push(Span::styled(format!(" {help}  "), theme::dim()));
+        }
+        spans
+    };
+    let left = Line::from(left);
+    let used = u16::try_from(left.width()).unwrap_or(area.width);
+    left.render(area, buf);
+    // The right part gets what is left, clipped at the edge rather than wrapped.
+    let gap = 3;
+    if area.width > used + gap {
+        let rest = Rect {
+            x: area.x + used + gap,
+            width: area.width - used - gap,
+            ..area
+        };
+        buf.set_line(rest.x, rest.y, &Line::from(right), rest.width);
+    }
+}

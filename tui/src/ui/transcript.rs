@@ -1,0 +1,297 @@
+//! The selected session's transcript, drawn from the bottom up: only messages that reach the
+//! viewport are wrapped, and their wrapped lines are cached, so a frame costs the same for
+//! ten messages or a hundred thousand.
+
+use super::theme;
+use crate::state::State;
+use agentmux_shared::types::{Message, MessageStatus, Role};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use std::collections::HashMap;
+
+/// Past this many cached messages the cache starts over; it only needs what is on screen.
+const CACHE_LIMIT: usize = 4096;
+const INDENT: &str = "  ";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    len: usize,
+    status: MessageStatus,
+    error_len: usize,
+}
+
+impl Fingerprint {
+    fn of(m: &Message) -> Fingerprint {
+        Fingerprint {
+            len: m.content.len(),
+            status: m.status,
+            error_len: m.error.len(),
+        }
+    }
+}
+
+/// Wrapped lines per message id, valid for one width. Lives beside `State` (not in it)
+/// because it is a rendering detail, not something mirrored from the daemon.
+#[derive(Debug, Default)]
+pub struct TranscriptCache {
+    width: u16,
+    entries: HashMap<String, (Fingerprint, Vec<Line<'static>>)>,
+    /// Messages wrapped since creation: what the viewport-cost test counts.
+    pub measured: usize,
+}
+
+impl TranscriptCache {
+    /// Wraps `m` unless an up-to-date copy is cached; returns its height.
+    fn ensure(&mut self, m: &Message, width: u16) -> usize {
+        let fp = Fingerprint::of(m);
+        if let Some((have, lines)) = self.entries.get(&m.id)
+            && *have == fp
+        {
+            return lines.len();
+        }
+        self.measured += 1;
+        let lines = message_lines(m, width);
+        let n = lines.len();
+        self.entries.insert(m.id.clone(), (fp, lines));
+        n
+    }
+
+    fn lines(&self, id: &str) -> &[Line<'static>] {
+        self.entries.get(id).map_or(&[], |(_, l)| l.as_slice())
+    }
+}
+
+/// What the draw learnt that the app needs for scrolling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measure {
+    pub rows: u16,
+    /// Largest scroll that still shows content; `usize::MAX` while the top is not reached.
+    pub max_scroll: usize,
+}
+
+pub fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
+    let mut measure = Measure {
+        rows: area.height,
+        max_scroll: 0,
+    };
+    if area.height == 0 || area.width < 4 {
+        return measure;
+    }
+    let Some(session) = state.selected_session() else {
+        let text = if state.sessions.is_empty() && state.is_connected() {
+            "No sessions yet. Press n to create one."
+        } else {
+            ""
+        };
+        Paragraph::new(Span::styled(text, theme::dim())).render(area, buf);
+        return measure;
+    };
+    let header = Rect { height: 1, ..area };
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
+    measure.rows = body.height;
+    let mut title = vec![Span::styled(theme::title_of(session), theme::bold())];
+    let detail = [session.provider.as_str(), session.model.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    if !detail.is_empty() {
+        title.push(Span::styled(format!("  {detail}"), theme::dim()));
+    }
+    Line::from(title).render(header, buf);
+
+    let Some(t) = state.transcript() else {
+        return measure;
+    };
+    if t.messages.is_empty() {
+        let text = if t.loading {
+            "loading…"
+        } else {
+            "No messages yet."
+        };
+        Paragraph::new(Span::styled(text, theme::dim())).render(body, buf);
+        return measure;
+    }
+    if cache.width != body.width || cache.entries.len() > CACHE_LIMIT {
+        cache.entries.clear();
+        cache.width = body.width;
+    }
+    let rows = usize::from(body.height);
+    let want = rows.saturating_add(state.scroll);
+    // Walk up from the newest message until the viewport (plus scroll) is filled.
+    let mut picked = Vec::new();
+    let mut total = 0usize;
+    for (pos, m) in t.messages.iter().enumerate().rev() {
+        total += cache.ensure(m, body.width);
+        picked.push(pos);
+        if total >= want {
+            break;
+        }
+    }
+    let reached_top = total < want;
+    // A marker line above the oldest loaded message says more can be fetched.
+    let marker = reached_top && (t.has_older() || t.loading);
+    let total_with_marker = total + usize::from(marker);
+    measure.max_scroll = if reached_top {
+        total_with_marker.saturating_sub(rows)
+    } else {
+        usize::MAX
+    };
+    let scroll = state.scroll.min(measure.max_scroll);
+    let end = total_with_marker.saturating_sub(scroll);
+    let start = end.saturating_sub(rows);
+
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(rows);
+    let mut at = 0usize;
+    if marker {
+        if start == 0 {
+            let text = if t.loading {
+                "loading older messages…"
+            } else {
+                "↑ older messages: PgUp"
+            };
+            lines.push(Line::from(Span::styled(text, theme::dim())));
+        }
+        at = 1;
+    }
+    for &pos in picked.iter().rev() {
+        let Some(m) = t.messages.get(pos) else {
+            continue;
+        };
+        for line in cache.lines(&m.id) {
+            if at >= start && at < end {
+                lines.push(line.clone());
+            }
+            at += 1;
+        }
+    }
+    Paragraph::new(lines).render(body, buf);
+    measure
+}
+
+fn header_line(m: &Message) -> Line<'static> {
+    let (who, style) = match m.role {
+        Role::User => ("you", theme::user()),
+        Role::Assistant => ("assistant", theme::assistant()),
+        Role::System => ("system", theme::dim()),
+    };
+    let mut spans = vec![Span::styled(who, style)];
+    if m.role == Role::Assistant && !m.model.is_empty() {
+        spans.push(Span::styled(format!(" · {}", m.model), theme::dim()));
+    }
+    let status = match m.status {
+        MessageStatus::Complete => None,
+        MessageStatus::Streaming => Some(("streaming…".to_string(), theme::busy())),
+        MessageStatus::Queued => Some(("queued".to_string(), theme::queued())),
+        MessageStatus::Cancelled => Some(("cancelled".to_string(), theme::dim())),
+        MessageStatus::Interrupted => Some(("interrupted".to_string(), theme::interrupted())),
+        MessageStatus::Failed if m.error.is_empty() => {
+            Some(("failed".to_string(), theme::failed()))
+        }
+        MessageStatus::Failed => Some((format!("failed: {}", m.error), theme::failed())),
+    };
+    if let Some((text, style)) = status {
+        spans.push(Span::styled(" · ", theme::dim()));
+        spans.push(Span::styled(text, style));
+    }
+    Line::from(spans)
+}
+
+/// Header, wrapped body indented by two, and a blank separator line.
+fn message_lines(m: &Message, width: u16) -> Vec<Line<'static>> {
+    let mut out = vec![header_line(m)];
+    let body_width = usize::from(width).saturating_sub(INDENT.len()).max(1);
+    let style = match m.role {
+        Role::System => theme::dim(),
+        Role::User | Role::Assistant => Style::default(),
+    };
+    if !m.content.is_empty() {
+        for l in wrap(&m.content, body_width) {
+            out.push(Line::from(vec![Span::raw(INDENT), Span::styled(l, style)]));
+        }
+    } else if m.status == MessageStatus::Streaming {
+        out.push(Line::from(Span::styled(
+            format!("{INDENT}…"),
+            Style::default().add_modifier(Modifier::DIM),
+        )));
+    }
+    out.push(Line::default());
+    out
+}
+
+fn char_width(c: char) -> usize {
+    // ratatui measures with unicode-width; going through it keeps our wrap and its
+    // rendering in agreement without another dependency.
+    Span::raw(&*c.encode_utf8(&mut [0; 4])).width()
+}
+
+/// Greedy word wrap to `width` columns; words longer than a line are split anywhere.
+/// Newlines are kept as line breaks; tabs become spaces and other control characters are
+/// dropped so they cannot move the terminal cursor.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for para in text.split('\n') {
+        let para = para.replace('\t', "    ");
+        let mut line = String::new();
+        let mut w = 0usize;
+        for word in para.split(' ') {
+            let word: String = word.chars().filter(|c| !c.is_control()).collect();
+            let ww: usize = word.chars().map(char_width).sum();
+            if w > 0 {
+                if w + 1 + ww <= width {
+                    line.push(' ');
+                    w += 1;
+                } else {
+                    out.push(std::mem::take(&mut line));
+                    w = 0;
+                }
+            }
+            if ww <= width - w {
+                line.push_str(&word);
+                w += ww;
+                continue;
+            }
+            for c in word.chars() {
+                let cw = char_width(c);
+                if w + cw > width && w > 0 {
+                    out.push(std::mem::take(&mut line));
+                    w = 0;
+                }
+                line.push(c);
+                w += cw;
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn wrap_cases() {
+        let check = |text: &str, width: usize, want: &[&str]| {
+            assert_eq!(wrap(text, width), want, "{text:?} at {width}");
+        };
+        check("", 10, &[""]);
+        check("hello world", 20, &["hello world"]);
+        check("hello world", 5, &["hello", "world"]);
+        check("hello world", 8, &["hello", "world"]);
+        check("a\n\nb", 8, &["a", "", "b"]);
+        check("abcdefghij", 4, &["abcd", "efgh", "ij"]);
+        check("ab abcdefgh", 4, &["ab", "abcd", "efgh"]);
+        check("日本語テキスト", 6, &["日本語", "テキス", "ト"]);
+        check("a\tb\x1b[2J", 20, &["a    b[2J"]);
+    }
+}

@@ -1,0 +1,185 @@
+//! Runs `Action`s against the daemon on tokio tasks and reports back as `AppEvent`s, so the
+//! app and the views never hold a connection or wait on the network.
+
+use crate::app::{Action, AppEvent, Reply};
+use crate::client::{Client, Target};
+use agentmux_shared::Error;
+use agentmux_shared::types::CreateSession;
+use futures_util::StreamExt;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+pub struct Worker {
+    tx: UnboundedSender<AppEvent>,
+    target: Target,
+    /// std Mutex: it is only held to clone or swap the client, never across an await.
+    client: Arc<Mutex<Option<Client>>>,
+    subscription: Option<JoinHandle<()>>,
+    connecting: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn new(tx: UnboundedSender<AppEvent>, target: Target) -> Worker {
+        Worker {
+            tx,
+            target,
+            client: Arc::new(Mutex::new(None)),
+            subscription: None,
+            connecting: None,
+        }
+    }
+
+    fn client(&self) -> Option<Client> {
+        self.client.lock().ok().and_then(|c| c.clone())
+    }
+
+    pub fn run(&mut self, action: Action) {
+        match action {
+            Action::Connect {
+                attempt,
+                delay,
+                autostart,
+            } => self.connect(attempt, delay, autostart),
+            Action::Subscribe {
+                after_seq,
+                generation,
+            } => self.subscribe(after_seq, generation),
+            call => self.call(call),
+        }
+    }
+
+    fn connect(&mut self, attempt: u32, delay: std::time::Duration, autostart: bool) {
+        if let Some(h) = self.subscription.take() {
+            h.abort();
+        }
+        if let Some(h) = self.connecting.take() {
+            h.abort();
+        }
+        if let Ok(mut c) = self.client.lock() {
+            *c = None;
+        }
+        let tx = self.tx.clone();
+        let target = self.target.clone();
+        let slot = self.client.clone();
+        self.connecting = Some(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let result = async {
+                let client = if autostart {
+                    Client::connect_or_start(&target).await?
+                } else {
+                    Client::connect(&target.paths()?.socket).await?
+                };
+                let info = client.info().await?;
+                Ok::<_, Error>((client, info))
+            }
+            .await;
+            let ev = match result {
+                Ok((client, info)) => {
+                    if let Ok(mut c) = slot.lock() {
+                        *c = Some(client);
+                    }
+                    AppEvent::Connected(info)
+                }
+                Err(e) => AppEvent::ConnectFailed {
+                    attempt,
+                    error: e.message,
+                },
+            };
+            let _ = tx.send(ev);
+        }));
+    }
+
+    fn subscribe(&mut self, after_seq: u64, generation: u64) {
+        if let Some(h) = self.subscription.take() {
+            h.abort();
+        }
+        let Some(client) = self.client() else {
+            let _ = self.tx.send(AppEvent::StreamEnded {
+                generation,
+                error: "not connected".into(),
+            });
+            return;
+        };
+        let tx = self.tx.clone();
+        self.subscription = Some(tokio::spawn(async move {
+            let error = match client.subscribe(after_seq, "").await {
+                Ok(mut stream) => loop {
+                    match stream.next().await {
+                        Some(Ok(item)) => {
+                            let lagged =
+                                matches!(item, agentmux_shared::types::StreamItem::Lagged { .. });
+                            // The app is gone when the send fails: stop reading.
+                            if tx.send(AppEvent::Stream { generation, item }).is_err() || lagged {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => break e.message,
+                        None => break "the daemon closed the event stream".to_string(),
+                    }
+                },
+                Err(e) => e.message,
+            };
+            let _ = tx.send(AppEvent::StreamEnded { generation, error });
+        }));
+    }
+
+    fn call(&mut self, call: Action) {
+        let tx = self.tx.clone();
+        let client = self.client();
+        tokio::spawn(async move {
+            let result = match client {
+                Some(c) => perform(&c, &call).await,
+                None => Err(Error::unavailable("not connected")),
+            };
+            let ev = match result {
+                Ok(reply) => AppEvent::Reply(reply),
+                Err(error) => AppEvent::CallFailed { call, error },
+            };
+            let _ = tx.send(ev);
+        });
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        for h in [self.subscription.take(), self.connecting.take()]
+            .into_iter()
+            .flatten()
+        {
+            h.abort();
+        }
+    }
+}
+
+async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
+    Ok(match call {
+        Action::ListSessions => Reply::Sessions(c.list_sessions().await?),
+        Action::LoadMessages {
+            session_id,
+            after_index,
+            page_size,
+        } => Reply::Messages {
+            session_id: session_id.clone(),
+            after_index: *after_index,
+            page: c
+                .list_messages(session_id, *after_index, *page_size)
+                .await?,
+        },
+        Action::CreateSession => {
+            Reply::Created(Box::new(c.create_session(CreateSession::default()).await?))
+        }
+        Action::Rename { id, title } => {
+            Reply::Renamed(Box::new(c.rename_session(id, title).await?))
+        }
+        Action::Delete { id } => Reply::Deleted(c.delete_session(id).await?),
+        Action::Cancel { id, hard } => Reply::Cancelled(c.cancel_session(id, *hard).await?),
+        Action::Send {
+            session_id,
+            content,
+        } => Reply::Sent(Box::new(c.send_message(session_id, content, false).await?)),
+        Action::Connect { .. } | Action::Subscribe { .. } => {
+            return Err(Error::internal("not a call"));
+        }
+    })
+}
