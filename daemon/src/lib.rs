@@ -1,1 +1,9 @@
+//! agentmuxd: the store and durable event log, the service layer, providers, and the gRPC and
+//! REST transports.
 
+pub mod api;
+pub mod log;
+pub mod provider;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,1 +1,116 @@
-fn main() {}
+//! agentmuxd entry point: flags, logging, signals.
+
+use agentmux_daemon::server::{self, Options};
+use agentmux_shared::config::{Config, Paths};
+use clap::Parser;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The agentmux daemon: owns agent sessions and serves gRPC and REST.
+#[derive(Debug, Parser)]
+#[command(name = "agentmuxd", version)]
+struct Args {
+    /// Where sessions, messages and events are stored.
+    #[arg(long, env = "AGENTMUX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The Unix socket to serve on (mode 0600, no token needed).
+    #[arg(long, env = "AGENTMUX_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Also serve on TCP, e.g. 127.0.0.1:7777; every request then needs an API key.
+    #[arg(long)]
+    listen: Option<String>,
+    /// The TOML config file.
+    #[arg(long, env = "AGENTMUX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `agentmux_daemon=debug`.
+    #[arg(long, env = "AGENTMUX_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agentmuxd: {}", e.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> agentmux_shared::Result<()> {
+    let paths = Paths::resolve(args.data_dir, args.socket, args.config)?;
+    let config = Config::load(&paths.config_file)?;
+    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+        agentmux_shared::Error::invalid(format!("cannot create {}: {e}", paths.data_dir.display()))
+    })?;
+    let _log_guard = init_logging(&paths, &args.log)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| agentmux_shared::Error::internal(format!("runtime: {e}")))?;
+    rt.block_on(async move {
+        let stop = CancellationToken::new();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            on_signal.cancel();
+        });
+        server::run(
+            Options {
+                paths,
+                config,
+                listen: args.listen,
+            },
+            stop,
+        )
+        .await
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the daemon can still be stopped with SIGKILL.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn init_logging(
+    paths: &Paths,
+    filter: &str,
+) -> agentmux_shared::Result<tracing_appender::non_blocking::WorkerGuard> {
+    let file = tracing_appender::rolling::never(&paths.data_dir, "agentmuxd.log");
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let env = |f: &str| {
+        tracing_subscriber::EnvFilter::try_new(f)
+            .map_err(|e| agentmux_shared::Error::invalid(format!("bad --log filter: {e}")))
+    };
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(writer)
+        .with_filter(env(filter)?);
+    let stderr_layer = std::io::stderr().is_terminal().then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(tracing_subscriber::EnvFilter::new(filter))
+    });
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .init();
+    Ok(guard)
+}

@@ -1,11 +1,17 @@
 //! Generated `agentmux.v1` messages, services, and the descriptor set for reflection.
 
-#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used)]
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 pub mod v1 {
     tonic::include_proto!("agentmux.v1");
 }
 
 /// Encoded `FileDescriptorSet`, served by gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/agentmux_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/agentmux_descriptor.bin"));
 
 pub use v1::*;

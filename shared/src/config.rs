@@ -87,7 +87,10 @@ impl Config {
             Ok(text) => Config::parse(&text)
                 .map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(Error::invalid(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(Error::invalid(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 

@@ -20,7 +20,9 @@ fn session_status(v: i32) -> SessionStatus {
         Ok(pb::SessionStatus::Busy) => SessionStatus::Busy,
         Ok(pb::SessionStatus::Interrupted) => SessionStatus::Interrupted,
         Ok(pb::SessionStatus::Failed) => SessionStatus::Failed,
-        Ok(pb::SessionStatus::Idle | pb::SessionStatus::Unspecified) | Err(_) => SessionStatus::Idle,
+        Ok(pb::SessionStatus::Idle | pb::SessionStatus::Unspecified) | Err(_) => {
+            SessionStatus::Idle
+        }
     }
 }
 

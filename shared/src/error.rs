@@ -68,7 +68,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn not_found(what: &str, id: &str) -> Self {
         Error::new(ErrorKind::NotFound, format!("{what} {id:?} not found"))

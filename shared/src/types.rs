@@ -207,9 +207,13 @@ impl EventPayload {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     Event(std::sync::Arc<Event>),
-    Heartbeat { last_seq: u64 },
+    Heartbeat {
+        last_seq: u64,
+    },
     /// The subscriber fell behind; resubscribe after this seq.
-    Lagged { resume_after_seq: u64 },
+    Lagged {
+        resume_after_seq: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

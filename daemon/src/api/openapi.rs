@@ -1,0 +1,109 @@
+//! The OpenAPI 3.1 document, generated from the route table and the types' JSON schemas, so it
+//! cannot drift from what is served.
+
+use schemars::Schema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Map, Value, json};
+
+pub enum Body {
+    Json(fn(&mut SchemaGenerator) -> Schema),
+    /// Free-form JSON (this document itself).
+    AnyJson,
+    EventStream,
+}
+
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub request: Option<Body>,
+    pub status: u16,
+    pub response: Option<Body>,
+    pub query: &'static [(&'static str, &'static str)],
+    pub unix_only: bool,
+}
+
+fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
+    match body {
+        Body::Json(f) => json!({"application/json": {"schema": f(g)}}),
+        Body::AnyJson => json!({"application/json": {"schema": {"type": "object"}}}),
+        Body::EventStream => json!({"text/event-stream": {"schema": {"type": "string"}}}),
+    }
+}
+
+pub fn document(routes: &[super::rest::Route]) -> Value {
+    let mut g = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let mut paths: Map<String, Value> = Map::new();
+    for r in routes.iter().map(|r| &r.doc) {
+        let mut params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        params.extend(
+            r.query
+                .iter()
+                .map(|(name, ty)| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})),
+        );
+        let mut op = json!({
+            "operationId": r.operation_id,
+            "summary": r.summary,
+            "parameters": params,
+            "responses": {
+                r.status.to_string(): {"description": "success"},
+                "default": {
+                    "description": "error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+                }
+            }
+        });
+        if let Some(resp) = &r.response {
+            op["responses"][r.status.to_string()]["content"] = content(resp, &mut g);
+        }
+        if let Some(req) = &r.request {
+            op["requestBody"] = json!({"required": false, "content": content(req, &mut g)});
+        }
+        if r.unix_only {
+            op["description"] = json!("Served on the Unix socket only.");
+        }
+        paths
+            .entry(r.path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|o| o.insert(r.method.to_string(), op));
+    }
+    let mut schemas = g.take_definitions(true);
+    schemas.insert(
+        "ErrorEnvelope".into(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+            }}
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "agentmux",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "REST gateway of agentmuxd; mirrors the agentmux.v1 gRPC API."
+        },
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            }
+        }
+    })
+}

@@ -1,0 +1,418 @@
+//! The REST gateway: JSON mirrors of the gRPC calls, SSE and WebSocket event streams. Routes
+//! are declared once in `ROUTES`; the router and the OpenAPI document are both built from it.
+
+use super::Transport;
+use super::error::ApiError;
+use super::openapi::{self, Body, RouteDoc};
+use crate::service::Service;
+use agentmux_shared::types::{
+    ApiKey, CancelResult, CreateSession, CreatedKey, Health, Info, MessagePage, SendResult,
+    Session, StreamItem,
+};
+use agentmux_shared::{Error, ErrorKind};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use futures_util::{SinkExt, StreamExt};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON body reader that answers every failure with the error envelope: 413 over the size
+/// limit, 400 for malformed JSON or invalid UTF-8. An empty body reads as `T::default()`, and
+/// no content type is required.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(
+                    ErrorKind::PayloadTooLarge,
+                    "request body is over the size limit",
+                )
+            } else {
+                Error::invalid(format!("cannot read the request body: {r}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError(Error::invalid(format!("malformed JSON body: {e}"))))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenameBody {
+    pub title: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForkBody {
+    pub at_index: u64,
+    pub title: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CancelBody {
+    pub clear_queue: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SendBody {
+    pub content: String,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyBody {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SessionList {
+    pub sessions: Vec<Session>,
+    pub next_page_token: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeletedSession {
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KeyList {
+    pub keys: Vec<ApiKey>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    page_size: u32,
+    page_token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MessagesQuery {
+    page_size: u32,
+    after_index: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SendQuery {
+    wait: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EventsQuery {
+    after: Option<u64>,
+    session: String,
+}
+
+/// One REST route: its documentation and its handler, declared together.
+pub struct Route {
+    pub doc: RouteDoc,
+    pub handler: fn() -> MethodRouter<Service>,
+}
+
+macro_rules! route {
+    ($m:literal $path:literal, $op:literal, $summary:literal, $req:expr, $status:literal $resp:expr, $query:expr, $unix:literal, $h:expr) => {
+        Route {
+            doc: RouteDoc {
+                method: $m,
+                path: $path,
+                operation_id: $op,
+                summary: $summary,
+                request: $req,
+                status: $status,
+                response: $resp,
+                query: $query,
+                unix_only: $unix,
+            },
+            handler: || $h,
+        }
+    };
+}
+
+fn schema<T: JsonSchema>() -> Option<Body> {
+    Some(Body::Json(|g| g.subschema_for::<T>()))
+}
+
+pub fn routes() -> Vec<Route> {
+    const PAGE: &[(&str, &str)] = &[("page_size", "integer"), ("page_token", "string")];
+    const MSGS: &[(&str, &str)] = &[("page_size", "integer"), ("after_index", "integer")];
+    const EVENTS: &[(&str, &str)] = &[("after", "integer"), ("session", "string")];
+    vec![
+        route!("get" "/v1/health", "health", "Liveness, last seq and provider availability", None, 200 schema::<Health>(), &[], false, get(health)),
+        route!("get" "/v1/info", "info", "Version, pid, paths and listeners", None, 200 schema::<Info>(), &[], false, get(info)),
+        route!("get" "/v1/sessions", "listSessions", "List sessions, oldest first, paged", None, 200 schema::<SessionList>(), PAGE, false, get(list_sessions)),
+        route!("post" "/v1/sessions", "createSession", "Create a session", schema::<CreateSession>(), 201 schema::<Session>(), &[], false, post(create_session)),
+        route!("get" "/v1/sessions/{id}", "getSession", "Get a session by id or unique id prefix", None, 200 schema::<Session>(), &[], false, get(get_session)),
+        route!("patch" "/v1/sessions/{id}", "renameSession", "Rename a session", schema::<RenameBody>(), 200 schema::<Session>(), &[], false, patch(rename_session)),
+        route!("delete" "/v1/sessions/{id}", "deleteSession", "Delete a session and its messages", None, 200 schema::<DeletedSession>(), &[], false, delete(delete_session)),
+        route!("post" "/v1/sessions/{id}/fork", "forkSession", "Copy a session's first messages into a new session", schema::<ForkBody>(), 201 schema::<Session>(), &[], false, post(fork_session)),
+        route!("post" "/v1/sessions/{id}/reset", "resetSession", "Clear a session's history", None, 200 schema::<Session>(), &[], false, post(reset_session)),
+        route!("post" "/v1/sessions/{id}/cancel", "cancelSession", "Stop the running turn; clear_queue also drops queued input", schema::<CancelBody>(), 200 schema::<CancelResult>(), &[], false, post(cancel_session)),
+        route!("get" "/v1/sessions/{id}/messages", "listMessages", "A session's messages in order, paged", None, 200 schema::<MessagePage>(), MSGS, false, get(list_messages)),
+        route!("post" "/v1/sessions/{id}/messages", "sendMessage", "Send a message: 202 once queued, or with wait=true 200 with the answer", schema::<SendBody>(), 202 schema::<SendResult>(), &[("wait", "boolean")], false, post(send_message)),
+        route!("get" "/v1/events", "events", "Server-sent events: replay after Last-Event-ID (or after), then live", None, 200 Some(Body::EventStream), EVENTS, false, get(events_sse)),
+        route!("get" "/v1/ws", "eventsWebSocket", "WebSocket carrying the same events as /v1/events", None, 101 None, EVENTS, false, get(events_ws)),
+        route!("get" "/v1/openapi.json", "openapi", "This document", None, 200 Some(Body::AnyJson), &[], false, get(openapi_json)),
+        route!("get" "/v1/keys", "listKeys", "List API keys (Unix socket only)", None, 200 schema::<KeyList>(), &[], true, get(list_keys)),
+        route!("post" "/v1/keys", "createKey", "Create an API key; the secret is shown once (Unix socket only)", schema::<KeyBody>(), 201 schema::<CreatedKey>(), &[], true, post(create_key)),
+        route!("delete" "/v1/keys/{id}", "revokeKey", "Revoke an API key by id, name or prefix (Unix socket only)", None, 200 schema::<ApiKey>(), &[], true, delete(revoke_key)),
+    ]
+}
+
+pub fn router(svc: Service, transport: Transport) -> axum::Router {
+    let mut by_path: Vec<(&'static str, MethodRouter<Service>)> = Vec::new();
+    for r in routes() {
+        if r.doc.unix_only && transport == Transport::Tcp {
+            continue;
+        }
+        let h = (r.handler)();
+        match by_path.iter_mut().find(|(p, _)| *p == r.doc.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(h),
+            None => by_path.push((r.doc.path, h)),
+        }
+    }
+    let mut app = axum::Router::new();
+    for (path, m) in by_path {
+        app = app.route(path, m);
+    }
+    let limit = svc.config().daemon.max_body_bytes;
+    app.fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(svc)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError(Error::new(
+        ErrorKind::NotFound,
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    ))
+}
+
+async fn health(State(svc): State<Service>) -> Json<Health> {
+    Json(svc.health())
+}
+
+async fn info(State(svc): State<Service>) -> ApiResult<Json<Info>> {
+    Ok(Json(svc.info()?))
+}
+
+async fn openapi_json() -> Response {
+    Json(openapi::document(&routes())).into_response()
+}
+
+async fn list_sessions(
+    State(svc): State<Service>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<SessionList>> {
+    let p = svc.list_sessions(q.page_size, &q.page_token)?;
+    Ok(Json(SessionList {
+        sessions: p.items,
+        next_page_token: p.next_page_token,
+    }))
+}
+
+async fn create_session(
+    State(svc): State<Service>,
+    ApiJson(req): ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    Ok((StatusCode::CREATED, Json(svc.create_session(req).await?)))
+}
+
+async fn get_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(svc.get_session(&id)?))
+}
+
+async fn rename_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RenameBody>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(svc.rename_session(&id, &b.title).await?))
+}
+
+async fn delete_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeletedSession>> {
+    Ok(Json(DeletedSession {
+        id: svc.delete_session(&id).await?,
+    }))
+}
+
+async fn fork_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ForkBody>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let s = svc.fork_session(&id, b.at_index, &b.title).await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+async fn reset_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(svc.reset_session(&id).await?))
+}
+
+async fn cancel_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CancelBody>,
+) -> ApiResult<Json<CancelResult>> {
+    Ok(Json(svc.cancel_session(&id, b.clear_queue).await?))
+}
+
+async fn list_messages(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    Query(q): Query<MessagesQuery>,
+) -> ApiResult<Json<MessagePage>> {
+    Ok(Json(svc.list_messages(&id, q.page_size, q.after_index)?))
+}
+
+async fn send_message(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    Query(q): Query<SendQuery>,
+    ApiJson(b): ApiJson<SendBody>,
+) -> ApiResult<(StatusCode, Json<SendResult>)> {
+    let r = svc.send_message(&id, &b.content, q.wait).await?;
+    let status = if q.wait {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(r)))
+}
+
+async fn list_keys(State(svc): State<Service>) -> ApiResult<Json<KeyList>> {
+    Ok(Json(KeyList {
+        keys: svc.list_keys()?,
+    }))
+}
+
+async fn create_key(
+    State(svc): State<Service>,
+    ApiJson(b): ApiJson<KeyBody>,
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    Ok((StatusCode::CREATED, Json(svc.create_key(&b.name).await?)))
+}
+
+async fn revoke_key(State(svc): State<Service>, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
+    Ok(Json(svc.revoke_key(&id).await?))
+}
+
+/// `Last-Event-ID` wins over `?after=`: it is what a reconnecting EventSource sends.
+fn resume_point(headers: &HeaderMap, q: &EventsQuery) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| ApiError(Error::invalid("Last-Event-ID must be an event seq"))),
+        None => Ok(q.after.unwrap_or(0)),
+    }
+}
+
+async fn events_sse(
+    State(svc): State<Service>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Response> {
+    let after = resume_point(&headers, &q)?;
+    let session = Some(q.session).filter(|s| !s.is_empty());
+    let rx = svc.subscribe(after, session);
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
+        Ok::<_, Infallible>(match item {
+            StreamItem::Event(e) => SseEvent::default()
+                .id(e.seq.to_string())
+                .event(e.payload.name())
+                .data(event_json(&e)),
+            StreamItem::Heartbeat { .. } => SseEvent::default().comment("heartbeat"),
+            StreamItem::Lagged { resume_after_seq } => SseEvent::default()
+                .event("lagged")
+                .data(format!("{{\"resume_after_seq\":{resume_after_seq}}}")),
+        })
+    });
+    Ok(Sse::new(stream).into_response())
+}
+
+fn event_json(e: &Arc<agentmux_shared::types::Event>) -> String {
+    serde_json::to_string(e.as_ref()).unwrap_or_else(|err| {
+        tracing::error!(error = %err, seq = e.seq, "event does not serialize");
+        format!("{{\"seq\":{},\"type\":\"error\"}}", e.seq)
+    })
+}
+
+async fn events_ws(
+    State(svc): State<Service>,
+    Query(q): Query<EventsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let after = q.after.unwrap_or(0);
+    let session = Some(q.session).filter(|s| !s.is_empty());
+    ws.on_upgrade(move |socket| forward_ws(svc, socket, after, session))
+}
+
+async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option<String>) {
+    let (mut tx, mut rx) = socket.split();
+    let mut events = svc.subscribe(after, session);
+    loop {
+        tokio::select! {
+            item = events.recv() => {
+                let Some(item) = item else { break };
+                let (text, last) = match item {
+                    StreamItem::Event(e) => (event_json(&e), false),
+                    StreamItem::Heartbeat { last_seq } => {
+                        (format!("{{\"type\":\"heartbeat\",\"last_seq\":{last_seq}}}"), false)
+                    }
+                    StreamItem::Lagged { resume_after_seq } => (
+                        format!("{{\"type\":\"lagged\",\"resume_after_seq\":{resume_after_seq}}}"),
+                        true,
+                    ),
+                };
+                if tx.send(WsMessage::Text(text.into())).await.is_err() || last {
+                    break;
+                }
+            }
+            msg = rx.next() => match msg {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = tx.close().await;
+}

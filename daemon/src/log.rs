@@ -1,0 +1,303 @@
+//! The durable event log: one writer task assigns daemon-wide seqs, group-commits each batch to
+//! sled with one flush, and only then publishes. Subscriptions replay from the store, then go live.
+
+use crate::store::{Op, Store};
+use agentmux_shared::ids::now_ms;
+use agentmux_shared::types::{Event, EventPayload, StreamItem};
+use agentmux_shared::{Error, Result};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Largest number of events written by one group commit.
+const MAX_GROUP_EVENTS: usize = 16 * 1024;
+/// Events read from the store per replay step.
+const REPLAY_CHUNK: usize = 1024;
+/// Items buffered between a subscription task and its transport.
+const SUBSCRIBER_QUEUE: usize = 256;
+
+pub struct NewEvent {
+    pub session_id: String,
+    pub payload: EventPayload,
+}
+
+impl NewEvent {
+    pub fn new(session_id: &str, payload: EventPayload) -> NewEvent {
+        NewEvent {
+            session_id: session_id.to_string(),
+            payload,
+        }
+    }
+}
+
+type Ack = oneshot::Sender<Result<Vec<Arc<Event>>>>;
+
+struct Commit {
+    ops: Vec<Op>,
+    events: Vec<NewEvent>,
+    ack: Option<Ack>,
+}
+
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Commit>,
+    store: Store,
+    durable: AtomicU64,
+    bus: broadcast::Sender<Arc<Event>>,
+    heartbeat: Duration,
+    /// Ends every subscription at shutdown, so streaming connections can close.
+    closing: tokio_util::sync::CancellationToken,
+}
+
+pub struct LogOptions {
+    /// Live events buffered per subscriber before it counts as lagging.
+    pub subscriber_buffer: usize,
+    pub heartbeat: Duration,
+}
+
+impl EventLog {
+    /// Starts the writer task. It ends once every `EventLog` clone is dropped and its queue is
+    /// written; the returned handle resolves then.
+    pub fn start(
+        store: Store,
+        opts: LogOptions,
+    ) -> Result<(EventLog, tokio::task::JoinHandle<()>)> {
+        let last = store.last_seq()?;
+        let (tx, rx) = mpsc::channel(64 * 1024);
+        let (bus, _) = broadcast::channel(opts.subscriber_buffer.max(16));
+        let inner = Arc::new(Inner {
+            tx,
+            store: store.clone(),
+            durable: AtomicU64::new(last),
+            bus,
+            heartbeat: opts.heartbeat,
+            closing: tokio_util::sync::CancellationToken::new(),
+        });
+        let writer = tokio::spawn(write_loop(Arc::downgrade(&inner), store, rx, last + 1));
+        Ok((EventLog { inner }, writer))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The highest seq that is durable and published.
+    pub fn durable_seq(&self) -> u64 {
+        self.inner.durable.load(Ordering::Acquire)
+    }
+
+    /// Writes `ops` and `events` atomically and returns once they are durable and published.
+    pub async fn commit(&self, ops: Vec<Op>, events: Vec<NewEvent>) -> Result<Vec<Arc<Event>>> {
+        let (ack, done) = oneshot::channel();
+        self.send(Commit {
+            ops,
+            events,
+            ack: Some(ack),
+        })
+        .await?;
+        done.await
+            .map_err(|_| Error::unavailable("event log stopped"))?
+    }
+
+    /// Queues a write without waiting for durability; order with later commits is kept. Used for
+    /// streamed deltas, whose producer must not wait one flush per token.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<()> {
+        self.send(Commit {
+            ops: Vec::new(),
+            events,
+            ack: None,
+        })
+        .await
+    }
+
+    async fn send(&self, c: Commit) -> Result<()> {
+        self.inner
+            .tx
+            .send(c)
+            .await
+            .map_err(|_| Error::unavailable("event log stopped"))
+    }
+
+    /// Ends all subscriptions (after they deliver what is already published).
+    pub fn close_subscriptions(&self) {
+        self.inner.closing.cancel();
+    }
+
+    /// Replay of every event after `after` (optionally of one session), then live events, with
+    /// heartbeats. The stream ends with `Lagged` when its reader falls too far behind.
+    pub fn subscribe(&self, after: u64, session: Option<String>) -> mpsc::Receiver<StreamItem> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let log = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = log.run_subscription(after, session, tx).await {
+                tracing::warn!(error = %e, "subscription ended");
+            }
+        });
+        rx
+    }
+
+    async fn run_subscription(
+        &self,
+        after: u64,
+        session: Option<String>,
+        tx: mpsc::Sender<StreamItem>,
+    ) -> Result<()> {
+        let gone = || Error::unavailable("subscriber left");
+        let mut last = after;
+        let mut heartbeat = tokio::time::interval(self.inner.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // Subscribe before reading the durable head: every later event reaches `live`.
+            let mut live = self.inner.bus.subscribe();
+            self.replay(&mut last, session.as_deref(), &tx).await?;
+            loop {
+                tokio::select! {
+                    r = live.recv() => match r {
+                        Ok(e) => {
+                            if e.seq <= last {
+                                continue;
+                            }
+                            last = e.seq;
+                            if session.as_deref().is_none_or(|s| s == e.session_id) {
+                                tx.send(StreamItem::Event(e)).await.map_err(|_| gone())?;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            // A reader that keeps its queue drained only fell behind while we
+                            // replayed: heal from the store. A slow reader is told to resubscribe.
+                            if tx.capacity() < tx.max_capacity() / 2 {
+                                let _ = tx.send(StreamItem::Lagged { resume_after_seq: last }).await;
+                                return Ok(());
+                            }
+                            break;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    },
+                    _ = heartbeat.tick() => {
+                        let item = StreamItem::Heartbeat { last_seq: self.durable_seq() };
+                        tx.send(item).await.map_err(|_| gone())?;
+                    }
+                    _ = tx.closed() => return Ok(()),
+                    _ = self.inner.closing.cancelled() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn replay(
+        &self,
+        last: &mut u64,
+        session: Option<&str>,
+        tx: &mpsc::Sender<StreamItem>,
+    ) -> Result<()> {
+        loop {
+            let head = self.durable_seq();
+            if *last >= head {
+                return Ok(());
+            }
+            let chunk = self.inner.store.events(*last, head, REPLAY_CHUNK)?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            for pe in chunk {
+                *last = pe.seq;
+                if session.is_some_and(|s| s != pe.session_id) {
+                    continue;
+                }
+                let e = Event::try_from(pe)?;
+                tx.send(StreamItem::Event(Arc::new(e)))
+                    .await
+                    .map_err(|_| Error::unavailable("subscriber left"))?;
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    inner: std::sync::Weak<Inner>,
+    store: Store,
+    mut rx: mpsc::Receiver<Commit>,
+    mut next_seq: u64,
+) {
+    let mut pending: Vec<Commit> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut n_events = first.events.len();
+        pending.push(first);
+        while n_events < MAX_GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(c) => {
+                    n_events += c.events.len();
+                    pending.push(c);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut batch = sled::Batch::default();
+        let mut written: Vec<(Option<Ack>, Vec<Arc<Event>>)> = Vec::with_capacity(pending.len());
+        let ts_ms = now_ms();
+        let first_seq = next_seq;
+        for c in pending.drain(..) {
+            for op in c.ops {
+                match op {
+                    Op::Put(k, v) => batch.insert(k, v),
+                    Op::Del(k) => batch.remove(k),
+                }
+            }
+            let mut events = Vec::with_capacity(c.events.len());
+            for ne in c.events {
+                let e = Event {
+                    seq: next_seq,
+                    ts_ms,
+                    session_id: ne.session_id,
+                    payload: ne.payload,
+                };
+                next_seq += 1;
+                batch.insert(&Store::event_key(e.seq)[..], Store::encode_event(&e));
+                events.push(Arc::new(e));
+            }
+            written.push((c.ack, events));
+        }
+        let st = store.clone();
+        // sled's apply and fsync block: keep them off the runtime's worker threads.
+        let res = tokio::task::spawn_blocking(move || {
+            st.apply(batch)?;
+            st.flush_blocking()
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::internal(format!("store writer: {e}"))));
+        match res {
+            Ok(()) => {
+                let Some(inner) = inner.upgrade() else {
+                    ack_all(written, Ok(()));
+                    continue;
+                };
+                inner.durable.store(next_seq - 1, Ordering::Release);
+                for (_, events) in &written {
+                    for e in events {
+                        // No receivers is fine: nobody is listening.
+                        let _ = inner.bus.send(e.clone());
+                    }
+                }
+                ack_all(written, Ok(()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, first_seq, "group commit failed");
+                next_seq = store.last_seq().map(|s| s + 1).unwrap_or(first_seq);
+                ack_all(written, Err(e));
+            }
+        }
+    }
+}
+
+fn ack_all(written: Vec<(Option<Ack>, Vec<Arc<Event>>)>, res: Result<()>) {
+    for (ack, events) in written {
+        if let Some(ack) = ack {
+            let _ = ack.send(res.clone().map(|()| events));
+        }
+    }
+}

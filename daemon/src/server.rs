@@ -1,0 +1,154 @@
+//! Start-up and shutdown: the data-dir lock, the store, the listeners, and the order in which
+//! things stop so that nothing acknowledged is lost.
+
+use crate::api::{self, Transport};
+use crate::log::{EventLog, LogOptions};
+use crate::provider::Providers;
+use crate::service::{Service, ServiceParams};
+use crate::store::Store;
+use agentmux_shared::config::{Config, Paths};
+use agentmux_shared::{Error, Result};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub struct Options {
+    pub paths: Paths,
+    pub config: Config,
+    /// Overrides `config.daemon.listen` when set.
+    pub listen: Option<String>,
+}
+
+/// Held for the daemon's lifetime: one daemon per data dir.
+pub struct DataDirLock {
+    _file: File,
+}
+
+impl DataDirLock {
+    pub fn acquire(paths: &Paths) -> Result<DataDirLock> {
+        std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+            Error::invalid(format!("cannot create {}: {e}", paths.data_dir.display()))
+        })?;
+        let path = paths.lock_file();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+        if file.try_lock().is_err() {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(Error::precondition(format!(
+                "another agentmuxd (pid {}) is running for {}",
+                pid.trim(),
+                paths.data_dir.display()
+            )));
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(DataDirLock { _file: file })
+    }
+}
+
+fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    // We hold the data-dir lock, so a socket file left here belongs to a dead daemon.
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)
+        .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::internal(format!("cannot chmod {}: {e}", path.display())))?;
+    Ok(listener)
+}
+
+/// Runs the daemon until `stop` fires, then shuts down in order.
+pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
+    let _lock = DataDirLock::acquire(&opts.paths)?;
+    let store = Store::open(&opts.paths.store_dir())?;
+    let d = &opts.config.daemon;
+    let (log, _writer) = EventLog::start(
+        store.clone(),
+        LogOptions {
+            subscriber_buffer: d.subscriber_buffer,
+            heartbeat: Duration::from_secs(d.heartbeat_secs.clamp(1, 10)),
+        },
+    )?;
+    let providers = Providers::from_config(&opts.config)?;
+    let svc = Service::start(ServiceParams {
+        store,
+        log: log.clone(),
+        config: opts.config.clone(),
+        paths: opts.paths.clone(),
+        providers,
+    })
+    .await?;
+
+    let listen = opts
+        .listen
+        .clone()
+        .unwrap_or_else(|| opts.config.daemon.listen.clone());
+    let tcp = if listen.is_empty() {
+        None
+    } else {
+        let l = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| Error::invalid(format!("cannot listen on {listen}: {e}")))?;
+        let addr = l
+            .local_addr()
+            .map_err(|e| Error::internal(format!("tcp listener: {e}")))?;
+        svc.set_tcp_listen(addr.to_string());
+        Some(l)
+    };
+    let unix = bind_unix(&opts.paths.socket)?;
+
+    let accepting = CancellationToken::new();
+    let mut servers = tokio::task::JoinSet::new();
+    let unix_app = api::router(svc.clone(), Transport::Unix).await?;
+    let until = accepting.clone();
+    servers.spawn(async move {
+        axum::serve(unix, unix_app)
+            .with_graceful_shutdown(until.cancelled_owned())
+            .await
+    });
+    if let Some(l) = tcp {
+        let tcp_app = api::router(svc.clone(), Transport::Tcp).await?;
+        let until = accepting.clone();
+        servers.spawn(async move {
+            axum::serve(l, tcp_app)
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await
+        });
+    }
+    tracing::info!(
+        socket = %opts.paths.socket.display(),
+        tcp = %svc.info().map(|i| i.tcp_listen).unwrap_or_default(),
+        last_seq = log.durable_seq(),
+        "agentmuxd ready"
+    );
+
+    stop.cancelled().await;
+    tracing::info!("shutting down");
+    accepting.cancel();
+    svc.shutdown(Duration::from_secs(5)).await;
+    log.close_subscriptions();
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("connections still open after 5 s; closing them");
+    }
+    let _ = std::fs::remove_file(&opts.paths.socket);
+    tracing::info!(last_seq = log.durable_seq(), "stopped");
+    Ok(())
+}

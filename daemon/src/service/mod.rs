@@ -1,0 +1,219 @@
+//! The service layer: every operation of the daemon, once, for all transports. Imports no
+//! tonic, axum, prost or serde_json.
+
+mod keys;
+mod recovery;
+mod runner;
+mod sessions;
+
+pub use keys::KeyRing;
+
+use crate::log::{EventLog, NewEvent};
+use crate::provider::Providers;
+use crate::store::{Op, SCHEMA_VERSION, Store};
+use agentmux_shared::config::{Config, Paths};
+use agentmux_shared::ids::now_ms;
+use agentmux_shared::types::{Health, Info, Message, Session, StreamItem};
+use agentmux_shared::{Error, Result};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Cheap to clone; all state is behind `Arc`.
+#[derive(Clone)]
+pub struct Service {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    log: EventLog,
+    store: Store,
+    config: Config,
+    paths: Paths,
+    providers: Providers,
+    keys: KeyRing,
+    started_at_ms: i64,
+    tcp_listen: OnceLock<String>,
+    // std Mutex: held only to look up or insert a handle, never across an await.
+    sessions: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    /// Fired at shutdown: running turns end as `interrupted`.
+    shutdown: CancellationToken,
+    runners: TaskTracker,
+}
+
+/// The single writer of one session: every change to it happens under `state`.
+pub(crate) struct SessionHandle {
+    state: tokio::sync::Mutex<SessionState>,
+}
+
+struct SessionState {
+    session: Session,
+    /// Queued user messages, oldest first; mirrors the `queued` messages in the store.
+    queue: VecDeque<Message>,
+    runner_active: bool,
+    turn: Option<CancellationToken>,
+    waiters: HashMap<String, oneshot::Sender<Result<Message>>>,
+    deleted: bool,
+}
+
+pub struct ServiceParams {
+    pub store: Store,
+    pub log: EventLog,
+    pub config: Config,
+    pub paths: Paths,
+    pub providers: Providers,
+}
+
+impl Service {
+    /// Builds the service and recovers what a previous run left: turns that were running are
+    /// marked interrupted (keeping their partial text).
+    pub async fn start(p: ServiceParams) -> Result<Service> {
+        let keys = KeyRing::load(&p.store)?;
+        let svc = Service {
+            shared: Arc::new(Shared {
+                log: p.log,
+                store: p.store,
+                config: p.config,
+                paths: p.paths,
+                providers: p.providers,
+                keys,
+                started_at_ms: now_ms(),
+                tcp_listen: OnceLock::new(),
+                sessions: Mutex::new(HashMap::new()),
+                shutdown: CancellationToken::new(),
+                runners: TaskTracker::new(),
+            }),
+        };
+        recovery::recover(&svc).await?;
+        Ok(svc)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn set_tcp_listen(&self, addr: String) {
+        let _ = self.shared.tcp_listen.set(addr);
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.shared.keys
+    }
+
+    pub fn health(&self) -> Health {
+        Health {
+            status: "ok".into(),
+            last_seq: self.shared.log.durable_seq(),
+            providers: self.shared.providers.health(),
+        }
+    }
+
+    pub fn info(&self) -> Result<Info> {
+        Ok(Info {
+            version: env!("CARGO_PKG_VERSION").into(),
+            pid: std::process::id(),
+            data_dir: self.shared.paths.data_dir.display().to_string(),
+            socket: self.shared.paths.socket.display().to_string(),
+            tcp_listen: self.shared.tcp_listen.get().cloned().unwrap_or_default(),
+            last_seq: self.shared.log.durable_seq(),
+            started_at_ms: self.shared.started_at_ms,
+            schema_version: SCHEMA_VERSION,
+            sessions: self.shared.store.session_count()?,
+        })
+    }
+
+    /// Replay after `after_seq`, then live; see `EventLog::subscribe`.
+    pub fn subscribe(&self, after_seq: u64, session: Option<String>) -> mpsc::Receiver<StreamItem> {
+        self.shared.log.subscribe(after_seq, session)
+    }
+
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.log.durable_seq()
+    }
+
+    /// Stops running turns (they end `interrupted`), waits for their final writes, and makes
+    /// every queued write durable.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.shared.shutdown.cancel();
+        self.shared.runners.close();
+        if tokio::time::timeout(grace, self.shared.runners.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("turns did not stop in time; they will be recovered as interrupted");
+        }
+        // An empty commit is acknowledged only after everything queued before it is durable.
+        if let Err(e) = self.shared.log.commit(Vec::new(), Vec::new()).await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+
+    async fn commit(&self, ops: Vec<Op>, events: Vec<NewEvent>) -> Result<()> {
+        self.shared.log.commit(ops, events).await.map(|_| ())
+    }
+
+    fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The handle of a stored session, loading it on first use.
+    fn handle(&self, id: &str) -> Result<Arc<SessionHandle>> {
+        let mut map = self
+            .shared
+            .sessions
+            .lock()
+            .map_err(|_| Error::internal("session map poisoned"))?;
+        if let Some(h) = map.get(id) {
+            return Ok(h.clone());
+        }
+        let session = self
+            .store()
+            .session(id)?
+            .ok_or_else(|| Error::not_found("session", id))?;
+        let queue = self
+            .store()
+            .messages(id, 0, usize::MAX)?
+            .into_iter()
+            .filter(|m| m.status == agentmux_shared::types::MessageStatus::Queued)
+            .collect();
+        let h = Arc::new(SessionHandle {
+            state: tokio::sync::Mutex::new(SessionState {
+                session,
+                queue,
+                runner_active: false,
+                turn: None,
+                waiters: HashMap::new(),
+                deleted: false,
+            }),
+        });
+        map.insert(id.to_string(), h.clone());
+        Ok(h)
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.shared.sessions.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// A full id, or the one session whose id starts with `id`.
+    fn resolve(&self, id: &str) -> Result<String> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Error::invalid("session id is empty"));
+        }
+        if self.store().session(id)?.is_some() {
+            return Ok(id.to_string());
+        }
+        let found = self.store().sessions(id, "", 2)?;
+        match found.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(Error::not_found("session", id)),
+            _ => Err(Error::invalid(format!(
+                "session id prefix {id:?} is ambiguous: give more characters"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! Session and message operations. Each change to a session happens under its handle's lock
+//! and is committed, with its events, before the caller hears back.
+
+use super::{Service, runner};
+use crate::log::NewEvent;
+use crate::store::{Op, Store};
+use agentmux_shared::ids::{new_id, now_ms};
+use agentmux_shared::types::{
+    CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS, Message, MessagePage,
+    MessageStatus, Page, Role, SendResult, Session, SessionStatus,
+};
+use agentmux_shared::{Error, ErrorKind, Result};
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+fn page_size(n: u32) -> usize {
+    match n {
+        0 => DEFAULT_PAGE as usize,
+        n => n.min(MAX_PAGE) as usize,
+    }
+}
+
+fn validate_title(title: &str) -> Result<String> {
+    let title = title.trim();
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Error::invalid(format!(
+            "title is {} characters; the limit is {MAX_TITLE_CHARS}",
+            title.chars().count()
+        )));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(Error::invalid("title must not contain control characters"));
+    }
+    Ok(title.to_string())
+}
+
+fn updated(session: &Session) -> NewEvent {
+    NewEvent::new(
+        &session.id,
+        EventPayload::SessionUpdated {
+            session: session.clone(),
+        },
+    )
+}
+
+impl Service {
+    pub async fn create_session(&self, req: CreateSession) -> Result<Session> {
+        let title = validate_title(&req.title)?;
+        let provider_id = match req.provider.trim() {
+            "" => self.shared.config.daemon.default_provider.clone(),
+            p => p.to_string(),
+        };
+        let provider = self.shared.providers.get(&provider_id)?;
+        let cwd = match req.cwd.trim() {
+            "" => std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "/".into()),
+            c => {
+                let p = std::path::Path::new(c);
+                if !p.is_absolute() {
+                    return Err(Error::invalid(format!(
+                        "cwd {c:?} must be an absolute path"
+                    )));
+                }
+                if !p.is_dir() {
+                    return Err(Error::invalid(format!("cwd {c:?} is not a directory")));
+                }
+                c.to_string()
+            }
+        };
+        let now = now_ms();
+        let id = new_id("ses");
+        let session = Session {
+            title: if title.is_empty() {
+                format!("session {}", &id[id.len() - 6..])
+            } else {
+                title
+            },
+            id,
+            provider: provider_id,
+            model: match req.model.trim() {
+                "" => provider.default_model(),
+                m => m.to_string(),
+            },
+            cwd,
+            created_at_ms: now,
+            updated_at_ms: now,
+            ..Session::default()
+        };
+        self.commit(
+            vec![Store::put_session(&session)],
+            vec![NewEvent::new(
+                &session.id,
+                EventPayload::SessionCreated {
+                    session: session.clone(),
+                },
+            )],
+        )
+        .await?;
+        Ok(session)
+    }
+
+    pub fn list_sessions(&self, size: u32, token: &str) -> Result<Page<Session>> {
+        let n = page_size(size);
+        let mut items = self.store().sessions("", token, n + 1)?;
+        let next_page_token = if items.len() > n {
+            items.truncate(n);
+            items.last().map(|s| s.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    pub fn get_session(&self, id: &str) -> Result<Session> {
+        let id = self.resolve(id)?;
+        self.store()
+            .session(&id)?
+            .ok_or_else(|| Error::not_found("session", &id))
+    }
+
+    pub async fn rename_session(&self, id: &str, title: &str) -> Result<Session> {
+        let title = validate_title(title)?;
+        if title.is_empty() {
+            return Err(Error::invalid("title must not be empty"));
+        }
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        let mut s = st.session.clone();
+        s.title = title;
+        s.updated_at_ms = now_ms();
+        self.commit(vec![Store::put_session(&s)], vec![updated(&s)])
+            .await?;
+        st.session = s.clone();
+        Ok(s)
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<String> {
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        let mut ops = vec![Op::Del(Store::session_key(&id))];
+        ops.extend(self.store().message_keys(&id)?.into_iter().map(Op::Del));
+        self.commit(
+            ops,
+            vec![NewEvent::new(
+                &id,
+                EventPayload::SessionDeleted { id: id.clone() },
+            )],
+        )
+        .await?;
+        st.deleted = true;
+        if let Some(t) = st.turn.take() {
+            t.cancel();
+        }
+        for (_, w) in st.waiters.drain() {
+            let _ = w.send(Err(Error::not_found("session", &id)));
+        }
+        drop(st);
+        self.forget(&id);
+        Ok(id)
+    }
+
+    pub async fn fork_session(&self, id: &str, at_index: u64, title: &str) -> Result<Session> {
+        let title = validate_title(title)?;
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let st = h.state.lock().await;
+        st.live()?;
+        let src = st.session.clone();
+        let upto = if at_index == 0 { u64::MAX } else { at_index };
+        let now = now_ms();
+        let new_id = new_id("ses");
+        let mut ops = Vec::new();
+        let mut count = 0u64;
+        for m in self.store().messages(&id, 0, usize::MAX)? {
+            if m.index >= upto {
+                break;
+            }
+            // Input not yet answered and answers still being written belong to the source.
+            if matches!(m.status, MessageStatus::Queued | MessageStatus::Streaming) {
+                continue;
+            }
+            let copy = Message {
+                id: agentmux_shared::ids::new_id("msg"),
+                session_id: new_id.clone(),
+                index: count,
+                ..m
+            };
+            count += 1;
+            ops.push(Store::put_message(&copy));
+        }
+        drop(st);
+        let session = Session {
+            id: new_id,
+            title: if title.is_empty() {
+                let mut t: String = src.title.chars().take(MAX_TITLE_CHARS - 7).collect();
+                t.push_str(" (fork)");
+                t
+            } else {
+                title
+            },
+            provider: src.provider,
+            model: src.model,
+            cwd: src.cwd,
+            message_count: count,
+            created_at_ms: now,
+            updated_at_ms: now,
+            forked_from: id,
+            ..Session::default()
+        };
+        ops.push(Store::put_session(&session));
+        self.commit(
+            ops,
+            vec![NewEvent::new(
+                &session.id,
+                EventPayload::SessionCreated {
+                    session: session.clone(),
+                },
+            )],
+        )
+        .await?;
+        Ok(session)
+    }
+
+    pub async fn reset_session(&self, id: &str) -> Result<Session> {
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        if st.session.busy || !st.queue.is_empty() {
+            return Err(Error::precondition(
+                "session is busy: cancel it first (agentmux session cancel --hard)",
+            ));
+        }
+        let mut ops: Vec<Op> = self
+            .store()
+            .message_keys(&id)?
+            .into_iter()
+            .map(Op::Del)
+            .collect();
+        let mut s = st.session.clone();
+        s.message_count = 0;
+        s.status = SessionStatus::Idle;
+        s.last_error.clear();
+        s.updated_at_ms = now_ms();
+        ops.push(Store::put_session(&s));
+        self.commit(
+            ops,
+            vec![NewEvent::new(
+                &id,
+                EventPayload::SessionReset { session: s.clone() },
+            )],
+        )
+        .await?;
+        st.session = s.clone();
+        Ok(s)
+    }
+
+    pub async fn cancel_session(&self, id: &str, clear_queue: bool) -> Result<CancelResult> {
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        let cancelled_turn = match &st.turn {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        };
+        let mut dropped = 0u32;
+        if clear_queue && !st.queue.is_empty() {
+            let now = now_ms();
+            let mut ops = Vec::new();
+            let mut events = Vec::new();
+            let queue: Vec<Message> = st.queue.iter().cloned().collect();
+            for mut m in queue {
+                m.status = MessageStatus::Cancelled;
+                m.completed_at_ms = now;
+                ops.push(Store::put_message(&m));
+                events.push(NewEvent::new(
+                    &id,
+                    EventPayload::MessageCompleted { message: m },
+                ));
+                dropped += 1;
+            }
+            let mut s = st.session.clone();
+            s.queued = 0;
+            s.updated_at_ms = now;
+            ops.push(Store::put_session(&s));
+            events.push(updated(&s));
+            self.commit(ops, events).await?;
+            let dropped_ids: Vec<String> = st.queue.drain(..).map(|m| m.id).collect();
+            for mid in dropped_ids {
+                if let Some(w) = st.waiters.remove(&mid) {
+                    let _ = w.send(Err(Error::precondition("message cancelled before it ran")));
+                }
+            }
+            st.session = s;
+        }
+        Ok(CancelResult {
+            id,
+            cancelled_turn,
+            dropped_queued: dropped,
+        })
+    }
+
+    pub async fn send_message(&self, id: &str, content: &str, wait: bool) -> Result<SendResult> {
+        if content.trim().is_empty() {
+            return Err(Error::invalid("message content is empty"));
+        }
+        if content.len() > self.shared.config.daemon.max_body_bytes {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "message content is over the size limit",
+            ));
+        }
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        let now = now_ms();
+        let message = Message {
+            id: new_id("msg"),
+            session_id: id.clone(),
+            index: st.session.message_count,
+            role: Role::User,
+            content: content.to_string(),
+            status: MessageStatus::Queued,
+            created_at_ms: now,
+            ..Message::default()
+        };
+        let queued = st.runner_active;
+        let mut s = st.session.clone();
+        s.message_count += 1;
+        s.queued = st.queue.len() as u32 + u32::from(queued);
+        s.updated_at_ms = now;
+        self.commit(
+            vec![Store::put_message(&message), Store::put_session(&s)],
+            vec![
+                NewEvent::new(
+                    &id,
+                    EventPayload::MessageCreated {
+                        message: message.clone(),
+                    },
+                ),
+                updated(&s),
+            ],
+        )
+        .await?;
+        st.session = s;
+        st.queue.push_back(message.clone());
+        let reply = if wait {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            st.waiters.insert(message.id.clone(), tx);
+            Some(rx)
+        } else {
+            None
+        };
+        if !st.runner_active {
+            st.runner_active = true;
+            runner::spawn(self.clone(), h.clone());
+        }
+        drop(st);
+        let reply = match reply {
+            Some(rx) => Some(
+                rx.await
+                    .map_err(|_| Error::unavailable("the daemon is shutting down"))??,
+            ),
+            None => None,
+        };
+        Ok(SendResult {
+            message,
+            queued,
+            reply,
+        })
+    }
+
+    pub fn list_messages(&self, id: &str, size: u32, after_index: u64) -> Result<MessagePage> {
+        let id = self.resolve(id)?;
+        let n = page_size(size);
+        let mut messages = self.store().messages(&id, after_index, n + 1)?;
+        let more = messages.len() > n;
+        messages.truncate(n);
+        let next_index = match (more, messages.last()) {
+            (true, Some(m)) => m.index + 1,
+            _ => 0,
+        };
+        Ok(MessagePage {
+            messages,
+            next_index,
+            more,
+        })
+    }
+}
+
+impl super::SessionState {
+    fn live(&self) -> Result<()> {
+        if self.deleted {
+            return Err(Error::not_found("session", &self.session.id));
+        }
+        Ok(())
+    }
+}
