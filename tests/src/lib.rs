@@ -1,1 +1,39 @@
-//! Test support
+//! Test support for agentmux end-to-end tests: the daemon harness, clients and a fake model server.
+// Test support: a panic is how a test reports a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod client;
+pub mod daemon;
+pub mod fake_openai;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// The longest any single await in a test may take.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Awaits `fut` for at most [`TIMEOUT`], panicking with `what` when it takes longer.
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(TIMEOUT, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {TIMEOUT:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `timeout`.
+pub async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

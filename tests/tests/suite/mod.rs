@@ -1,0 +1,168 @@
+//! End-to-end suites, one module per area, plus the helpers they share.
+
+mod auth;
+mod bad_input;
+mod chat;
+mod durability;
+mod events;
+mod lifecycle;
+mod openapi;
+
+use agentmux_tests::client::Rest;
+use agentmux_tests::daemon::{Daemon, DaemonOptions};
+use agentmux_tests::fake_openai::FakeOpenAi;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Every REST route the suites exercise, as `(method, OpenAPI path, concrete path)`.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/v1/health", "/v1/health"),
+    ("GET", "/v1/info", "/v1/info"),
+    ("GET", "/v1/sessions", "/v1/sessions"),
+    ("POST", "/v1/sessions", "/v1/sessions"),
+    ("GET", "/v1/sessions/{id}", "/v1/sessions/ses_x"),
+    ("PATCH", "/v1/sessions/{id}", "/v1/sessions/ses_x"),
+    ("DELETE", "/v1/sessions/{id}", "/v1/sessions/ses_x"),
+    ("POST", "/v1/sessions/{id}/fork", "/v1/sessions/ses_x/fork"),
+    (
+        "POST",
+        "/v1/sessions/{id}/reset",
+        "/v1/sessions/ses_x/reset",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/cancel",
+        "/v1/sessions/ses_x/cancel",
+    ),
+    (
+        "GET",
+        "/v1/sessions/{id}/messages",
+        "/v1/sessions/ses_x/messages",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/messages",
+        "/v1/sessions/ses_x/messages",
+    ),
+    ("GET", "/v1/events", "/v1/events"),
+    ("GET", "/v1/ws", "/v1/ws"),
+    ("GET", "/v1/openapi.json", "/v1/openapi.json"),
+    ("GET", "/v1/keys", "/v1/keys"),
+    ("POST", "/v1/keys", "/v1/keys"),
+    ("DELETE", "/v1/keys/{id}", "/v1/keys/key_x"),
+];
+
+/// A fake model server and a daemon pointed at it.
+pub async fn start(opts: impl FnOnce(DaemonOptions) -> DaemonOptions) -> (FakeOpenAi, Daemon) {
+    let fake = FakeOpenAi::start().await;
+    let d = Daemon::start(opts(DaemonOptions::fake(fake.base_url()))).await;
+    (fake, d)
+}
+
+/// `POST /v1/sessions` that must answer 201; returns the session.
+pub async fn create_session(rest: &Rest, title: &str) -> Value {
+    let r = rest.post("/v1/sessions", json!({ "title": title })).await;
+    assert_eq!(r.status, 201, "POST /v1/sessions: {}", r.text());
+    r.json()
+}
+
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
+}
+
+/// `POST /v1/sessions/{id}/messages` without waiting; must answer 202.
+pub async fn send(rest: &Rest, session: &str, content: &str) -> Value {
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{session}/messages"),
+            json!({ "content": content }),
+        )
+        .await;
+    assert_eq!(r.status, 202, "POST messages: {}", r.text());
+    r.json()
+}
+
+/// `POST /v1/sessions/{id}/messages?wait=true`; must answer 200 with a reply.
+pub async fn send_wait(rest: &Rest, session: &str, content: &str) -> Value {
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{session}/messages?wait=true"),
+            json!({ "content": content }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "POST messages?wait=true: {}", r.text());
+    let v = r.json();
+    assert!(
+        v["reply"].is_object(),
+        "wait=true must return the reply: {v}"
+    );
+    v
+}
+
+pub async fn get_session(rest: &Rest, id: &str) -> Value {
+    rest.get_ok(&format!("/v1/sessions/{id}")).await
+}
+
+/// All messages of a session (follows paging).
+pub async fn messages(rest: &Rest, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = rest
+            .get_ok(&format!(
+                "/v1/sessions/{id}/messages?page_size=100&after_index={after}"
+            ))
+            .await;
+        out.extend(page["messages"].as_array().cloned().unwrap_or_default());
+        if page["more"].as_bool() != Some(true) {
+            return out;
+        }
+        after = page["next_index"].as_u64().expect("next_index");
+    }
+}
+
+/// Polls the session until `pred` holds (at most `secs` seconds); returns it.
+pub async fn wait_session(
+    rest: &Rest,
+    id: &str,
+    secs: u64,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut last = Value::Null;
+    loop {
+        let s = rest.get(&format!("/v1/sessions/{id}")).await;
+        if s.status == 200 {
+            last = s.json();
+            if pred(&last) {
+                return last;
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("session {id}: timed out after {secs}s waiting for {what}; last seen: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls until `GET /v1/health` answers 200 with status ok.
+pub async fn assert_healthy(rest: &Rest) {
+    let h = rest.get_ok("/v1/health").await;
+    assert_eq!(h["status"], "ok", "health: {h}");
+}
+
+/// Non-system `(role, content)` pairs of the history a model request carried.
+pub fn chat_history(req: &agentmux_tests::fake_openai::Recorded) -> Vec<(String, String)> {
+    req.history()
+        .into_iter()
+        .filter(|(role, _)| role != "system")
+        .collect()
+}
+
+pub fn pair(role: &str, content: &str) -> (String, String) {
+    (role.to_string(), content.to_string())
+}
