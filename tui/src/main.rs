@@ -7,6 +7,8 @@ mod commands;
 mod keymap;
 mod output;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod tui;
 mod ui;
 mod worker;

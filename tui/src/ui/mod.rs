@@ -7,6 +7,9 @@ pub mod status;
 pub mod theme;
 pub mod transcript;
 
+#[cfg(test)]
+mod tests;
+
 use crate::keymap::KeyMap;
 use crate::state::State;
 use ratatui::Frame;

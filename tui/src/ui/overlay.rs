@@ -60,7 +60,8 @@ pub fn render(modal: &Modal, km: &KeyMap, area: Rect, frame: &mut Frame) {
 }
 
 /// Every binding, grouped by scope: built from the same struct that dispatches keys.
-pub fn help_lines(km: &KeyMap) -> Vec<Line<'static>> {
+/// `compact` drops the blank lines between groups, for short terminals.
+pub fn help_lines(km: &KeyMap, compact: bool) -> Vec<Line<'static>> {
     let entries = km.entries();
     let key_w = entries
         .iter()
@@ -69,13 +70,13 @@ pub fn help_lines(km: &KeyMap) -> Vec<Line<'static>> {
         .unwrap_or(0);
     let mut lines = Vec::new();
     for scope in [Scope::Global, Scope::Sessions, Scope::Composer] {
-        if !lines.is_empty() {
+        if !lines.is_empty() && !compact {
             lines.push(Line::default());
         }
         lines.push(Line::from(Span::styled(scope.title(), theme::bold())));
         for (_, b) in entries.iter().filter(|(s, _)| *s == scope) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<key_w$}", b.label()), theme::user()),
+                Span::styled(format!(" {:<key_w$}", b.label()), theme::user()),
                 Span::raw(format!("  {}", b.help)),
             ]));
         }
@@ -84,19 +85,24 @@ pub fn help_lines(km: &KeyMap) -> Vec<Line<'static>> {
 }
 
 fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
-    let lines = help_lines(km);
-    let want_w = lines.iter().map(Line::width).max().unwrap_or(0) + 4;
-    let want_h = lines.len() + 2;
-    let rect = centered(
-        area,
-        u16::try_from(want_w).unwrap_or(u16::MAX),
-        u16::try_from(want_h).unwrap_or(u16::MAX),
-    );
-    let block = Block::bordered()
-        .border_style(theme::dim())
-        .title(Span::styled("Keys (any key closes)", theme::bold()));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    let full = help_lines(km, false);
+    let want_w = full.iter().map(Line::width).max().unwrap_or(0) + 2;
+    let fits = full.len() + 2 <= usize::from(area.height) && want_w <= usize::from(area.width);
+    let title = Span::styled("Keys (any key closes)", theme::bold());
+    frame.render_widget(Clear, area);
+    if fits {
+        let rect = centered(
+            area,
+            u16::try_from(want_w).unwrap_or(u16::MAX),
+            u16::try_from(full.len() + 2).unwrap_or(u16::MAX),
+        );
+        let block = Block::bordered().border_style(theme::dim()).title(title);
+        frame.render_widget(Clear, rect);
+        frame.render_widget(Paragraph::new(full).block(block), rect);
+    } else {
+        // Small terminal: the whole screen, no frame, no spacing; long lines are clipped.
+        frame.render_widget(Paragraph::new(help_lines(km, true)), area);
+    }
 }
 
 /// A `w`×`h` box in the middle of `area`, shrunk to fit.

@@ -40,13 +40,14 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         }
         let line1 = Line::from(vec![marker, Span::raw(" "), title_span]);
         let status = s.display_status();
-        let provider = truncate(&s.provider, width.saturating_sub(status.len() + 5));
-        let line2 = Line::from(vec![
-            Span::raw("  "),
-            Span::styled(provider, theme::dim()),
-            Span::styled(" · ", theme::dim()),
-            Span::styled(status, theme::status(s)),
-        ]);
+        let mut spans = vec![Span::raw("  ")];
+        // The provider only when it fits whole: a cut-off id helps nobody.
+        if width >= s.provider.chars().count() + status.len() + 5 {
+            spans.push(Span::styled(s.provider.clone(), theme::dim()));
+            spans.push(Span::styled(" · ", theme::dim()));
+        }
+        spans.push(Span::styled(status, theme::status(s)));
+        let line2 = Line::from(spans);
         buf.set_line(inner.x, y, &line1, inner.width);
         if y + 1 < inner.y + inner.height {
             buf.set_line(inner.x, y + 1, &line2, inner.width);

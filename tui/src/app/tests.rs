@@ -1,0 +1,318 @@
+//! `App::update` on event sequences: deltas, session updates, lag, reconnects.
+
+use super::*;
+use crate::test_support::{self as ts, event};
+use agentmux_shared::types::{Role, TurnFinished};
+use pretty_assertions::assert_eq;
+
+fn content(app: &App, session: &str, id: &str) -> Option<String> {
+    let t = app.state.transcripts.get(session)?;
+    t.get(id).map(|m| m.content.clone())
+}
+
+#[test]
+fn first_connect_subscribes_at_head_and_lists_sessions() {
+    let mut app = App::new();
+    let actions = app.update(AppEvent::Connected(ts::info(7)));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Subscribe {
+                after_seq: 7,
+                generation: 1
+            },
+            Action::ListSessions
+        ]
+    );
+    assert_eq!(app.state.pending, 1);
+    assert!(app.state.is_connected());
+}
+
+#[test]
+fn sessions_reply_selects_newest_and_loads_its_tail() {
+    let mut app = App::new();
+    app.update(AppEvent::Connected(ts::info(0)));
+    let mut s = ts::session("b", "two", 2);
+    s.message_count = 1200;
+    let actions = app.update(AppEvent::Reply(Reply::Sessions(vec![
+        ts::session("a", "one", 1),
+        s,
+    ])));
+    assert_eq!(app.state.selected.as_deref(), Some("b"));
+    assert_eq!(
+        actions,
+        vec![Action::LoadMessages {
+            session_id: "b".into(),
+            after_index: 700,
+            page_size: HISTORY_PAGE
+        }]
+    );
+}
+
+#[test]
+fn deltas_append_to_the_streaming_message() {
+    let mut app = ts::app();
+    assert_eq!(
+        content(&app, "s1", "m3").as_deref(),
+        Some("Sure. First, the lexer gets its own module with a Token enum.")
+    );
+    app.update(event(
+        102,
+        "s1",
+        EventPayload::MessageDelta {
+            message_id: "m3".into(),
+            text: "!".into(),
+        },
+    ));
+    assert!(content(&app, "s1", "m3").is_some_and(|c| c.ends_with("enum.!")));
+    // A replayed (duplicate) delta is ignored by seq.
+    app.update(event(
+        102,
+        "s1",
+        EventPayload::MessageDelta {
+            message_id: "m3".into(),
+            text: "!".into(),
+        },
+    ));
+    assert!(content(&app, "s1", "m3").is_some_and(|c| c.ends_with("enum.!")));
+    assert_eq!(app.state.last_seq, 102);
+}
+
+#[test]
+fn completion_replaces_text_and_marks_other_sessions_unread() {
+    let mut app = ts::app();
+    let mut done = ts::msg("s1", "m3", 2, Role::Assistant, "final");
+    done.status = MessageStatus::Complete;
+    app.update(event(
+        102,
+        "s1",
+        EventPayload::MessageCompleted { message: done },
+    ));
+    assert_eq!(content(&app, "s1", "m3").as_deref(), Some("final"));
+    assert!(
+        app.state.unread.is_empty(),
+        "the selected session is being read"
+    );
+    let other = ts::msg("s2", "x1", 0, Role::Assistant, "hi");
+    app.update(event(
+        103,
+        "s2",
+        EventPayload::MessageCompleted { message: other },
+    ));
+    assert!(app.state.unread.contains("s2"));
+}
+
+#[test]
+fn session_updated_replaces_the_session_in_place() {
+    let mut app = ts::app();
+    let mut s = ts::session("s2", "renamed", 2);
+    s.busy = true;
+    s.queued = 2;
+    s.status = agentmux_shared::types::SessionStatus::Busy;
+    app.update(event(
+        102,
+        "s2",
+        EventPayload::SessionUpdated { session: s },
+    ));
+    let order: Vec<_> = app.state.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(order, ["s1", "s2", "s3"]);
+    let s2 = &app.state.sessions[1];
+    assert_eq!(
+        (s2.title.as_str(), s2.display_status()),
+        ("renamed", "queued")
+    );
+}
+
+#[test]
+fn session_created_and_deleted_keep_selection_sane() {
+    let mut app = ts::app();
+    app.update(event(
+        102,
+        "s4",
+        EventPayload::SessionCreated {
+            session: ts::session("s4", "new", 4),
+        },
+    ));
+    assert_eq!(app.state.sessions[0].id, "s4");
+    assert_eq!(app.state.selected.as_deref(), Some("s1"));
+    app.update(event(
+        103,
+        "s1",
+        EventPayload::SessionDeleted { id: "s1".into() },
+    ));
+    // The row below moves up under the cursor.
+    assert_eq!(app.state.selected.as_deref(), Some("s2"));
+    assert!(!app.state.transcripts.contains_key("s1"));
+}
+
+#[test]
+fn turn_finished_sets_message_status() {
+    let mut app = ts::app();
+    app.update(event(
+        102,
+        "s1",
+        EventPayload::TurnFinished(TurnFinished {
+            user_message_id: "m2".into(),
+            assistant_message_id: "m3".into(),
+            status: MessageStatus::Cancelled,
+            stop_reason: String::new(),
+            error: String::new(),
+            usage: Default::default(),
+        }),
+    ));
+    let status = app.state.transcripts["s1"].get("m3").map(|m| m.status);
+    assert_eq!(status, Some(MessageStatus::Cancelled));
+}
+
+#[test]
+fn lagged_resubscribes_from_resume_seq_and_ignores_stale_streams() {
+    let mut app = ts::app();
+    let gen0 = app.state.stream_gen;
+    let actions = app.update(AppEvent::Stream {
+        generation: gen0,
+        item: StreamItem::Lagged {
+            resume_after_seq: 101,
+        },
+    });
+    assert_eq!(
+        actions,
+        vec![Action::Subscribe {
+            after_seq: 101,
+            generation: gen0 + 1
+        }]
+    );
+    // The abandoned stream's end must not trigger a reconnect.
+    let actions = app.update(AppEvent::StreamEnded {
+        generation: gen0,
+        error: "x".into(),
+    });
+    assert_eq!(actions, vec![]);
+    assert!(app.state.is_connected());
+}
+
+#[test]
+fn reconnect_resubscribes_after_the_last_seen_seq() {
+    let mut app = ts::app();
+    let generation = app.state.stream_gen;
+    let actions = app.update(AppEvent::StreamEnded {
+        generation,
+        error: "broken pipe".into(),
+    });
+    assert_eq!(
+        actions,
+        vec![Action::Connect {
+            attempt: 0,
+            delay: backoff(0),
+            autostart: false
+        }]
+    );
+    assert!(!app.state.is_connected());
+    // Retries back off.
+    let actions = app.update(AppEvent::ConnectFailed {
+        attempt: 0,
+        error: "refused".into(),
+    });
+    assert_eq!(
+        actions,
+        vec![Action::Connect {
+            attempt: 1,
+            delay: backoff(1),
+            autostart: false
+        }]
+    );
+    // The restarted daemon's head moved on; we continue from what we saw, not from its head.
+    let actions = app.update(AppEvent::Connected(ts::info(150)));
+    assert_eq!(actions.iter().find_map(ts::is_subscribe), Some(101));
+    assert!(actions.contains(&Action::ListSessions));
+    assert_eq!(
+        app.state.transcripts["s1"].messages.len(),
+        3,
+        "history is kept"
+    );
+}
+
+#[test]
+fn a_wiped_daemon_resets_the_mirror() {
+    let mut app = ts::app();
+    let generation = app.state.stream_gen;
+    app.update(AppEvent::StreamEnded {
+        generation,
+        error: "gone".into(),
+    });
+    let actions = app.update(AppEvent::Connected(ts::info(3)));
+    assert_eq!(actions.iter().find_map(ts::is_subscribe), Some(3));
+    // Only the selected session's history, being fetched afresh.
+    let t = &app.state.transcripts;
+    assert_eq!(t.len(), 1);
+    assert!(t["s1"].messages.is_empty() && t["s1"].loading);
+}
+
+#[test]
+fn unavailable_call_triggers_reconnect_and_send_failure_keeps_the_text() {
+    let mut app = ts::app();
+    let call = Action::Send {
+        session_id: "s1".into(),
+        content: "hello".into(),
+    };
+    app.state.pending = 1;
+    let actions = app.update(AppEvent::CallFailed {
+        call,
+        error: agentmux_shared::Error::unavailable("connection refused"),
+    });
+    assert!(matches!(actions.as_slice(), [Action::Connect { .. }]));
+    assert_eq!(app.state.composer.text, "hello");
+    assert_eq!(app.state.pending, 0);
+}
+
+#[test]
+fn keys_drive_actions() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let key = |c: KeyCode| AppEvent::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let mut app = ts::app();
+    assert_eq!(
+        app.update(key(KeyCode::Char('n'))),
+        vec![Action::CreateSession]
+    );
+    assert_eq!(
+        app.update(key(KeyCode::Char('c'))),
+        vec![Action::Cancel {
+            id: "s1".into(),
+            hard: false
+        }]
+    );
+    app.update(key(KeyCode::Char('r')));
+    for _ in 0..30 {
+        app.update(key(KeyCode::Backspace));
+    }
+    for c in "lexer".chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        vec![Action::Rename {
+            id: "s1".into(),
+            title: "lexer".into()
+        }]
+    );
+    app.update(key(KeyCode::Char('d')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
+        vec![Action::Delete { id: "s1".into() }]
+    );
+    // Compose: Enter focuses, typing, Alt-Enter newline, Enter sends.
+    app.update(key(KeyCode::Enter));
+    app.update(key(KeyCode::Char('h')));
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::ALT,
+    )));
+    app.update(key(KeyCode::Char('i')));
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        vec![Action::Send {
+            session_id: "s1".into(),
+            content: "h\ni".into()
+        }]
+    );
+    assert_eq!(app.state.composer.text, "");
+}

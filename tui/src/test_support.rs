@@ -1,0 +1,119 @@
+//! Fixed fixture data for unit and snapshot tests: no clocks, no random ids.
+
+use crate::app::{Action, App, AppEvent, Reply};
+use agentmux_shared::types::{
+    Event, EventPayload, Info, Message, MessagePage, MessageStatus, Role, Session, SessionStatus,
+    StreamItem,
+};
+use std::sync::Arc;
+
+pub fn info(last_seq: u64) -> Info {
+    Info {
+        version: "0.1.0".into(),
+        pid: 42,
+        data_dir: "/data".into(),
+        socket: "/data/agentmuxd.sock".into(),
+        last_seq,
+        ..Info::default()
+    }
+}
+
+pub fn session(id: &str, title: &str, created: i64) -> Session {
+    Session {
+        id: id.into(),
+        title: title.into(),
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        created_at_ms: created,
+        updated_at_ms: created,
+        ..Session::default()
+    }
+}
+
+pub fn msg(session: &str, id: &str, index: u64, role: Role, content: &str) -> Message {
+    Message {
+        id: id.into(),
+        session_id: session.into(),
+        index,
+        role,
+        content: content.into(),
+        status: MessageStatus::Complete,
+        model: if role == Role::Assistant {
+            "gpt-4o-mini".into()
+        } else {
+            String::new()
+        },
+        ..Message::default()
+    }
+}
+
+pub fn event(seq: u64, session_id: &str, payload: EventPayload) -> AppEvent {
+    AppEvent::Stream {
+        generation: 1,
+        item: StreamItem::Event(Arc::new(Event {
+            seq,
+            ts_ms: 0,
+            session_id: session_id.into(),
+            payload,
+        })),
+    }
+}
+
+/// An app connected at head 100 with three sessions; "s1" selected with a short history
+/// and an answer streaming in.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.update(AppEvent::Connected(info(100)));
+    let mut busy = session("s1", "refactor the parser", 3);
+    busy.status = SessionStatus::Busy;
+    busy.busy = true;
+    busy.message_count = 3;
+    let mut failed = session("s2", "flaky test hunt", 2);
+    failed.status = SessionStatus::Failed;
+    failed.last_error = "upstream 500".into();
+    let idle = session("s3", "", 1);
+    app.update(AppEvent::Reply(Reply::Sessions(vec![idle, failed, busy])));
+    let mut streaming = msg("s1", "m3", 2, Role::Assistant, "Sure. First, the lexer");
+    streaming.status = MessageStatus::Streaming;
+    app.update(AppEvent::Reply(Reply::Messages {
+        session_id: "s1".into(),
+        after_index: 0,
+        page: MessagePage {
+            messages: vec![
+                msg(
+                    "s1",
+                    "m1",
+                    0,
+                    Role::User,
+                    "Split the parser into a lexer and a recursive-descent parser, please.",
+                ),
+                msg(
+                    "s1",
+                    "m2",
+                    1,
+                    Role::Assistant,
+                    "Plan:\n1. extract tokens\n2. write the parser",
+                ),
+                streaming,
+            ],
+            next_index: 0,
+            more: false,
+        },
+    }));
+    app.update(event(
+        101,
+        "s1",
+        EventPayload::MessageDelta {
+            message_id: "m3".into(),
+            text: " gets its own module with a Token enum.".into(),
+        },
+    ));
+    app
+}
+
+pub fn is_subscribe(a: &Action) -> Option<u64> {
+    match a {
+        Action::Subscribe { after_seq, .. } => Some(*after_seq),
+        _ => None,
+    }
+}

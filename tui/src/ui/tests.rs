@@ -1,0 +1,148 @@
+//! Snapshot tests of whole screens on a `TestBackend` (80x24 and 40x20), from fixed fixtures.
+
+use super::*;
+use crate::app::{AppEvent, Reply};
+use crate::state::{Conn, Focus, Input, Modal};
+use crate::test_support as ts;
+use agentmux_shared::types::{MessagePage, Role};
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn render(app: &crate::app::App, w: u16, h: u16) -> String {
+    let mut cache = TranscriptCache::default();
+    render_with(app, w, h, &mut cache)
+}
+
+fn render_with(app: &crate::app::App, w: u16, h: u16, cache: &mut TranscriptCache) -> String {
+    let mut term = match Terminal::new(TestBackend::new(w, h)) {
+        Ok(t) => t,
+    };
+    if let Err(e) = term.draw(|f| {
+        draw(f, &app.state, &app.keymap, cache);
+    }) {
+        panic!("draw: {e}");
+    }
+    term.backend().to_string()
+}
+
+#[test]
+fn main_view_80x24() {
+    let mut app = ts::app();
+    app.state.unread.insert("s2".into());
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn main_view_40x20() {
+    let mut app = ts::app();
+    app.state.unread.insert("s2".into());
+    assert_snapshot!(render(&app, 40, 20));
+}
+
+#[test]
+fn composer_focused_multiline_80x24() {
+    let mut app = ts::app();
+    app.state.focus = Focus::Composer;
+    app.state.composer = Input::with_text("Also add tests\nfor the error paths");
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = ts::app();
+    app.state.modal = Some(Modal::Help);
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn help_overlay_40x20() {
+    let mut app = ts::app();
+    app.state.modal = Some(Modal::Help);
+    assert_snapshot!(render(&app, 40, 20));
+}
+
+#[test]
+fn delete_confirm_80x24() {
+    let mut app = ts::app();
+    app.state.modal = Some(Modal::ConfirmDelete {
+        id: "s1".into(),
+        title: "refactor the parser".into(),
+    });
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn disconnected_status_bar_80x24() {
+    let mut app = ts::app();
+    app.state.conn = Conn::Connecting {
+        attempt: 3,
+        error: Some("connection refused".into()),
+    };
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn disconnected_status_bar_40x20() {
+    let mut app = ts::app();
+    app.state.conn = Conn::Connecting {
+        attempt: 3,
+        error: Some("connection refused".into()),
+    };
+    assert_snapshot!(render(&app, 40, 20));
+}
+
+#[test]
+fn empty_daemon_80x24() {
+    let mut app = crate::app::App::new();
+    app.update(AppEvent::Connected(ts::info(0)));
+    app.update(AppEvent::Reply(Reply::Sessions(vec![])));
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+/// 100,000 messages: a frame wraps only what reaches the viewport, and scrolling a page
+/// wraps about a page more.
+#[test]
+fn huge_transcript_renders_only_the_viewport() {
+    let mut app = crate::app::App::new();
+    app.update(AppEvent::Connected(ts::info(0)));
+    let mut s = ts::session("big", "big", 1);
+    s.message_count = 100_000;
+    app.update(AppEvent::Reply(Reply::Sessions(vec![s])));
+    let messages = (0..100_000u64)
+        .map(|i| {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            ts::msg(
+                "big",
+                &format!("m{i:06}"),
+                i,
+                role,
+                &format!("message number {i}"),
+            )
+        })
+        .collect();
+    app.update(AppEvent::Reply(Reply::Messages {
+        session_id: "big".into(),
+        after_index: 0,
+        page: MessagePage {
+            messages,
+            next_index: 0,
+            more: false,
+        },
+    }));
+    let mut cache = TranscriptCache::default();
+    let screen = render_with(&app, 80, 24, &mut cache);
+    assert!(screen.contains("message number 99999"), "{screen}");
+    assert!(cache.measured <= 10, "measured {} messages", cache.measured);
+    // Same frame again: everything comes from the cache.
+    render_with(&app, 80, 24, &mut cache);
+    assert!(cache.measured <= 10, "measured {} messages", cache.measured);
+    app.state.scroll = 40;
+    let screen = render_with(&app, 80, 24, &mut cache);
+    assert!(!screen.contains("message number 99999"), "{screen}");
+    assert!(cache.measured <= 30, "measured {} messages", cache.measured);
+}
