@@ -15,9 +15,7 @@ fn render(app: &crate::app::App, w: u16, h: u16) -> String {
 }
 
 fn render_with(app: &crate::app::App, w: u16, h: u16, cache: &mut TranscriptCache) -> String {
-    let mut term = match Terminal::new(TestBackend::new(w, h)) {
-        Ok(t) => t,
-    };
+    let Ok(mut term) = Terminal::new(TestBackend::new(w, h));
     if let Err(e) = term.draw(|f| {
         draw(f, &app.state, &app.keymap, cache);
     }) {
