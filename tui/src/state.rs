@@ -101,6 +101,10 @@ impl Transcript {
         self.by_id.get(id).and_then(|&i| self.messages.get(i))
     }
 
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
     pub fn has_older(&self) -> bool {
         self.first_index > 0
     }

@@ -323,8 +323,22 @@ impl App {
                 }
             }
             EventPayload::Warning { message } => s.notice = Some(format!("warning: {message}")),
-            // Reasoning is not shown yet; turn.started is implied by message.created.
-            EventPayload::ReasoningDelta { .. } | EventPayload::TurnStarted { .. } => {}
+            // The daemon stores the user message as complete when its turn starts; this
+            // event is the only news of that.
+            EventPayload::TurnStarted {
+                user_message_id, ..
+            } => {
+                if let Some(m) = s
+                    .transcripts
+                    .get_mut(&e.session_id)
+                    .and_then(|t| t.get_mut(user_message_id))
+                    && m.status == MessageStatus::Queued
+                {
+                    m.status = MessageStatus::Complete;
+                }
+            }
+            // Reasoning is not shown yet.
+            EventPayload::ReasoningDelta { .. } => {}
         }
     }
 
@@ -393,7 +407,11 @@ impl App {
                 });
             }
             Reply::Sent(r) => {
-                if let Some(t) = s.transcripts.get_mut(&r.message.session_id) {
+                // Usually message.created got here first and may already be newer (its turn
+                // started): the reply only fills in a message the stream has not shown yet.
+                if let Some(t) = s.transcripts.get_mut(&r.message.session_id)
+                    && t.index_of(&r.message.id).is_none()
+                {
                     t.upsert(r.message);
                 }
             }

@@ -316,3 +316,34 @@ fn keys_drive_actions() {
     );
     assert_eq!(app.state.composer.text, "");
 }
+
+#[test]
+fn turn_started_completes_the_queued_user_message() {
+    let mut app = ts::app();
+    let mut q = ts::msg("s1", "m4", 3, Role::User, "next");
+    q.status = MessageStatus::Queued;
+    app.update(event(
+        102,
+        "s1",
+        EventPayload::MessageCreated { message: q.clone() },
+    ));
+    app.update(event(
+        103,
+        "s1",
+        EventPayload::TurnStarted {
+            user_message_id: "m4".into(),
+            assistant_message_id: "m5".into(),
+        },
+    ));
+    // The late send reply (still saying queued) must not roll that back.
+    app.state.pending = 1;
+    app.update(AppEvent::Reply(Reply::Sent(Box::new(
+        agentmux_shared::types::SendResult {
+            message: q,
+            queued: true,
+            reply: None,
+        },
+    ))));
+    let status = app.state.transcripts["s1"].get("m4").map(|m| m.status);
+    assert_eq!(status, Some(MessageStatus::Complete));
+}
