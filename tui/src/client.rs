@@ -394,6 +394,9 @@ pub async fn start_daemon(target: &Target, paths: &Paths) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if Client::connect(&paths.socket).await.is_ok() {
+            // Reap it whenever it exits, so a daemon that dies while we run (crash, kill -9)
+            // leaves no zombie behind; the thread is parked in wait() otherwise.
+            std::thread::spawn(move || child.wait());
             return Ok(());
         }
         // A daemon that exits early (lock held, bad config) will never answer: say so now.

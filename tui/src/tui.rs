@@ -14,6 +14,7 @@ use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{Stdout, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -21,6 +22,9 @@ use tokio::sync::mpsc;
 const FRAME: Duration = Duration::from_millis(16);
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Whether `enter` pushed keyboard enhancement flags that `restore` must pop.
+static ENHANCED: AtomicBool = AtomicBool::new(false);
 
 fn enter() -> std::io::Result<Term> {
     terminal::enable_raw_mode()?;
@@ -31,13 +35,16 @@ fn enter() -> std::io::Result<Term> {
             stdout(),
             PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
         )?;
+        ENHANCED.store(true, Ordering::Relaxed);
     }
     Terminal::new(CrosstermBackend::new(stdout()))
 }
 
 /// Best effort: called on exit and from the panic hook, where nothing can be reported.
 fn restore() {
-    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
+    // Not re-queried here: the query reads the terminal, which the input thread is blocked
+    // on, and the two would wait for each other.
+    if ENHANCED.swap(false, Ordering::Relaxed) {
         let _ = execute!(stdout(), PopKeyboardEnhancementFlags);
     }
     let _ = execute!(
