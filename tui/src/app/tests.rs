@@ -347,3 +347,42 @@ fn turn_started_completes_the_queued_user_message() {
     let status = app.state.transcripts["s1"].get("m4").map(|m| m.status);
     assert_eq!(status, Some(MessageStatus::Complete));
 }
+
+#[test]
+fn page_up_at_the_top_fetches_the_previous_page() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let mut app = App::new();
+    app.update(AppEvent::Connected(ts::info(0)));
+    let mut s = ts::session("big", "big", 1);
+    s.message_count = 1200;
+    app.update(AppEvent::Reply(Reply::Sessions(vec![s])));
+    let tail = (700..1200u64)
+        .map(|i| ts::msg("big", &format!("m{i}"), i, Role::User, "x"))
+        .collect();
+    app.update(AppEvent::Reply(Reply::Messages {
+        session_id: "big".into(),
+        after_index: 700,
+        page: MessagePage {
+            messages: tail,
+            next_index: 0,
+            more: false,
+        },
+    }));
+    app.update(AppEvent::Drawn {
+        view_rows: 20,
+        max_scroll: 30,
+    });
+    let pgup = AppEvent::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
+    assert_eq!(app.update(pgup.clone()), vec![]);
+    assert_eq!(app.state.scroll, 19);
+    app.update(pgup.clone());
+    assert_eq!(app.state.scroll, 30, "clamped at the top");
+    assert_eq!(
+        app.update(pgup),
+        vec![Action::LoadMessages {
+            session_id: "big".into(),
+            after_index: 200,
+            page_size: 500
+        }]
+    );
+}
