@@ -2,6 +2,7 @@
 //! REST transports.
 
 pub mod api;
+pub mod journal;
 pub mod log;
 pub mod provider;
 pub mod server;

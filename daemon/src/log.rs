@@ -1,6 +1,8 @@
 //! The durable event log: one writer task assigns daemon-wide seqs, group-commits each batch to
-//! sled with one flush, and only then publishes. Subscriptions replay from the store, then go live.
+//! the journal with one fdatasync, applies its state writes to sled, and only then publishes.
+//! Subscriptions replay from the journal, then go live.
 
+use crate::journal::{self, Cursor, Journal};
 use crate::store::{Op, Store};
 use agentmux_shared::ids::now_ms;
 use agentmux_shared::types::{Event, EventPayload, StreamItem};
@@ -47,6 +49,7 @@ pub struct EventLog {
 struct Inner {
     tx: mpsc::Sender<Commit>,
     store: Store,
+    journal: Arc<Journal>,
     durable: AtomicU64,
     bus: broadcast::Sender<Arc<Event>>,
     heartbeat: Duration,
@@ -61,29 +64,51 @@ pub struct LogOptions {
 }
 
 impl EventLog {
-    /// Starts the writer task. It ends once every `EventLog` clone is dropped and its queue is
-    /// written; the returned handle resolves then.
+    /// Opens the journal in `dir`, re-applies to the store what it had not yet made durable,
+    /// and starts the writer task. The task ends once every `EventLog` clone is dropped and its
+    /// queue is written; the returned handle resolves then.
     pub fn start(
         store: Store,
+        dir: &std::path::Path,
         opts: LogOptions,
     ) -> Result<(EventLog, tokio::task::JoinHandle<()>)> {
-        let last = store.last_seq()?;
+        let opened = Journal::open(dir)?;
+        let journal = opened.journal;
+        let last = opened.last_seq;
+        let applied = store.applied()?;
+        let (ops, end) = journal.redo_since(applied)?;
+        if end != applied {
+            tracing::info!(ops = ops.len(), "re-applied journaled writes");
+            store.apply(Store::batch(ops, end))?;
+            store.flush_blocking()?;
+        }
         let (tx, rx) = mpsc::channel(64 * 1024);
         let (bus, _) = broadcast::channel(opts.subscriber_buffer.max(16));
         let inner = Arc::new(Inner {
             tx,
             store: store.clone(),
+            journal: journal.clone(),
             durable: AtomicU64::new(last),
             bus,
             heartbeat: opts.heartbeat,
             closing: tokio_util::sync::CancellationToken::new(),
         });
-        let writer = tokio::spawn(write_loop(Arc::downgrade(&inner), store, rx, last + 1));
+        let writer = tokio::spawn(write_loop(
+            Arc::downgrade(&inner),
+            store,
+            journal,
+            rx,
+            last + 1,
+        ));
         Ok((EventLog { inner }, writer))
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.inner.journal
     }
 
     /// The highest seq that is durable and published.
@@ -154,7 +179,9 @@ impl EventLog {
         loop {
             // Subscribe before reading the durable head: every later event reaches `live`.
             let mut live = self.inner.bus.subscribe();
-            self.replay(&mut last, session.as_deref(), &tx).await?;
+            let cursor = self.inner.journal.cursor(last);
+            self.replay(cursor, &mut last, session.as_deref(), &tx)
+                .await?;
             loop {
                 tokio::select! {
                     r = live.recv() => match r {
@@ -191,6 +218,7 @@ impl EventLog {
 
     async fn replay(
         &self,
+        mut cursor: Cursor,
         last: &mut u64,
         session: Option<&str>,
         tx: &mpsc::Sender<StreamItem>,
@@ -200,7 +228,15 @@ impl EventLog {
             if *last >= head {
                 return Ok(());
             }
-            let chunk = self.inner.store.events(*last, head, REPLAY_CHUNK)?;
+            // File reads block: keep them off the runtime's worker threads.
+            let (c, chunk) = tokio::task::spawn_blocking(move || {
+                let chunk = cursor.next_batch(head, REPLAY_CHUNK);
+                (cursor, chunk)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("replay reader: {e}")))?;
+            cursor = c;
+            let chunk = chunk?;
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -221,6 +257,7 @@ impl EventLog {
 async fn write_loop(
     inner: std::sync::Weak<Inner>,
     store: Store,
+    journal: Arc<Journal>,
     mut rx: mpsc::Receiver<Commit>,
     mut next_seq: u64,
 ) {
@@ -237,16 +274,15 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let mut batch = sled::Batch::default();
+        let mut buf = Vec::with_capacity(n_events * 128);
+        let mut ops_all: Vec<Op> = Vec::new();
         let mut written: Vec<(Option<Ack>, Vec<Arc<Event>>)> = Vec::with_capacity(pending.len());
         let ts_ms = now_ms();
         let first_seq = next_seq;
         for c in pending.drain(..) {
-            for op in c.ops {
-                match op {
-                    Op::Put(k, v) => batch.insert(k, v),
-                    Op::Del(k) => batch.remove(k),
-                }
+            if !c.ops.is_empty() {
+                journal::encode_ops(&mut buf, next_seq, &c.ops);
+                ops_all.extend(c.ops);
             }
             let mut events = Vec::with_capacity(c.events.len());
             for ne in c.events {
@@ -257,37 +293,36 @@ async fn write_loop(
                     payload: ne.payload,
                 };
                 next_seq += 1;
-                batch.insert(&Store::event_key(e.seq)[..], Store::encode_event(&e));
+                journal::encode_event(&mut buf, &agentmux_proto::v1::Event::from(e.clone()));
                 events.push(Arc::new(e));
             }
             written.push((c.ack, events));
         }
-        let st = store.clone();
-        // sled's apply and fsync block: keep them off the runtime's worker threads.
+        let (st, j) = (store.clone(), journal.clone());
+        // The write, the fdatasync and sled's apply block: keep them off the worker threads.
         let res = tokio::task::spawn_blocking(move || {
-            st.apply(batch)?;
-            st.flush_blocking()
+            let pos = j.append(first_seq, &buf)?;
+            st.apply(Store::batch(ops_all, pos))
         })
         .await
-        .unwrap_or_else(|e| Err(Error::internal(format!("store writer: {e}"))));
+        .unwrap_or_else(|e| Err(Error::internal(format!("log writer: {e}"))));
         match res {
             Ok(()) => {
-                let Some(inner) = inner.upgrade() else {
-                    ack_all(written, Ok(()));
-                    continue;
-                };
-                inner.durable.store(next_seq - 1, Ordering::Release);
-                for (_, events) in &written {
-                    for e in events {
-                        // No receivers is fine: nobody is listening.
-                        let _ = inner.bus.send(e.clone());
+                if let Some(inner) = inner.upgrade() {
+                    inner.durable.store(next_seq - 1, Ordering::Release);
+                    for (_, events) in &written {
+                        for e in events {
+                            // No receivers is fine: nobody is listening.
+                            let _ = inner.bus.send(e.clone());
+                        }
                     }
                 }
                 ack_all(written, Ok(()));
             }
             Err(e) => {
                 tracing::error!(error = %e, first_seq, "group commit failed");
-                next_seq = store.last_seq().map(|s| s + 1).unwrap_or(first_seq);
+                // The journal cut the failed group off, so its seqs are free again.
+                next_seq = first_seq;
                 ack_all(written, Err(e));
             }
         }

@@ -78,6 +78,7 @@ pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     let d = &opts.config.daemon;
     let (log, _writer) = EventLog::start(
         store.clone(),
+        &opts.paths.data_dir.join("journal"),
         LogOptions {
             subscriber_buffer: d.subscriber_buffer,
             heartbeat: Duration::from_secs(d.heartbeat_secs.clamp(1, 10)),
@@ -147,6 +148,9 @@ pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     .await;
     if drained.is_err() {
         tracing::warn!("connections still open after 5 s; closing them");
+    }
+    if let Err(e) = log.store().flush_blocking() {
+        tracing::warn!(error = %e, "store flush at exit failed; the journal will be replayed");
     }
     let _ = std::fs::remove_file(&opts.paths.socket);
     tracing::info!(last_seq = log.durable_seq(), "stopped");

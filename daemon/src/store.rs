@@ -1,11 +1,11 @@
-//! The sled store: one tree, keys prefixed by record type, values in protobuf encoding.
+//! The sled store of current state: sessions, messages, API keys. One tree, keys prefixed by
+//! record type, values in protobuf encoding. Only this module knows sled.
 //!
-//! Only this module knows sled. Writes go through `EventLog` (one writer); reads are direct.
-//! One tree keeps every group commit a single atomic `Batch`, so a session record and the event
-//! that announces it are durable together or not at all.
+//! Writes come only from the `EventLog` writer, after the journal made them durable; each group
+//! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::types::{ApiKey, Event, Message, Session};
+use agentmux_shared::types::{ApiKey, Message, Session};
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
@@ -13,7 +13,7 @@ use prost::Message as _;
 pub const SCHEMA_VERSION: u32 = 1;
 
 const META_SCHEMA: &[u8] = b"m:schema";
-const EVENT: u8 = b'e';
+const META_APPLIED: &[u8] = b"m:applied";
 const SESSION: u8 = b's';
 const MESSAGE: u8 = b'g';
 const KEY: u8 = b'k';
@@ -82,64 +82,30 @@ impl Store {
         self.tree.apply_batch(batch).map_err(storage_err)
     }
 
-    pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await.map(|_| ()).map_err(storage_err)
-    }
-
     pub fn flush_blocking(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(storage_err)
     }
 
-    // ---- events
-
-    pub fn event_key(seq: u64) -> [u8; 9] {
-        let mut k = [0u8; 9];
-        k[0] = EVENT;
-        k[1..].copy_from_slice(&seq.to_be_bytes());
-        k
-    }
-
-    pub fn last_seq(&self) -> Result<u64> {
-        let mut range = self
-            .tree
-            .range(Self::event_key(0)..=Self::event_key(u64::MAX));
-        match range.next_back() {
-            Some(Ok((k, _))) => seq_of(&k),
-            Some(Err(e)) => Err(storage_err(e)),
-            None => Ok(0),
+    /// Where in the journal the state in this store is complete up to.
+    pub fn applied(&self) -> Result<crate::journal::Position> {
+        match self.tree.get(META_APPLIED).map_err(storage_err)? {
+            Some(v) => crate::journal::Position::decode(&v)
+                .ok_or_else(|| decode_err("applied position", "bad length")),
+            None => Ok(crate::journal::Position::default()),
         }
     }
 
-    /// Events with `after < seq <= upto`, at most `limit` of them, decoded.
-    pub fn events(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<pb::Event>> {
-        let mut out = Vec::with_capacity(limit.min(1024));
-        if after >= upto {
-            return Ok(out);
+    /// A batch of journaled writes plus the journal position they bring the store to.
+    pub fn batch(ops: Vec<Op>, applied: crate::journal::Position) -> sled::Batch {
+        let mut b = sled::Batch::default();
+        for op in ops {
+            match op {
+                Op::Put(k, v) => b.insert(k, v),
+                Op::Del(k) => b.remove(k),
+            }
         }
-        for item in self
-            .tree
-            .range(Self::event_key(after + 1)..=Self::event_key(upto))
-            .take(limit)
-        {
-            let (_, v) = item.map_err(storage_err)?;
-            out.push(pb::Event::decode(v.as_ref()).map_err(|e| decode_err("event", e))?);
-        }
-        Ok(out)
-    }
-
-    /// Newest-first iterator over stored events, for recovery scans.
-    pub fn events_rev(&self) -> impl Iterator<Item = Result<pb::Event>> + '_ {
-        self.tree
-            .range(Self::event_key(0)..=Self::event_key(u64::MAX))
-            .rev()
-            .map(|item| {
-                let (_, v) = item.map_err(storage_err)?;
-                pb::Event::decode(v.as_ref()).map_err(|e| decode_err("event", e))
-            })
-    }
-
-    pub fn encode_event(e: &Event) -> Vec<u8> {
-        pb::Event::from(e.clone()).encode_to_vec()
+        b.insert(META_APPLIED, &applied.encode()[..]);
+        b
     }
 
     // ---- sessions
@@ -270,14 +236,6 @@ impl Store {
     }
 }
 
-fn seq_of(k: &[u8]) -> Result<u64> {
-    let bytes: [u8; 8] = k
-        .get(1..9)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| decode_err("event key", "bad length"))?;
-    Ok(u64::from_be_bytes(bytes))
-}
-
 fn decode_session(v: &[u8]) -> Result<Session> {
     Ok(pb::Session::decode(v)
         .map_err(|e| decode_err("session", e))?
@@ -299,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path()).unwrap();
-            assert_eq!(s.last_seq().unwrap(), 0);
+            assert_eq!(s.applied().unwrap(), crate::journal::Position::default());
             s.tree
                 .insert(META_SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
                 .unwrap();
@@ -313,17 +271,16 @@ mod tests {
     fn sessions_page_by_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        let mut b = sled::Batch::default();
-        for id in ["ses_a1", "ses_a2", "ses_b1"] {
-            let sess = Session {
-                id: id.into(),
-                ..Default::default()
-            };
-            if let Op::Put(k, v) = Store::put_session(&sess) {
-                b.insert(k, v);
-            }
-        }
-        s.apply(b).unwrap();
+        let ops = ["ses_a1", "ses_a2", "ses_b1"]
+            .iter()
+            .map(|id| {
+                Store::put_session(&Session {
+                    id: id.to_string(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        s.apply(Store::batch(ops, Default::default())).unwrap();
         let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(
             ids(s.sessions("ses_a", "", 10).unwrap()),

@@ -74,7 +74,7 @@ fn partial_texts(svc: &Service, messages: &[Message]) -> Result<HashMap<String, 
     if open == 0 {
         return Ok(HashMap::new());
     }
-    for e in svc.store().events_rev() {
+    for e in svc.shared.log.journal().events_rev() {
         match e?.payload {
             Some(pb::event::Payload::MessageDelta(d)) => {
                 if let Some(c) = chunks.get_mut(&d.message_id) {
