@@ -71,10 +71,10 @@ fn start(dir: &Path) -> (Daemon, Duration) {
         .spawn()
         .expect("spawn agentmuxd (build it: cargo build --release -p agentmux-daemon)");
     loop {
-        if let Ok(mut h) = Http::connect(&sock) {
-            if let Ok((200, _)) = h.call("GET", "/v1/health", "") {
-                break;
-            }
+        if let Ok(mut h) = Http::connect(&sock)
+            && let Ok((200, _)) = h.call("GET", "/v1/health", "")
+        {
+            break;
         }
         assert!(
             t.elapsed() < Duration::from_secs(10),
