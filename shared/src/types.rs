@@ -267,6 +267,7 @@ pub struct CreateSession {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_page_token: String,
+    pub last_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -274,6 +275,8 @@ pub struct MessagePage {
     pub messages: Vec<Message>,
     pub next_index: u64,
     pub more: bool,
+    /// The event log head read before the messages: subscribing after it misses nothing.
+    pub last_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -153,6 +153,7 @@ impl Client {
         Ok(Page {
             items: r.sessions.into_iter().map(Session::from).collect(),
             next_page_token: r.next_page_token,
+            last_seq: r.last_seq,
         })
     }
 
@@ -265,6 +266,7 @@ impl Client {
             messages: r.messages.into_iter().map(Into::into).collect(),
             next_index: r.next_index,
             more: r.more,
+            last_seq: r.last_seq,
         })
     }
 

@@ -98,6 +98,7 @@ pub fn app() -> App {
             ],
             next_index: 0,
             more: false,
+            last_seq: 0,
         },
     }));
     app.update(event(

@@ -85,6 +85,7 @@ impl SessionService for Grpc {
             .map(|p| pb::ListSessionsResponse {
                 sessions: p.items.into_iter().map(Into::into).collect(),
                 next_page_token: p.next_page_token,
+                last_seq: p.last_seq,
             }))
     }
 
@@ -176,6 +177,7 @@ impl MessageService for Grpc {
                 messages: p.messages.into_iter().map(Into::into).collect(),
                 next_index: p.next_index,
                 more: p.more,
+                last_seq: p.last_seq,
             }))
     }
 }

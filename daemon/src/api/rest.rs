@@ -94,6 +94,7 @@ pub struct KeyBody {
 pub struct SessionList {
     pub sessions: Vec<Session>,
     pub next_page_token: String,
+    pub last_seq: u64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -237,6 +238,7 @@ async fn list_sessions(
     Ok(Json(SessionList {
         sessions: p.items,
         next_page_token: p.next_page_token,
+        last_seq: p.last_seq,
     }))
 }
 

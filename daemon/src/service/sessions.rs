@@ -103,6 +103,7 @@ impl Service {
 
     pub fn list_sessions(&self, size: u32, token: &str) -> Result<Page<Session>> {
         let n = page_size(size);
+        let last_seq = self.durable_seq();
         let mut items = self.store().sessions("", token, n + 1)?;
         let next_page_token = if items.len() > n {
             items.truncate(n);
@@ -113,6 +114,7 @@ impl Service {
         Ok(Page {
             items,
             next_page_token,
+            last_seq,
         })
     }
 
@@ -387,6 +389,7 @@ impl Service {
     pub fn list_messages(&self, id: &str, size: u32, after_index: u64) -> Result<MessagePage> {
         let id = self.resolve(id)?;
         let n = page_size(size);
+        let last_seq = self.durable_seq();
         let mut messages = self.store().messages(&id, after_index, n + 1)?;
         let more = messages.len() > n;
         messages.truncate(n);
@@ -398,6 +401,7 @@ impl Service {
             messages,
             next_index,
             more,
+            last_seq,
         })
     }
 }

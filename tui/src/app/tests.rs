@@ -366,6 +366,7 @@ fn page_up_at_the_top_fetches_the_previous_page() {
             messages: tail,
             next_index: 0,
             more: false,
+            last_seq: 0,
         },
     }));
     app.update(AppEvent::Drawn {

@@ -130,6 +130,7 @@ fn huge_transcript_renders_only_the_viewport() {
             messages,
             next_index: 0,
             more: false,
+            last_seq: 0,
         },
     }));
     let mut cache = TranscriptCache::default();
