@@ -54,7 +54,7 @@ fn run(args: Args) -> agentmux_shared::Result<()> {
         .enable_all()
         .build()
         .map_err(|e| agentmux_shared::Error::internal(format!("runtime: {e}")))?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let stop = CancellationToken::new();
         let on_signal = stop.clone();
         tokio::spawn(async move {
@@ -70,7 +70,10 @@ fn run(args: Args) -> agentmux_shared::Result<()> {
             stop,
         )
         .await
-    })
+    });
+    // Connections still open after the ordered shutdown are dropped, not waited for.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
 
 async fn wait_for_signal() {
