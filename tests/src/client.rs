@@ -281,8 +281,15 @@ pub enum Item {
 }
 
 impl Sse {
-    /// The next item, or `None` when the stream ended.
+    /// The next item, or `None` when the stream ended; panics when the connection breaks.
     pub async fn next_raw(&mut self) -> Option<SseItem> {
+        self.try_next_raw()
+            .await
+            .unwrap_or_else(|e| panic!("SSE stream broke: {e}"))
+    }
+
+    /// The next item, `Ok(None)` when the stream ended, `Err` when the connection broke.
+    pub async fn try_next_raw(&mut self) -> reqwest::Result<Option<SseItem>> {
         loop {
             while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -294,16 +301,16 @@ impl Sse {
                 if line.is_empty() {
                     let f = std::mem::take(&mut self.pending);
                     if f.data.is_some() || f.event.is_some() {
-                        return Some(SseItem::Event {
+                        return Ok(Some(SseItem::Event {
                             id: f.id,
                             event: f.event.unwrap_or_else(|| "message".into()),
                             data: f.data.unwrap_or_default(),
-                        });
+                        }));
                     }
                     continue;
                 }
                 if let Some(c) = line.strip_prefix(':') {
-                    return Some(SseItem::Comment(c.trim_start().to_string()));
+                    return Ok(Some(SseItem::Comment(c.trim_start().to_string())));
                 }
                 let (field, value) = match line.split_once(':') {
                     Some((f, v)) => (f.to_string(), v.strip_prefix(' ').unwrap_or(v).to_string()),
@@ -324,9 +331,21 @@ impl Sse {
             }
             match self.stream.next().await {
                 Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
-                Some(Err(e)) => panic!("SSE stream broke: {e}"),
-                None => return None,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(None),
             }
+        }
+    }
+
+    /// The next event without panicking when the connection breaks: `None` once the stream
+    /// ended or broke, `Some(None)` for anything but an event.
+    pub async fn try_next_event(&mut self) -> Option<Option<Event>> {
+        match self.try_next_raw().await {
+            Ok(Some(SseItem::Event { event, data, .. })) if event != "lagged" => Some(Some(
+                serde_json::from_str(&data).expect("SSE data is an Event"),
+            )),
+            Ok(Some(_)) => Some(None),
+            Ok(None) | Err(_) => None,
         }
     }
 
@@ -470,6 +489,11 @@ impl Grpc {
             )
         }));
         Grpc { channel, auth }
+    }
+
+    /// The raw channel, for clients of other services (health, reflection).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     fn svc(&self) -> Svc {

@@ -246,6 +246,28 @@ impl Daemon {
         std::fs::read_to_string(&self.output_file).unwrap_or_default()
     }
 
+    /// The last `n` lines of the daemon's own log files in the data dir.
+    pub fn log_tail(&self, n: usize) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.data_dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|f| f.to_str())
+                            .is_some_and(|f| f.contains(".log"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        let text: String = files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child
             .as_ref()
@@ -368,6 +390,10 @@ impl Drop for Daemon {
             eprintln!(
                 "---- agentmuxd output ({}), last lines ----\n{tail}\n----",
                 self.data_dir.display()
+            );
+            eprintln!(
+                "---- agentmuxd log files, last lines ----\n{}\n----",
+                self.log_tail(60)
             );
         }
     }

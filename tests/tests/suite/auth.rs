@@ -219,3 +219,34 @@ async fn keys_work_until_revoked() {
         .assert_error(401, "unauthenticated");
     let _ = create_session(&d.rest(), "still fine over the socket").await;
 }
+
+#[tokio::test]
+async fn tcp_requests_are_rate_limited_per_key() {
+    let (_fake, d) = start(|o| {
+        o.tcp()
+            .daemon("rate_limit_per_sec = 1")
+            .daemon("rate_limit_burst = 3")
+    })
+    .await;
+    let (_, secret) = d.create_key("limited").await;
+    let tcp = d.tcp_rest(Auth::Bearer(secret));
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = tcp.get("/v1/health").await;
+        if r.status == 429 {
+            r.assert_error(429, "resource_exhausted");
+        }
+        statuses.push(r.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "burst of 3: {statuses:?}"
+    );
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The Unix socket is not rate limited.
+    let local = d.rest();
+    for _ in 0..20 {
+        assert_eq!(local.get("/v1/health").await.status, 200);
+    }
+}

@@ -120,8 +120,10 @@ async fn bad_rest_input_gets_the_right_error_and_the_daemon_keeps_serving() {
         413,
         "payload_too_large",
     ));
-    // Chunked, so no Content-Length tells the size up front.
-    let chunks: Vec<Result<Bytes, std::io::Error>> = big
+    // Chunked, so no Content-Length tells the size up front. Just over the limit, so the whole
+    // body is on the wire before the daemon answers (an early answer may otherwise race the upload).
+    let just_over = json!({"title": "x", "cwd": "y".repeat(1030)}).to_string();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = just_over
         .as_bytes()
         .chunks(100)
         .map(|c| Ok(Bytes::copy_from_slice(c)))

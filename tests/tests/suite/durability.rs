@@ -1,7 +1,7 @@
 //! Process life: `kill -9` mid-stream loses nothing acknowledged, SIGTERM is graceful, and one
 //! daemon per data dir.
 
-use super::{create_session, get_session, id_of, messages, send, send_wait, start};
+use super::{all_sessions, create_session, get_session, id_of, messages, send, send_wait, start};
 use agentmux_shared::types::EventPayload;
 use agentmux_tests::client::{Item, Subscription, read_contiguous};
 use agentmux_tests::fake_openai::{Script, Step};
@@ -36,9 +36,8 @@ async fn wait_text<S: Subscription>(sub: &mut S, want: &str) -> u64 {
 
 /// Every session with all its messages, by id.
 async fn snapshot(rest: &agentmux_tests::client::Rest) -> BTreeMap<String, (Value, Vec<Value>)> {
-    let list = rest.get_ok("/v1/sessions?page_size=1000").await;
     let mut out = BTreeMap::new();
-    for s in list["sessions"].as_array().unwrap() {
+    for s in &all_sessions(rest).await {
         let id = id_of(s);
         let msgs = messages(rest, &id).await;
         out.insert(id, (s.clone(), msgs));
@@ -220,4 +219,104 @@ async fn a_second_daemon_on_the_same_data_dir_exits_naming_the_pid() {
     let h = d.rest().get_ok("/v1/health").await;
     assert_eq!(h["status"], "ok");
     assert_eq!(d.info().await["pid"], d.pid());
+}
+
+#[tokio::test]
+async fn kill_9_under_load_keeps_every_acknowledged_write() {
+    let (_fake, mut d) = start(|o| o).await;
+    let rest = d.rest();
+    // A live subscriber: every event it is shown was acknowledged as durable.
+    let mut live = rest.sse("/v1/events?after=0", None).await;
+    let seen = tokio::spawn(async move {
+        let mut got = Vec::new();
+        // Ends when the daemon dies (the stream breaks or ends).
+        while let Ok(Some(item)) =
+            tokio::time::timeout(Duration::from_secs(20), live.try_next_event()).await
+        {
+            if let Some(ev) = item {
+                got.push(ev);
+            }
+        }
+        got
+    });
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let rest = rest.clone();
+        writers.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0.. {
+                let body = serde_json::json!({ "title": format!("w{w} #{i}") });
+                let r = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    rest.try_request(reqwest::Method::POST, "/v1/sessions", Some(body)),
+                )
+                .await;
+                match r {
+                    Ok(Ok(reply)) if reply.status == 201 => acked.push(id_of(&reply.json())),
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    d.kill9().await;
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(within("writer", w).await.expect("writer"));
+    }
+    let seen = within("live subscriber", seen).await.expect("subscriber");
+    assert!(
+        acked.len() > 20,
+        "load ran: {} creates acknowledged",
+        acked.len()
+    );
+
+    d.restart().await;
+    let rest = d.rest();
+    let have: std::collections::BTreeSet<String> =
+        all_sessions(&rest).await.iter().map(id_of).collect();
+    let head = d.last_seq().await;
+    let mut all = rest.sse("/v1/events?after=0", None).await;
+    let log = read_contiguous(&mut all, 0, head).await;
+    let in_log: std::collections::BTreeSet<String> = log
+        .iter()
+        .filter(|e| matches!(e.payload, EventPayload::SessionCreated { .. }))
+        .map(|e| e.session_id.clone())
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !have.contains(*id)).collect();
+    if !lost.is_empty() {
+        let direct = rest.get(&format!("/v1/sessions/{}", lost[0])).await;
+        panic!(
+            "{} of {} acknowledged sessions missing from GET /v1/sessions after kill -9 \
+             (listed {}, session.created events in the log {}, lost ones in the log {}); \
+             GET /v1/sessions/{} -> {} {}",
+            lost.len(),
+            acked.len(),
+            have.len(),
+            in_log.len(),
+            lost.iter().filter(|id| in_log.contains(**id)).count(),
+            lost[0],
+            direct.status,
+            direct.text()
+        );
+    }
+    for e in &seen {
+        assert!(
+            e.seq <= head,
+            "a published event (seq {}) is missing after restart (head {head})",
+            e.seq
+        );
+        assert_eq!(
+            &log[(e.seq - 1) as usize],
+            e,
+            "published event {} changed",
+            e.seq
+        );
+    }
+    eprintln!(
+        "kill -9 under load: {} creates acknowledged, {} events seen live, head {head} after restart",
+        acked.len(),
+        seen.len()
+    );
 }

@@ -7,6 +7,7 @@ mod durability;
 mod events;
 mod lifecycle;
 mod openapi;
+mod system;
 
 use agentmux_tests::client::Rest;
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
@@ -106,6 +107,25 @@ pub async fn get_session(rest: &Rest, id: &str) -> Value {
     rest.get_ok(&format!("/v1/sessions/{id}")).await
 }
 
+/// Every session (follows paging).
+pub async fn all_sessions(rest: &Rest) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = rest
+            .get_ok(&format!("/v1/sessions?page_size=500&page_token={token}"))
+            .await;
+        out.extend(page["sessions"].as_array().cloned().unwrap_or_default());
+        token = page["next_page_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if token.is_empty() {
+            return out;
+        }
+    }
+}
+
 /// All messages of a session (follows paging).
 pub async fn messages(rest: &Rest, id: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -149,7 +169,7 @@ pub async fn wait_session(
     }
 }
 
-/// Polls until `GET /v1/health` answers 200 with status ok.
+/// Asserts `GET /v1/health` answers 200 with status ok.
 pub async fn assert_healthy(rest: &Rest) {
     let h = rest.get_ok("/v1/health").await;
     assert_eq!(h["status"], "ok", "health: {h}");
