@@ -79,7 +79,8 @@ fn build_daemon(profile_dir: &Path) {
 /// What to put in the daemon's config file.
 #[derive(Debug, Clone, Default)]
 pub struct DaemonOptions {
-    /// `base_url` of `[providers.openai]`, normally `FakeOpenAi::base_url()`.
+    /// `base_url` of `[providers.openai]`, normally `FakeOpenAi::base_url()`; `None` leaves the
+    /// section to `openai_toml` and the environment.
     pub openai_base_url: Option<String>,
     /// Extra `key = value` lines for `[daemon]`.
     pub daemon_toml: Vec<String>,
@@ -87,6 +88,8 @@ pub struct DaemonOptions {
     pub openai_toml: Vec<String>,
     /// Start a TCP listener on 127.0.0.1:0.
     pub tcp: bool,
+    /// Environment for the daemon (`OPENAI_*` are otherwise removed).
+    pub env: Vec<(String, String)>,
 }
 
 impl DaemonOptions {
@@ -98,6 +101,10 @@ impl DaemonOptions {
     }
     pub fn tcp(mut self) -> Self {
         self.tcp = true;
+        self
+    }
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
     pub fn daemon(mut self, line: &str) -> Self {
@@ -182,6 +189,9 @@ impl Daemon {
             .env_remove("OPENAI_MODEL")
             .env("XDG_RUNTIME_DIR", self.root.path())
             .stdin(Stdio::null());
+        for (k, v) in &self.opts.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 

@@ -292,7 +292,9 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     match script.steps.first() {
         Some(Step::HttpError { status, body }) => return error_response(*status, body.clone()),
         Some(Step::Hang) => {
-            // Never answer; the daemon must give up on its own.
+            // Never answer; the daemon must give up on its own. Axum drops this future when
+            // the client goes away, which counts as a disconnect.
+            let _guard = CountOnDrop(shared.clone());
             std::future::pending::<()>().await;
         }
         _ => {}
@@ -303,6 +305,17 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         stream_response(shared, script, model, include_usage)
     } else {
         whole_response(script, model).await
+    }
+}
+
+/// Counts a disconnect when dropped (a handler future dropped because its client left).
+struct CountOnDrop(Arc<Shared>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.0.disconnects.lock() {
+            *n += 1;
+        }
     }
 }
 

@@ -71,6 +71,12 @@ async fn bad_rest_input_gets_the_right_error_and_the_daemon_keeps_serving() {
         "invalid_argument",
     ));
     cases.push((
+        "unknown route",
+        rest.get("/v1/no/such/route").await,
+        404,
+        "not_found",
+    ));
+    cases.push((
         "unknown session",
         rest.get("/v1/sessions/ses_nope").await,
         404,

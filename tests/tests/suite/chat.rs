@@ -6,8 +6,9 @@ use super::{
     send_wait, start, wait_session,
 };
 use agentmux_shared::types::{Event, EventPayload, MessageStatus};
-use agentmux_tests::client::{Item, Subscription};
-use agentmux_tests::fake_openai::{Gate, Script, Step};
+use agentmux_tests::client::{Item, Subscription, Ws};
+use agentmux_tests::daemon::{Daemon, DaemonOptions};
+use agentmux_tests::fake_openai::{FakeOpenAi, Gate, Script, Step};
 use agentmux_tests::poll_until;
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -184,6 +185,10 @@ async fn streaming_deltas_arrive_in_order_over_sse_and_grpc() {
         .await;
     let g = d.grpc().await;
     let mut sub = g.subscribe(head, &id).await;
+    let mut ws = Ws::unix(&d.socket, &format!("/v1/ws?after={head}&session={id}")).await;
+    // Another session's events must not show up in the filtered streams.
+    let other = id_of(&create_session(&rest, "other").await);
+    send_wait(&rest, &other, "noise").await;
 
     let mut steps = vec![Step::Reasoning {
         text: "thinking…".into(),
@@ -201,12 +206,10 @@ async fn streaming_deltas_arrive_in_order_over_sse_and_grpc() {
     check_turn_events(&over_sse, "alpha beta gamma delta omega", "thinking…");
     let over_grpc = read_turn(&mut sub, &id).await;
     check_turn_events(&over_grpc, "alpha beta gamma delta omega", "thinking…");
+    let over_ws = read_turn(&mut ws, &id).await;
     assert_eq!(over_sse, over_grpc, "SSE and gRPC carry the same events");
-    assert_eq!(
-        over_sse[0].seq,
-        head + 1,
-        "the stream starts right after `after`"
-    );
+    assert_eq!(over_sse, over_ws, "SSE and WebSocket carry the same events");
+    assert!(over_sse[0].seq > head);
 }
 
 #[tokio::test]
@@ -534,4 +537,83 @@ async fn model_errors_fail_the_session_and_the_daemon_keeps_serving() {
     let other = id_of(&create_session(&rest, "other").await);
     let r = send_wait(&rest, &other, "hi").await;
     assert_eq!(r["reply"]["content"], "echo: hi");
+}
+
+#[tokio::test]
+async fn cancel_and_delete_work_while_the_model_has_not_answered() {
+    let (fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let id = id_of(&create_session(&rest, "silent").await);
+
+    // The model never sends headers: cancel still frees the session.
+    fake.push(Script::new(vec![Step::Hang]));
+    send(&rest, &id, "hello?").await;
+    fake.wait_requests(1, Duration::from_secs(10)).await;
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{id}/cancel"),
+            json!({"clear_queue": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["cancelled_turn"], true);
+    wait_session(&rest, &id, 3, "idle after cancelling a silent model", |s| {
+        s["busy"] == false && s["status"] == "idle"
+    })
+    .await;
+    let msgs = messages(&rest, &id).await;
+    assert_eq!(msgs.last().unwrap()["status"], "cancelled", "{msgs:#?}");
+
+    // Deleting a busy session stops its turn and removes it.
+    let doomed = id_of(&create_session(&rest, "doomed").await);
+    fake.push(Script::new(vec![text("some ", 0), Step::Hang]));
+    send(&rest, &doomed, "work").await;
+    fake.wait_requests(2, Duration::from_secs(10)).await;
+    let r = rest.delete(&format!("/v1/sessions/{doomed}")).await;
+    assert_eq!(r.status, 200, "DELETE a busy session: {}", r.text());
+    rest.get(&format!("/v1/sessions/{doomed}"))
+        .await
+        .assert_error(404, "not_found");
+    poll_until(
+        "the deleted session's model stream to close",
+        Duration::from_secs(5),
+        || async { (fake.disconnects() >= 2).then_some(()) },
+    )
+    .await;
+    assert_healthy(&rest).await;
+    let r = send_wait(&rest, &id, "still here").await;
+    assert_eq!(r["reply"]["content"], "echo: still here");
+}
+
+#[tokio::test]
+async fn provider_settings_come_from_the_environment_unless_the_config_sets_them() {
+    let fake = FakeOpenAi::start().await;
+    let d = Daemon::start(
+        DaemonOptions::default()
+            .openai(&format!("model = {:?}", agentmux_tests::fake_openai::MODEL))
+            .env("OPENAI_BASE_URL", &fake.base_url())
+            .env("OPENAI_API_KEY", "env-key"),
+    )
+    .await;
+    let rest = d.rest();
+    let id = id_of(&create_session(&rest, "env").await);
+    let r = send_wait(&rest, &id, "from env").await;
+    assert_eq!(r["reply"]["content"], "echo: from env");
+    assert_eq!(fake.requests()[0].authorization, "Bearer env-key");
+
+    // The config file wins over the environment.
+    let config_fake = FakeOpenAi::start().await;
+    let d = Daemon::start(
+        DaemonOptions::fake(config_fake.base_url())
+            .env("OPENAI_BASE_URL", &fake.base_url())
+            .env("OPENAI_API_KEY", "env-key"),
+    )
+    .await;
+    let rest = d.rest();
+    let id = id_of(&create_session(&rest, "config").await);
+    let r = send_wait(&rest, &id, "from config").await;
+    assert_eq!(r["reply"]["content"], "echo: from config");
+    assert_eq!(config_fake.request_count(), 1);
+    assert_eq!(config_fake.requests()[0].authorization, "Bearer fake-key");
+    assert_eq!(fake.request_count(), 1, "the env server got nothing more");
 }

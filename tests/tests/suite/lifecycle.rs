@@ -454,6 +454,16 @@ async fn rest_session_lifecycle() {
         .collect();
     assert_eq!(fm, vec!["one", "echo: one"]);
 
+    // Past the end copies everything.
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{a_id}/fork"),
+            json!({"at_index": 99}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["message_count"], 4);
+
     // Reset.
     let r = rest
         .post(&format!("/v1/sessions/{a_id}/reset"), json!({}))
@@ -522,5 +532,5 @@ async fn rest_session_lifecycle() {
     }
 
     let info = d.info().await;
-    assert_eq!(info["sessions"], 3, "{info}");
+    assert_eq!(info["sessions"], 4, "{info}");
 }
