@@ -9,7 +9,8 @@ pub enum Body {
     Json(fn(&mut SchemaGenerator) -> Schema),
     /// Free-form JSON (this document itself).
     AnyJson,
-    EventStream,
+    /// Server-sent events whose `data:` lines follow this schema.
+    EventStream(fn(&mut SchemaGenerator) -> Schema),
 }
 
 pub struct RouteDoc {
@@ -28,7 +29,7 @@ fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
     match body {
         Body::Json(f) => json!({"application/json": {"schema": f(g)}}),
         Body::AnyJson => json!({"application/json": {"schema": {"type": "object"}}}),
-        Body::EventStream => json!({"text/event-stream": {"schema": {"type": "string"}}}),
+        Body::EventStream(f) => json!({"text/event-stream": {"schema": f(g)}}),
     }
 }
 
