@@ -97,9 +97,8 @@ pub struct Rest {
 
 impl Rest {
     pub fn unix(socket: &Path) -> Rest {
-        let client = reqwest::Client::builder()
+        let client = crate::http_client()
             .unix_socket(socket)
-            .no_proxy()
             .build()
             .expect("reqwest client over a unix socket");
         Rest {
@@ -110,10 +109,7 @@ impl Rest {
     }
 
     pub fn tcp(addr: &str, auth: Auth) -> Rest {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("reqwest client");
+        let client = crate::http_client().build().expect("reqwest client");
         Rest {
             client,
             base: format!("http://{addr}"),

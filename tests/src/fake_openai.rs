@@ -518,7 +518,9 @@ mod tests {
     use super::*;
 
     async fn post_chat(base: &str, body: Value) -> reqwest::Response {
-        reqwest::Client::new()
+        crate::http_client()
+            .build()
+            .unwrap()
             .post(format!("{base}/chat/completions"))
             .json(&body)
             .send()

@@ -9,6 +9,14 @@ pub mod fake_openai;
 use std::future::Future;
 use std::time::Duration;
 
+/// A reqwest client builder. The workspace build unifies reqwest's features with the daemon's
+/// (rustls without a built-in provider), so a crypto provider must be installed first.
+pub fn http_client() -> reqwest::ClientBuilder {
+    // Err only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy()
+}
+
 /// The longest any single await in a test may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
