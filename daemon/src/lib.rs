@@ -8,3 +8,4 @@ pub mod provider;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod terminal;

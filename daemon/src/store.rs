@@ -5,7 +5,7 @@
 //! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::types::{ApiKey, Message, Session};
+use agentmux_shared::types::{ApiKey, Message, Session, Terminal};
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
@@ -17,6 +17,7 @@ const META_APPLIED: &[u8] = b"m:applied";
 const SESSION: u8 = b's';
 const MESSAGE: u8 = b'g';
 const KEY: u8 = b'k';
+const TERMINAL: u8 = b't';
 
 #[derive(Clone)]
 pub struct Store {
@@ -204,6 +205,34 @@ impl Store {
             .keys()
             .map(|k| k.map(|k| k.to_vec()).map_err(storage_err))
             .collect()
+    }
+
+    // ---- terminals
+
+    pub fn terminal_key(id: &str) -> Vec<u8> {
+        let mut k = vec![TERMINAL];
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    pub fn put_terminal(t: &Terminal) -> Op {
+        Op::Put(
+            Self::terminal_key(&t.id),
+            pb::Terminal::from(t.clone()).encode_to_vec(),
+        )
+    }
+
+    pub fn terminals(&self) -> Result<Vec<Terminal>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([TERMINAL]) {
+            let (_, v) = item.map_err(storage_err)?;
+            out.push(
+                pb::Terminal::decode(v.as_ref())
+                    .map_err(|e| decode_err("terminal", e))?
+                    .into(),
+            );
+        }
+        Ok(out)
     }
 
     // ---- API keys: the SHA-256 of the secret, then the encoded ApiKey

@@ -10,6 +10,66 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub daemon: DaemonConfig,
     pub providers: ProvidersConfig,
+    pub terminal: TerminalConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// Lines of scrollback kept per terminal.
+    pub scrollback_lines: usize,
+    /// Seconds between SIGHUP, SIGTERM and SIGKILL when a terminal is killed.
+    pub kill_grace_secs: u64,
+    /// Extra or overriding presets by name (`claude`, `codex`, … are built in).
+    pub presets: BTreeMap<String, PresetConfig>,
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        TerminalConfig {
+            scrollback_lines: 10_000,
+            kill_grace_secs: 2,
+            presets: BTreeMap::new(),
+        }
+    }
+}
+
+/// How to start a provider CLI's own TUI in a terminal.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresetConfig {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Arguments that resume a CLI session; `{id}` is replaced by the stored session id.
+    pub resume_args: Vec<String>,
+}
+
+impl PresetConfig {
+    fn builtin(command: &str, resume: &[&str]) -> PresetConfig {
+        PresetConfig {
+            command: command.into(),
+            resume_args: resume.iter().map(|s| s.to_string()).collect(),
+            ..PresetConfig::default()
+        }
+    }
+}
+
+impl TerminalConfig {
+    /// The preset by name: the config's, else the built-in one.
+    pub fn preset(&self, name: &str) -> Option<PresetConfig> {
+        if let Some(p) = self.presets.get(name) {
+            return Some(p.clone());
+        }
+        Some(match name {
+            "claude" => PresetConfig::builtin("claude", &["--resume={id}"]),
+            "codex" => PresetConfig::builtin("codex", &["resume", "{id}"]),
+            "gemini" => PresetConfig::builtin("gemini", &["--resume", "{id}"]),
+            "qwen" => PresetConfig::builtin("qwen", &["--resume", "{id}"]),
+            "opencode" => PresetConfig::builtin("opencode", &["--session", "{id}"]),
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

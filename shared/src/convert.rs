@@ -220,6 +220,13 @@ impl From<Event> for pb::Event {
                 usage: Some(t.usage.into()),
             }),
             EventPayload::Warning { message } => P::Warning(pb::Warning { message }),
+            EventPayload::TerminalCreated { terminal } => P::TerminalCreated(pb::TerminalCreated {
+                terminal: Some(terminal.into()),
+            }),
+            EventPayload::TerminalUpdated { terminal } => P::TerminalUpdated(pb::TerminalUpdated {
+                terminal: Some(terminal.into()),
+            }),
+            EventPayload::TerminalRemoved { id } => P::TerminalRemoved(pb::TerminalRemoved { id }),
         };
         pb::Event {
             seq: e.seq,
@@ -273,6 +280,13 @@ impl TryFrom<pb::Event> for Event {
                 usage: p.usage.map(Usage::from).unwrap_or_default(),
             }),
             P::Warning(p) => EventPayload::Warning { message: p.message },
+            P::TerminalCreated(p) => EventPayload::TerminalCreated {
+                terminal: p.terminal.ok_or_else(|| missing("terminal"))?.into(),
+            },
+            P::TerminalUpdated(p) => EventPayload::TerminalUpdated {
+                terminal: p.terminal.ok_or_else(|| missing("terminal"))?.into(),
+            },
+            P::TerminalRemoved(p) => EventPayload::TerminalRemoved { id: p.id },
         };
         Ok(Event {
             seq: e.seq,
@@ -378,6 +392,79 @@ impl From<pb::CreateSessionRequest> for CreateSession {
             provider: r.provider,
             model: r.model,
             cwd: r.cwd,
+        }
+    }
+}
+
+impl From<Terminal> for pb::Terminal {
+    fn from(t: Terminal) -> Self {
+        pb::Terminal {
+            id: t.id,
+            name: t.name,
+            command: t.command,
+            args: t.args,
+            env: t.env.into_iter().collect(),
+            cwd: t.cwd,
+            rows: t.rows,
+            cols: t.cols,
+            status: match t.status {
+                TerminalStatus::Running => pb::TerminalStatus::Running,
+                TerminalStatus::Exited => pb::TerminalStatus::Exited,
+            } as i32,
+            exit_code: t.exit_code,
+            exit_signal: t.exit_signal,
+            pid: t.pid,
+            clients: t.clients,
+            preset: t.preset,
+            provider_session_id: t.provider_session_id,
+            created_at_ms: t.created_at_ms,
+            started_at_ms: t.started_at_ms,
+            exited_at_ms: t.exited_at_ms,
+        }
+    }
+}
+
+impl From<pb::Terminal> for Terminal {
+    fn from(t: pb::Terminal) -> Self {
+        Terminal {
+            id: t.id,
+            name: t.name,
+            command: t.command,
+            args: t.args,
+            env: t.env.into_iter().collect(),
+            cwd: t.cwd,
+            rows: t.rows,
+            cols: t.cols,
+            status: match pb::TerminalStatus::try_from(t.status) {
+                Ok(pb::TerminalStatus::Exited) => TerminalStatus::Exited,
+                Ok(pb::TerminalStatus::Running | pb::TerminalStatus::Unspecified) | Err(_) => {
+                    TerminalStatus::Running
+                }
+            },
+            exit_code: t.exit_code,
+            exit_signal: t.exit_signal,
+            pid: t.pid,
+            clients: t.clients,
+            preset: t.preset,
+            provider_session_id: t.provider_session_id,
+            created_at_ms: t.created_at_ms,
+            started_at_ms: t.started_at_ms,
+            exited_at_ms: t.exited_at_ms,
+        }
+    }
+}
+
+impl From<pb::CreateTerminalRequest> for CreateTerminal {
+    fn from(r: pb::CreateTerminalRequest) -> Self {
+        CreateTerminal {
+            name: r.name,
+            command: r.command,
+            args: r.args,
+            env: r.env.into_iter().collect(),
+            cwd: r.cwd,
+            rows: r.rows,
+            cols: r.cols,
+            preset: r.preset,
         }
     }
 }

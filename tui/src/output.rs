@@ -243,6 +243,15 @@ fn event_line(e: &Event) -> String {
             s
         }
         EventPayload::Warning { message } => format!("{message:?}"),
+        EventPayload::TerminalCreated { terminal } | EventPayload::TerminalUpdated { terminal } => {
+            format!(
+                "{} {} {}",
+                terminal.id,
+                terminal.name,
+                terminal.status.as_str()
+            )
+        }
+        EventPayload::TerminalRemoved { id } => id.clone(),
     };
     format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
 }

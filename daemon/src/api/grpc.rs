@@ -3,12 +3,14 @@
 use super::Transport;
 use super::error::to_status;
 use crate::service::Service;
+use crate::service::{AttachItem, AttachParams};
 use agentmux_proto::v1 as pb;
 use agentmux_proto::v1::event_service_server::{EventService, EventServiceServer};
 use agentmux_proto::v1::key_service_server::{KeyService, KeyServiceServer};
 use agentmux_proto::v1::message_service_server::{MessageService, MessageServiceServer};
 use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceServer};
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
+use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
 use agentmux_shared::Error;
 use agentmux_shared::types::StreamItem;
 use futures_util::StreamExt;
@@ -30,6 +32,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<SessionServiceServer<Grpc>>().await;
     health.set_serving::<MessageServiceServer<Grpc>>().await;
     health.set_serving::<EventServiceServer<Grpc>>().await;
+    health.set_serving::<TerminalServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -41,7 +44,8 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(SystemServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(SessionServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(MessageServiceServer::new(g.clone()).max_decoding_message_size(max))
-        .add_service(EventServiceServer::new(g.clone()).max_decoding_message_size(max));
+        .add_service(EventServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));
@@ -223,5 +227,151 @@ impl KeyService for Grpc {
             .revoke_key(&r.into_inner().id)
             .await
             .map(Into::into))
+    }
+}
+
+type AttachStream =
+    Pin<Box<dyn futures_util::Stream<Item = Result<pb::AttachResponse, Status>> + Send>>;
+
+fn attach_response(item: AttachItem) -> pb::AttachResponse {
+    use pb::attach_response::Msg;
+    let msg = match item {
+        AttachItem::Snapshot(s, t) => Msg::Snapshot(pb::ScreenSnapshot {
+            rows: u32::from(s.rows),
+            cols: u32::from(s.cols),
+            screen: s.screen,
+            scrollback: s.scrollback,
+            terminal: Some(t.into()),
+        }),
+        AttachItem::Output(b) => Msg::Output(b.to_vec()),
+        AttachItem::Exited(e) => Msg::Exited(pb::TerminalExit {
+            exit_code: e.code,
+            exit_signal: e.signal,
+        }),
+    };
+    pb::AttachResponse { msg: Some(msg) }
+}
+
+#[tonic::async_trait]
+impl TerminalService for Grpc {
+    async fn create_terminal(&self, r: Request<pb::CreateTerminalRequest>) -> Res<pb::Terminal> {
+        ok(self
+            .svc
+            .create_terminal(r.into_inner().into())
+            .await
+            .map(Into::into))
+    }
+
+    async fn list_terminals(
+        &self,
+        _: Request<pb::ListTerminalsRequest>,
+    ) -> Res<pb::ListTerminalsResponse> {
+        ok(self
+            .svc
+            .list_terminals()
+            .map(|v| pb::ListTerminalsResponse {
+                terminals: v.into_iter().map(Into::into).collect(),
+            }))
+    }
+
+    async fn get_terminal(&self, r: Request<pb::GetTerminalRequest>) -> Res<pb::Terminal> {
+        ok(self.svc.get_terminal(&r.into_inner().id).map(Into::into))
+    }
+
+    async fn resize_terminal(&self, r: Request<pb::ResizeTerminalRequest>) -> Res<pb::Terminal> {
+        let r = r.into_inner();
+        ok(self
+            .svc
+            .resize_terminal(&r.id, r.rows, r.cols)
+            .await
+            .map(Into::into))
+    }
+
+    async fn kill_terminal(&self, r: Request<pb::KillTerminalRequest>) -> Res<pb::Terminal> {
+        ok(self
+            .svc
+            .kill_terminal(&r.into_inner().id)
+            .await
+            .map(Into::into))
+    }
+
+    async fn remove_terminal(
+        &self,
+        r: Request<pb::RemoveTerminalRequest>,
+    ) -> Res<pb::RemoveTerminalResponse> {
+        ok(self
+            .svc
+            .remove_terminal(&r.into_inner().id)
+            .await
+            .map(|id| pb::RemoveTerminalResponse { id }))
+    }
+
+    async fn restart_terminal(&self, r: Request<pb::RestartTerminalRequest>) -> Res<pb::Terminal> {
+        ok(self
+            .svc
+            .restart_terminal(&r.into_inner().id)
+            .await
+            .map(Into::into))
+    }
+
+    type AttachStream = AttachStream;
+
+    async fn attach(&self, r: Request<tonic::Streaming<pb::AttachRequest>>) -> Res<AttachStream> {
+        use pb::attach_request::Msg;
+        let mut input = r.into_inner();
+        let first =
+            input.message().await?.and_then(|m| m.msg).ok_or_else(|| {
+                Status::invalid_argument("the first attach message must be start")
+            })?;
+        let Msg::Start(start) = first else {
+            return Err(Status::invalid_argument(
+                "the first attach message must be start",
+            ));
+        };
+        let mut att = self
+            .svc
+            .attach_terminal(AttachParams {
+                id: start.terminal_id,
+                rows: start.rows,
+                cols: start.cols,
+                scrollback_lines: start.scrollback_lines,
+                read_only: start.read_only,
+            })
+            .await
+            .map_err(to_status)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::AttachResponse, Status>>(16);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    item = att.items.recv() => {
+                        let Some(item) = item else { break };
+                        if tx.send(Ok(attach_response(item))).await.is_err() {
+                            break;
+                        }
+                    }
+                    msg = input.message() => match msg {
+                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Input(b)) })) => {
+                            if let Err(e) = att.input(b.into()).await {
+                                let _ = tx.send(Err(to_status(e))).await;
+                                break;
+                            }
+                        }
+                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Resize(s)) })) => {
+                            if let Err(e) = att.resize(s.rows, s.cols).await {
+                                let _ = tx.send(Err(to_status(e))).await;
+                                break;
+                            }
+                        }
+                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Start(_)) })) => {
+                            let _ = tx.send(Err(Status::invalid_argument("already attached"))).await;
+                            break;
+                        }
+                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Detach(_)) })) | Ok(None) | Err(_) => break,
+                        Ok(Some(pb::AttachRequest { msg: None })) => {}
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -5,8 +5,10 @@ mod keys;
 mod recovery;
 mod runner;
 mod sessions;
+mod terminals;
 
 pub use keys::KeyRing;
+pub use terminals::{AttachItem, AttachParams, Attachment};
 
 use crate::log::{EventLog, NewEvent};
 use crate::provider::Providers;
@@ -41,6 +43,7 @@ struct Shared {
     /// Fired at shutdown: running turns end as `interrupted`.
     shutdown: CancellationToken,
     runners: TaskTracker,
+    terminals: terminals::Terminals,
 }
 
 /// The single writer of one session: every change to it happens under `state`.
@@ -84,9 +87,11 @@ impl Service {
                 sessions: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
                 runners: TaskTracker::new(),
+                terminals: terminals::Terminals::default(),
             }),
         };
         recovery::recover(&svc).await?;
+        svc.recover_terminals().await?;
         Ok(svc)
     }
 
@@ -137,6 +142,7 @@ impl Service {
     /// every queued write durable.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.shared.shutdown.cancel();
+        self.shutdown_terminals().await;
         self.shared.runners.close();
         if tokio::time::timeout(grace, self.shared.runners.wait())
             .await

@@ -323,6 +323,10 @@ impl App {
                 }
             }
             EventPayload::Warning { message } => s.notice = Some(format!("warning: {message}")),
+            // Terminals are not shown in the TUI yet.
+            EventPayload::TerminalCreated { .. }
+            | EventPayload::TerminalUpdated { .. }
+            | EventPayload::TerminalRemoved { .. } => {}
             // The daemon stores the user message as complete when its turn starts; this
             // event is the only news of that.
             EventPayload::TurnStarted {
