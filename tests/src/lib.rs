@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod daemon;
-pub mod fake_openai;
+pub mod fake;
+/// The fake model server under the name the first tests used.
+pub use fake as fake_openai;
 
 use std::future::Future;
 use std::time::Duration;
