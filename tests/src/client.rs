@@ -510,6 +510,9 @@ impl Grpc {
     pub fn keys(&self) -> pb::key_service_client::KeyServiceClient<Svc> {
         pb::key_service_client::KeyServiceClient::new(self.svc())
     }
+    pub fn terminals(&self) -> pb::terminal_service_client::TerminalServiceClient<Svc> {
+        pb::terminal_service_client::TerminalServiceClient::new(self.svc())
+    }
 
     /// Opens `Subscribe` and returns the stream of items.
     pub async fn subscribe(&self, after_seq: u64, session_id: &str) -> GrpcSub {

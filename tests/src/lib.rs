@@ -5,6 +5,7 @@
 pub mod client;
 pub mod daemon;
 pub mod fake;
+pub mod term;
 /// The fake model server under the name the first tests used.
 pub use fake as fake_openai;
 

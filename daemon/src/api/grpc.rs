@@ -236,13 +236,16 @@ type AttachStream =
 fn attach_response(item: AttachItem) -> pb::AttachResponse {
     use pb::attach_response::Msg;
     let msg = match item {
-        AttachItem::Snapshot(s, t) => Msg::Snapshot(pb::ScreenSnapshot {
-            rows: u32::from(s.rows),
-            cols: u32::from(s.cols),
-            screen: s.screen,
-            scrollback: s.scrollback,
-            terminal: Some(t.into()),
-        }),
+        AttachItem::Snapshot(b) => {
+            let (s, t) = *b;
+            Msg::Snapshot(pb::ScreenSnapshot {
+                rows: u32::from(s.rows),
+                cols: u32::from(s.cols),
+                screen: s.screen,
+                scrollback: s.scrollback,
+                terminal: Some(t.into()),
+            })
+        }
         AttachItem::Output(b) => Msg::Output(b.to_vec()),
         AttachItem::Exited(e) => Msg::Exited(pb::TerminalExit {
             exit_code: e.code,

@@ -5,9 +5,10 @@ use super::Transport;
 use super::error::ApiError;
 use super::openapi::{self, Body, RouteDoc};
 use crate::service::Service;
+use crate::service::{AttachItem, AttachParams};
 use agentmux_shared::types::{
-    ApiKey, CancelResult, CreateSession, CreatedKey, Health, Info, MessagePage, SendResult,
-    Session, StreamItem,
+    ApiKey, CancelResult, CreateSession, CreateTerminal, CreatedKey, Health, Info, MessagePage,
+    SendResult, Session, StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use axum::Json;
@@ -102,6 +103,32 @@ pub struct DeletedSession {
     pub id: String,
 }
 
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResizeBody {
+    pub rows: u32,
+    pub cols: u32,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TerminalList {
+    pub terminals: Vec<Terminal>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RemovedTerminal {
+    pub id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AttachQuery {
+    rows: u32,
+    cols: u32,
+    scrollback: u32,
+    read_only: bool,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct KeyList {
     pub keys: Vec<ApiKey>,
@@ -182,6 +209,14 @@ pub fn routes() -> Vec<Route> {
         route!("post" "/v1/sessions/{id}/messages", "sendMessage", "Send a message: 202 once queued, or with wait=true 200 with the answer", schema::<SendBody>(), 202 schema::<SendResult>(), &[("wait", "boolean")], false, post(send_message)),
         route!("get" "/v1/events", "events", "Server-sent events: replay after Last-Event-ID (or after), then live", None, 200 Some(Body::EventStream(|g| g.subschema_for::<agentmux_shared::types::Event>())), EVENTS, false, get(events_sse)),
         route!("get" "/v1/ws", "eventsWebSocket", "WebSocket carrying the same events as /v1/events, one JSON text frame each", None, 101 Some(Body::EventStream(|g| g.subschema_for::<agentmux_shared::types::Event>())), EVENTS, false, get(events_ws)),
+        route!("get" "/v1/terminals", "listTerminals", "List terminals", None, 200 schema::<TerminalList>(), &[], false, get(list_terminals)),
+        route!("post" "/v1/terminals", "createTerminal", "Start a program (or a provider preset) in a daemon-owned PTY", schema::<CreateTerminal>(), 201 schema::<Terminal>(), &[], false, post(create_terminal)),
+        route!("get" "/v1/terminals/{id}", "getTerminal", "Get a terminal by id, unique id prefix or name", None, 200 schema::<Terminal>(), &[], false, get(get_terminal)),
+        route!("delete" "/v1/terminals/{id}", "removeTerminal", "Kill a terminal if running and forget it", None, 200 schema::<RemovedTerminal>(), &[], false, delete(remove_terminal)),
+        route!("post" "/v1/terminals/{id}/kill", "killTerminal", "SIGHUP, SIGTERM, then SIGKILL to the program's process group", None, 200 schema::<Terminal>(), &[], false, post(kill_terminal)),
+        route!("post" "/v1/terminals/{id}/restart", "restartTerminal", "Run an exited terminal's command again", None, 200 schema::<Terminal>(), &[], false, post(restart_terminal)),
+        route!("post" "/v1/terminals/{id}/resize", "resizeTerminal", "Set the terminal size", schema::<ResizeBody>(), 200 schema::<Terminal>(), &[], false, post(resize_terminal)),
+        route!("get" "/v1/terminals/{id}/attach", "attachTerminal", "WebSocket attach: binary frames carry screen output and input, text frames JSON control (resize, snapshot, exited)", None, 101 None, &[("rows", "integer"), ("cols", "integer"), ("scrollback", "integer"), ("read_only", "boolean")], false, get(attach_terminal)),
         route!("get" "/v1/openapi.json", "openapi", "This document", None, 200 Some(Body::AnyJson), &[], false, get(openapi_json)),
         route!("get" "/v1/keys", "listKeys", "List API keys (Unix socket only)", None, 200 schema::<KeyList>(), &[], true, get(list_keys)),
         route!("post" "/v1/keys", "createKey", "Create an API key; the secret is shown once (Unix socket only)", schema::<KeyBody>(), 201 schema::<CreatedKey>(), &[], true, post(create_key)),
@@ -382,11 +417,12 @@ fn event_json(e: &Arc<agentmux_shared::types::Event>) -> String {
 async fn events_ws(
     State(svc): State<Service>,
     Query(q): Query<EventsQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let ws = upgrade(ws)?;
     let after = q.after.unwrap_or(0);
     let session = Some(q.session).filter(|s| !s.is_empty());
-    ws.on_upgrade(move |socket| forward_ws(svc, socket, after, session))
+    Ok(ws.on_upgrade(move |socket| forward_ws(svc, socket, after, session)))
 }
 
 async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option<String>) {
@@ -414,6 +450,159 @@ async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+    let _ = tx.close().await;
+}
+
+async fn list_terminals(State(svc): State<Service>) -> ApiResult<Json<TerminalList>> {
+    Ok(Json(TerminalList {
+        terminals: svc.list_terminals()?,
+    }))
+}
+
+async fn create_terminal(
+    State(svc): State<Service>,
+    ApiJson(req): ApiJson<CreateTerminal>,
+) -> ApiResult<(StatusCode, Json<Terminal>)> {
+    Ok((StatusCode::CREATED, Json(svc.create_terminal(req).await?)))
+}
+
+async fn get_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Terminal>> {
+    Ok(Json(svc.get_terminal(&id)?))
+}
+
+async fn remove_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RemovedTerminal>> {
+    Ok(Json(RemovedTerminal {
+        id: svc.remove_terminal(&id).await?,
+    }))
+}
+
+async fn kill_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Terminal>> {
+    Ok(Json(svc.kill_terminal(&id).await?))
+}
+
+async fn restart_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Terminal>> {
+    Ok(Json(svc.restart_terminal(&id).await?))
+}
+
+async fn resize_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ResizeBody>,
+) -> ApiResult<Json<Terminal>> {
+    Ok(Json(svc.resize_terminal(&id, b.rows, b.cols).await?))
+}
+
+fn upgrade(
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<WebSocketUpgrade> {
+    ws.map_err(|r| {
+        ApiError(Error::invalid(format!(
+            "this route needs a WebSocket upgrade: {r}"
+        )))
+    })
+}
+
+/// Attaches before upgrading, so an unknown terminal is a plain 404, not a closed socket.
+async fn attach_terminal(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    Query(q): Query<AttachQuery>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    svc.get_terminal(&id)?;
+    let ws = upgrade(ws)?;
+    let att = svc
+        .attach_terminal(AttachParams {
+            id,
+            rows: q.rows,
+            cols: q.cols,
+            scrollback_lines: q.scrollback,
+            read_only: q.read_only,
+        })
+        .await?;
+    Ok(ws.on_upgrade(move |socket| forward_terminal(att, socket)))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WsControl {
+    Resize { rows: u32, cols: u32 },
+    Input { data: String },
+    Detach,
+}
+
+async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket) {
+    let (mut tx, mut rx) = socket.split();
+    loop {
+        tokio::select! {
+            item = att.items.recv() => {
+                let Some(item) = item else { break };
+                let (frames, last) = match item {
+                    AttachItem::Snapshot(b) => {
+                        let (s, t) = *b;
+                        let head = serde_json::json!({
+                            "type": "snapshot", "rows": s.rows, "cols": s.cols, "terminal": t,
+                        });
+                        let mut screen = Vec::new();
+                        for line in &s.scrollback {
+                            screen.extend_from_slice(line.as_bytes());
+                            screen.extend_from_slice(b"\r\n");
+                        }
+                        screen.extend_from_slice(&s.screen);
+                        (vec![WsMessage::Text(head.to_string().into()), WsMessage::Binary(screen.into())], false)
+                    }
+                    AttachItem::Output(b) => (vec![WsMessage::Binary(b)], false),
+                    AttachItem::Exited(e) => {
+                        let msg = serde_json::json!({
+                            "type": "exited", "exit_code": e.code, "exit_signal": e.signal,
+                        });
+                        (vec![WsMessage::Text(msg.to_string().into())], true)
+                    }
+                };
+                for f in frames {
+                    if tx.send(f).await.is_err() {
+                        return;
+                    }
+                }
+                if last {
+                    break;
+                }
+            }
+            msg = rx.next() => {
+                let res = match msg {
+                    Some(Ok(WsMessage::Binary(b))) => att.input(b).await,
+                    Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<WsControl>(&t) {
+                        Ok(WsControl::Resize { rows, cols }) => att.resize(rows, cols).await,
+                        Ok(WsControl::Input { data }) => att.input(data.into_bytes().into()).await,
+                        Ok(WsControl::Detach) => break,
+                        Err(e) => Err(Error::invalid(format!("bad control message: {e}"))),
+                    },
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => Ok(()),
+                };
+                if let Err(e) = res {
+                    let msg = serde_json::json!({
+                        "type": "error", "error": {"code": e.kind.code(), "message": e.message},
+                    });
+                    if tx.send(WsMessage::Text(msg.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
     let _ = tx.close().await;

@@ -64,7 +64,7 @@ pub(crate) struct Terminals {
 /// What an attached client receives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttachItem {
-    Snapshot(Snapshot, Terminal),
+    Snapshot(Box<(Snapshot, Terminal)>),
     Output(Bytes),
     Exited(ExitStatus),
 }
@@ -394,14 +394,13 @@ impl Service {
     fn start_process(&self, h: &Arc<TermHandle>) -> Result<Terminal> {
         let t = h.record();
         let mut args = t.args.clone();
-        if !t.provider_session_id.is_empty() {
-            if let Some(p) = self.shared.config.terminal.preset(&t.preset) {
-                args.extend(
-                    p.resume_args
-                        .iter()
-                        .map(|a| a.replace("{id}", &t.provider_session_id)),
-                );
-            }
+        let preset = self.shared.config.terminal.preset(&t.preset);
+        if let Some(p) = preset.filter(|_| !t.provider_session_id.is_empty()) {
+            args.extend(
+                p.resume_args
+                    .iter()
+                    .map(|a| a.replace("{id}", &t.provider_session_id)),
+            );
         }
         let process = Process::spawn(
             SpawnParams {
@@ -603,7 +602,7 @@ impl Service {
                 let (snap, mut rx) = handle.screen.attach(lines);
                 lines = 0;
                 if tx
-                    .send(AttachItem::Snapshot(snap, handle.record()))
+                    .send(AttachItem::Snapshot(Box::new((snap, handle.record()))))
                     .await
                     .is_err()
                 {

@@ -121,7 +121,7 @@ impl Process {
             let status = match child.wait() {
                 Ok(s) => ExitStatus {
                     code: i32::try_from(s.exit_code()).unwrap_or(i32::MAX),
-                    signal: s.signal().unwrap_or_default().to_string(),
+                    signal: s.signal().map(signal_name).unwrap_or_default(),
                 },
                 Err(e) => ExitStatus {
                     code: -1,
@@ -194,6 +194,41 @@ impl Process {
             }
         }
     }
+}
+
+/// portable-pty reports `strsignal` text ("Killed"); people and scripts know "SIGKILL".
+fn signal_name(description: &str) -> String {
+    const NAMES: &[(i32, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGBUS, "SIGBUS"),
+    ];
+    for (sig, name) in NAMES {
+        // SAFETY: strsignal returns a pointer to a static or thread-local string for any
+        // signal number; it is copied out at once.
+        let text = unsafe {
+            let p = libc::strsignal(*sig);
+            if p.is_null() {
+                continue;
+            }
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        };
+        if text == description {
+            return (*name).to_string();
+        }
+    }
+    description.to_string()
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {

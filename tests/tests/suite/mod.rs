@@ -8,6 +8,7 @@ mod events;
 mod lifecycle;
 mod openapi;
 mod system;
+mod terminals;
 
 use agentmux_tests::client::Rest;
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
