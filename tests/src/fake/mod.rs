@@ -146,7 +146,7 @@ impl Match {
     /// Requests that offer a tool with this name.
     pub fn offers_tool(name: &str) -> Match {
         let name = name.to_string();
-        Match::new(move |r| r.tools().iter().any(|t| *t == name))
+        Match::new(move |r| r.tools().contains(&name))
     }
     pub fn wire(wire: Wire) -> Match {
         Match::new(move |r| r.wire == wire)
