@@ -46,6 +46,76 @@ pub enum Command {
     /// Manage API keys for the TCP listener
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Manage terminals: programs in daemon-owned PTYs
+    #[command(subcommand, alias = "terminal")]
+    Term(TermCmd),
+    /// Attach to a terminal full-screen, like tmux (prefix then d detaches)
+    Attach(AttachArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TermCmd {
+    /// Start a program in a new terminal: `term new [--name N] -- CMD ARGS…`
+    New(NewTerm),
+    /// List terminals
+    #[command(alias = "list")]
+    Ls,
+    /// Show one terminal
+    Show { id: String },
+    /// Stop a terminal's program (SIGHUP, SIGTERM, then SIGKILL to its process group)
+    Kill { id: String },
+    /// Kill a terminal if it runs and forget it
+    #[command(alias = "remove")]
+    Rm { id: String },
+    /// Run an exited terminal's command again
+    Restart { id: String },
+    /// Set a terminal's size
+    Resize { id: String, rows: u16, cols: u16 },
+}
+
+#[derive(Debug, Args)]
+pub struct NewTerm {
+    /// Unique name (default: derived from the command)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Working directory (default: this shell's)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Start a provider CLI with the daemon's settings for it
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Rows (default: this terminal's, else 24)
+    #[arg(long, requires = "cols")]
+    pub rows: Option<u16>,
+    /// Columns (default: this terminal's, else 80)
+    #[arg(long, requires = "rows")]
+    pub cols: Option<u16>,
+    /// Extra environment, repeatable
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Attach to it right away
+    #[arg(long, short)]
+    pub attach: bool,
+    /// The command and its arguments (after `--`)
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Terminal name, id or unique id prefix
+    pub terminal: String,
+    /// Watch only: keystrokes and size changes are not sent
+    #[arg(long)]
+    pub read_only: bool,
+    /// Prefix key: `C-b` (default), `C-a`, `^A`, …; then `d` detaches
+    #[arg(
+        long,
+        env = "AGENTMUX_PREFIX",
+        default_value = "C-b",
+        value_name = "KEY"
+    )]
+    pub prefix: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +229,26 @@ mod tests {
                 global: Global { json: true, .. },
                 command: Some(Command::Session(SessionCmd::Fork { at: Some(3), .. })),
             })
+        ));
+        let cli = Cli::try_parse_from([
+            "agentmux", "term", "new", "--name", "sh", "--", "bash", "-l", "--norc",
+        ]);
+        let Ok(Cli {
+            command: Some(Command::Term(TermCmd::New(n))),
+            ..
+        }) = cli
+        else {
+            panic!("term new did not parse: {cli:?}");
+        };
+        assert_eq!(n.name.as_deref(), Some("sh"));
+        assert_eq!(n.command, ["bash", "-l", "--norc"]);
+        let cli = Cli::try_parse_from(["agentmux", "attach", "sh", "--prefix", "C-a"]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                command: Some(Command::Attach(AttachArgs { ref prefix, .. })),
+                ..
+            }) if prefix == "C-a"
         ));
         let cli = Cli::try_parse_from(["agentmux", "--data-dir", "/x", "events", "-f"]);
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! `agentmux`: the TUI when run bare, a scripting CLI with a subcommand.
 
 mod app;
+mod attach;
 mod cli;
 mod client;
 mod commands;

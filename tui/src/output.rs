@@ -1,6 +1,8 @@
 //! CLI output: kubectl-style aligned tables for people, serde JSON for scripts.
 
-use agentmux_shared::types::{ApiKey, Event, EventPayload, Info, Session};
+use agentmux_shared::types::{
+    ApiKey, Event, EventPayload, Info, Session, Terminal, TerminalStatus,
+};
 use agentmux_shared::{Error, Result};
 use serde::Serialize;
 use std::io::Write;
@@ -65,6 +67,13 @@ impl Out {
     pub fn sessions_table(&mut self, sessions: &[Session], now_ms: i64) -> Result<()> {
         let text = sessions_table(sessions, now_ms);
         self.raw(&text)
+    }
+
+    pub fn terminal(&mut self, t: &Terminal) -> Result<()> {
+        if self.json {
+            return self.json_value(t);
+        }
+        self.fields(&terminal_fields(t, now_ms()))
     }
 
     pub fn keys_table(&mut self, keys: &[ApiKey], now_ms: i64) -> Result<()> {
@@ -167,6 +176,92 @@ pub fn sessions_table(sessions: &[Session], now_ms: i64) -> String {
         &["ID", "TITLE", "PROVIDER", "STATUS", "MSGS", "UPDATED"],
         &rows,
     )
+}
+
+/// "running", "exited 0", "killed SIGKILL": short enough for a table column.
+pub fn terminal_status(t: &Terminal) -> String {
+    match t.status {
+        TerminalStatus::Running => "running".into(),
+        TerminalStatus::Exited if t.exit_signal.is_empty() => format!("exited {}", t.exit_code),
+        TerminalStatus::Exited => format!("killed {}", t.exit_signal),
+    }
+}
+
+/// The command line as a shell would show it (arguments with spaces quoted).
+pub fn command_line(t: &Terminal) -> String {
+    std::iter::once(&t.command)
+        .chain(&t.args)
+        .map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const COMMAND_COLUMN: usize = 40;
+
+pub fn terminals_table(terminals: &[Terminal], now_ms: i64) -> String {
+    let rows = terminals
+        .iter()
+        .map(|t| {
+            let mut cmd = command_line(t);
+            if cmd.chars().count() > COMMAND_COLUMN {
+                cmd = cmd.chars().take(COMMAND_COLUMN - 1).collect::<String>() + "…";
+            }
+            vec![
+                t.id.clone(),
+                t.name.clone(),
+                cmd,
+                terminal_status(t),
+                if t.pid == 0 {
+                    "-".into()
+                } else {
+                    t.pid.to_string()
+                },
+                t.clients.to_string(),
+                format!("{}x{}", t.cols, t.rows),
+                ago(now_ms, t.created_at_ms),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &[
+            "ID", "NAME", "COMMAND", "STATUS", "PID", "CLIENTS", "SIZE", "AGE",
+        ],
+        &rows,
+    )
+}
+
+pub fn terminal_fields(t: &Terminal, now_ms: i64) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("id", t.id.clone()),
+        ("name", t.name.clone()),
+        ("command", command_line(t)),
+        ("cwd", t.cwd.clone()),
+        ("status", terminal_status(t)),
+        ("pid", t.pid.to_string()),
+        ("clients", t.clients.to_string()),
+        ("size", format!("{}x{} (cols x rows)", t.cols, t.rows)),
+        ("created", ago(now_ms, t.created_at_ms)),
+        ("started", ago(now_ms, t.started_at_ms)),
+    ];
+    if t.status == TerminalStatus::Exited {
+        f.push(("exited", ago(now_ms, t.exited_at_ms)));
+    }
+    if !t.preset.is_empty() {
+        f.push(("preset", t.preset.clone()));
+    }
+    if !t.provider_session_id.is_empty() {
+        f.push(("provider session", t.provider_session_id.clone()));
+    }
+    for (k, v) in &t.env {
+        f.push(("env", format!("{k}={v}")));
+    }
+    f
 }
 
 pub fn session_fields(s: &Session) -> Vec<(&'static str, String)> {
@@ -288,6 +383,40 @@ mod tests {
             "ID   TITLE            PROVIDER  STATUS  MSGS  UPDATED\n\
              a1   refactor parser  openai    idle    12    2m ago\n\
              b22  -                openai    queued  12    2m ago\n"
+        );
+    }
+
+    #[test]
+    fn terminals_table_aligns_columns() {
+        let now = 1_000_000_000;
+        let running = Terminal {
+            id: "term_1".into(),
+            name: "sh".into(),
+            command: "bash".into(),
+            args: vec!["-c".into(), "echo hi there".into()],
+            rows: 24,
+            cols: 80,
+            pid: 4242,
+            clients: 1,
+            created_at_ms: now - 5_000,
+            ..Terminal::default()
+        };
+        let exited = Terminal {
+            id: "term_22".into(),
+            name: "vim".into(),
+            command: "vim".into(),
+            status: TerminalStatus::Exited,
+            exit_signal: "SIGKILL".into(),
+            rows: 30,
+            cols: 100,
+            created_at_ms: now - 125_000,
+            ..Terminal::default()
+        };
+        assert_eq!(
+            terminals_table(&[running, exited], now),
+            "ID       NAME  COMMAND                  STATUS          PID   CLIENTS  SIZE    AGE\n\
+             term_1   sh    bash -c \"echo hi there\"  running         4242  1        80x24   5s ago\n\
+             term_22  vim   vim                      killed SIGKILL  -     0        100x30  2m ago\n"
         );
     }
 

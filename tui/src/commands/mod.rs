@@ -1,5 +1,7 @@
 //! The scripting subcommands: each makes a few calls and prints a table or JSON.
 
+mod term;
+
 use crate::cli::{Command, DaemonCmd, EventsArgs, Global, KeysCmd, SendArgs, SessionCmd};
 use crate::client::{self, Client, Target};
 use crate::output::{self, Out};
@@ -31,6 +33,24 @@ pub async fn run(global: &Global, command: Command) -> Result<()> {
         Command::Keys(cmd) => {
             let c = Client::connect_or_start(&target).await?;
             keys(&c, &mut out, cmd).await
+        }
+        Command::Term(cmd) => {
+            let c = Client::connect_or_start(&target).await?;
+            term::run(&c, &mut out, cmd).await
+        }
+        Command::Attach(args) => {
+            // Parse the prefix before connecting: a typo should not start a daemon.
+            let prefix = crate::attach::parse_prefix(&args.prefix)?;
+            let c = Client::connect_or_start(&target).await?;
+            crate::attach::run(
+                &c,
+                crate::attach::Options {
+                    terminal: args.terminal,
+                    read_only: args.read_only,
+                    prefix,
+                },
+            )
+            .await
         }
     }
 }

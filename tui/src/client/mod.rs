@@ -1,5 +1,11 @@
 //! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
 
+mod terminals;
+
+pub use terminals::{
+    AttachEvent, AttachInput, AttachSender, AttachStart, Attachment, Exit, Snapshot,
+};
+
 use agentmux_proto::v1 as pb;
 use agentmux_shared::config::Paths;
 use agentmux_shared::types::{
