@@ -109,6 +109,7 @@ pub enum Scope {
     Global,
     Sessions,
     Composer,
+    Terminal,
 }
 
 impl Scope {
@@ -117,6 +118,7 @@ impl Scope {
             Scope::Global => "Anywhere",
             Scope::Sessions => "Session list",
             Scope::Composer => "Composer",
+            Scope::Terminal => "Terminal pane (every other key goes to the program)",
         }
     }
 }
@@ -140,6 +142,8 @@ pub struct KeyMap {
     pub send: Binding,
     pub newline: Binding,
     pub leave_composer: Binding,
+    /// A prefix, not a key of its own: the pane reads it as bytes (see `attach::Prefix`).
+    pub term_prefix: Binding,
 }
 
 impl Default for KeyMap {
@@ -159,6 +163,7 @@ impl Default for KeyMap {
             delete: Binding::new(&[Key::ch('d')], "delete session"),
             cancel: Binding::new(&[Key::ch('c')], "cancel the running turn"),
             cancel_hard: Binding::new(&[Key::ch('C')], "cancel turn and drop queue"),
+            // On a terminal the same keys focus its pane (the pane's header says so).
             compose: Binding::new(&[Key::plain(Enter), Key::ch('i')], "write a message"),
             send: Binding::new(&[Key::plain(Enter)], "send"),
             newline: Binding::new(
@@ -169,11 +174,29 @@ impl Default for KeyMap {
                 "new line",
             ),
             leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list"),
+            term_prefix: Binding::new(
+                &[Key::ctrl('b')],
+                "then d: back to the list; twice: send it",
+            ),
         }
     }
 }
 
 impl KeyMap {
+    /// The terminal pane's prefix as a control byte (`attach::parse_prefix` spelling).
+    pub fn with_term_prefix(mut self, byte: u8) -> KeyMap {
+        let c = match byte {
+            1..=26 => char::from(b'a' + byte - 1),
+            0x1c => '\\',
+            0x1d => ']',
+            0x1e => '^',
+            0x1f => '_',
+            _ => ' ',
+        };
+        self.term_prefix.keys = vec![Key::ctrl(c)];
+        self
+    }
+
     /// Every binding with its scope, in the order the help shows them.
     pub fn entries(&self) -> Vec<(Scope, &Binding)> {
         vec![
@@ -194,6 +217,7 @@ impl KeyMap {
             (Scope::Composer, &self.send),
             (Scope::Composer, &self.newline),
             (Scope::Composer, &self.leave_composer),
+            (Scope::Terminal, &self.term_prefix),
         ]
     }
 
@@ -210,6 +234,7 @@ impl KeyMap {
                 &self.quit,
             ],
             Scope::Composer => &[&self.send, &self.newline, &self.leave_composer],
+            Scope::Terminal => &[&self.term_prefix],
             Scope::Global => &[&self.switch_focus],
         };
         short.iter().map(|b| (b.label(), b.help)).collect()
@@ -233,6 +258,6 @@ mod tests {
     fn every_binding_is_listed_in_help() {
         // A new field must also be added to `entries`, or the help would hide it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 17);
+        assert_eq!(km.entries().len(), 18);
     }
 }

@@ -8,6 +8,7 @@ mod commands;
 mod keymap;
 mod output;
 mod state;
+mod term_view;
 #[cfg(test)]
 mod test_support;
 mod tui;

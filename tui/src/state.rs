@@ -1,7 +1,8 @@
 //! Plain data the TUI shows, mirrored from daemon events. Views read it; only
 //! `App::update` (through the `pub(crate)` helpers here) changes it.
 
-use agentmux_shared::types::{Message, MessageStatus, Session};
+use crate::term_view::TermView;
+use agentmux_shared::types::{Message, MessageStatus, Session, Terminal};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum Conn {
 pub enum Focus {
     Sessions,
     Composer,
+    /// Keys go to the selected terminal's program.
+    Terminal,
 }
 
 /// A small single-buffer line editor; `cursor` is a byte offset on a char boundary.
@@ -172,7 +175,18 @@ pub struct State {
     pub stream_gen: u64,
     /// Newest first.
     pub sessions: Vec<Session>,
+    /// Oldest first (by id, which is time-ordered), like tmux windows.
+    pub terminals: Vec<Terminal>,
+    /// A session id or a terminal id (`ses_…` / `term_…`: the daemon keeps them apart).
     pub selected: Option<String>,
+    /// The selected terminal's screen and attachment; `None` while a session is selected.
+    pub term: Option<TermView>,
+    /// Bumped for every attachment, so events of abandoned ones are recognised.
+    pub term_gen: u64,
+    /// Rows and columns the terminal pane had in the last draw.
+    pub term_area: (u16, u16),
+    /// The byte that starts a pane command (prefix then `d` returns to the list).
+    pub term_prefix: u8,
     pub unread: HashSet<String>,
     pub transcripts: HashMap<String, Transcript>,
     pub focus: Focus,
@@ -202,7 +216,12 @@ impl Default for State {
             synced: false,
             stream_gen: 0,
             sessions: Vec::new(),
+            terminals: Vec::new(),
             selected: None,
+            term: None,
+            term_gen: 0,
+            term_area: (24, 80),
+            term_prefix: crate::attach::DEFAULT_PREFIX,
             unread: HashSet::new(),
             transcripts: HashMap::new(),
             focus: Focus::Sessions,
@@ -224,9 +243,15 @@ impl State {
         self.sessions.iter().find(|s| s.id == id)
     }
 
-    pub fn selected_index(&self) -> Option<usize> {
+    pub fn selected_terminal(&self) -> Option<&Terminal> {
         let id = self.selected.as_deref()?;
-        self.sessions.iter().position(|s| s.id == id)
+        self.terminals.iter().find(|t| t.id == id)
+    }
+
+    /// Ids in list order: sessions, then terminals.
+    pub fn item_ids(&self) -> impl Iterator<Item = &str> {
+        let s = self.sessions.iter().map(|s| s.id.as_str());
+        s.chain(self.terminals.iter().map(|t| t.id.as_str()))
     }
 
     pub fn transcript(&self) -> Option<&Transcript> {
@@ -246,6 +271,30 @@ impl State {
                     .partition_point(|x| (x.created_at_ms, &x.id) > (s.created_at_ms, &s.id));
                 self.sessions.insert(pos, s);
             }
+        }
+    }
+
+    pub(crate) fn upsert_terminal(&mut self, t: Terminal) {
+        match self.terminals.iter_mut().find(|x| x.id == t.id) {
+            Some(x) => *x = t,
+            None => {
+                let pos = self.terminals.partition_point(|x| x.id < t.id);
+                self.terminals.insert(pos, t);
+            }
+        }
+    }
+
+    pub(crate) fn remove_terminal(&mut self, id: &str) {
+        let Some(pos) = self.terminals.iter().position(|t| t.id == id) else {
+            return;
+        };
+        self.terminals.remove(pos);
+        if self.selected.as_deref() == Some(id) {
+            // The next terminal, else the previous one, else the newest session.
+            let next = self.terminals.get(pos).or_else(|| self.terminals.last());
+            self.selected = next
+                .map(|t| t.id.clone())
+                .or_else(|| self.sessions.first().map(|s| s.id.clone()));
         }
     }
 

@@ -1,9 +1,10 @@
 //! Fixed fixture data for unit and snapshot tests: no clocks, no random ids.
 
 use crate::app::{Action, App, AppEvent, Reply};
+use crate::client::{AttachEvent, Snapshot};
 use agentmux_shared::types::{
     Event, EventPayload, Info, Message, MessagePage, MessageStatus, Role, Session, SessionStatus,
-    StreamItem,
+    StreamItem, Terminal, TerminalStatus,
 };
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub fn app() -> App {
     failed.last_error = "upstream 500".into();
     let idle = session("s3", "", 1);
     app.update(AppEvent::Reply(Reply::Sessions(vec![idle, failed, busy])));
+    app.update(AppEvent::Reply(Reply::Terminals(vec![])));
     let mut streaming = msg("s1", "m3", 2, Role::Assistant, "Sure. First, the lexer");
     streaming.status = MessageStatus::Streaming;
     app.update(AppEvent::Reply(Reply::Messages {
@@ -117,4 +119,53 @@ pub fn is_subscribe(a: &Action) -> Option<u64> {
         Action::Subscribe { after_seq, .. } => Some(*after_seq),
         _ => None,
     }
+}
+
+pub fn terminal(id: &str, name: &str, status: TerminalStatus) -> Terminal {
+    Terminal {
+        id: id.into(),
+        name: name.into(),
+        command: "bash".into(),
+        args: vec!["--norc".into()],
+        rows: 24,
+        cols: 80,
+        status,
+        pid: if status == TerminalStatus::Running {
+            4242
+        } else {
+            0
+        },
+        ..Terminal::default()
+    }
+}
+
+/// A fixed screen: a prompt, red and RGB text, bold/underline/inverse, wide characters, and
+/// the cursor after a second prompt.
+pub const SCREEN: &[u8] = b"$ ls --color\r\n\
+    \x1b[1;34msrc\x1b[0m  \x1b[31mred.txt\x1b[0m  \x1b[38;2;255;128;0;48;2;0;0;64mrgb\x1b[0m\r\n\
+    \x1b[4munder\x1b[0m \x1b[7minverse\x1b[0m \x1b[3mitalic\x1b[0m\r\n\
+    \xe4\xb8\xad\xe6\x96\x87 wide|\r\n\
+    $ ";
+
+/// `app()` plus two terminals, "sh" (running) selected and attached with `SCREEN`.
+pub fn app_with_terminal(rows: u16, cols: u16) -> App {
+    let mut app = app();
+    app.update(AppEvent::Reply(Reply::Terminals(vec![
+        terminal("term_1", "sh", TerminalStatus::Running),
+        terminal("term_2", "vim", TerminalStatus::Exited),
+    ])));
+    app.state.term_area = (rows, cols);
+    app.state.selected = Some("term_1".into());
+    app.update(AppEvent::Resize);
+    let generation = app.state.term_gen;
+    app.update(AppEvent::Term {
+        generation,
+        event: AttachEvent::Snapshot(Box::new(Snapshot {
+            rows,
+            cols,
+            screen: SCREEN.to_vec(),
+            ..Snapshot::default()
+        })),
+    });
+    app
 }

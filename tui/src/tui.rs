@@ -96,7 +96,7 @@ pub async fn run(target: Target) -> agentmux_shared::Result<()> {
 async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     spawn_input(tx.clone());
-    let mut app = App::new();
+    let mut app = App::with_prefix(crate::attach::prefix_from_env()?);
     let mut worker = Worker::new(tx, target);
     for a in app.start() {
         worker.run(a);
@@ -112,10 +112,14 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
             last_draw = Instant::now();
             dirty = false;
             if let Some(m) = measure {
-                app.update(AppEvent::Drawn {
+                // A new pane size becomes a resize for the attached terminal.
+                for a in app.update(AppEvent::Drawn {
                     view_rows: m.rows,
                     max_scroll: m.max_scroll,
-                });
+                    term_size: m.term_size,
+                }) {
+                    worker.run(a);
+                }
             }
         }
         let ev = if dirty {

@@ -2,12 +2,12 @@
 //! app and the views never hold a connection or wait on the network.
 
 use crate::app::{Action, AppEvent, Reply};
-use crate::client::{Client, Target};
+use crate::client::{AttachInput, AttachStart, Client, Target};
 use agentmux_shared::Error;
 use agentmux_shared::types::CreateSession;
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
 
 pub struct Worker {
@@ -17,6 +17,8 @@ pub struct Worker {
     client: Arc<Mutex<Option<Client>>>,
     subscription: Option<JoinHandle<()>>,
     connecting: Option<JoinHandle<()>>,
+    /// The one terminal attachment: its generation and the queue its task sends from.
+    term: Option<(u64, UnboundedSender<AttachInput>)>,
 }
 
 impl Worker {
@@ -27,6 +29,7 @@ impl Worker {
             client: Arc::new(Mutex::new(None)),
             subscription: None,
             connecting: None,
+            term: None,
         }
     }
 
@@ -45,8 +48,100 @@ impl Worker {
                 after_seq,
                 generation,
             } => self.subscribe(after_seq, generation),
+            Action::Attach {
+                terminal_id,
+                rows,
+                cols,
+                generation,
+            } => self.attach(terminal_id, rows, cols, generation),
+            Action::TermInput { generation, data } => {
+                self.to_term(generation, AttachInput::Input(data))
+            }
+            Action::TermResize {
+                generation,
+                rows,
+                cols,
+            } => self.to_term(generation, AttachInput::Resize { rows, cols }),
+            Action::Detach => self.detach(),
             call => self.call(call),
         }
+    }
+
+    fn to_term(&self, generation: u64, input: AttachInput) {
+        if let Some((g, tx)) = &self.term
+            && *g == generation
+        {
+            let _ = tx.send(input);
+        }
+    }
+
+    fn detach(&mut self) {
+        if let Some((_, tx)) = self.term.take() {
+            // The task says goodbye to the daemon and ends.
+            let _ = tx.send(AttachInput::Detach);
+        }
+    }
+
+    /// Runs one attachment on a task: daemon → `AppEvent::Term`, queue → daemon.
+    fn attach(&mut self, terminal: String, rows: u16, cols: u16, generation: u64) {
+        self.detach();
+        let Some(client) = self.client() else {
+            let _ = self.tx.send(AppEvent::TermEnded {
+                generation,
+                error: Some(Error::unavailable("not connected")),
+            });
+            return;
+        };
+        // Queued here, not in the task: input typed before the stream opens is kept.
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel();
+        self.term = Some((generation, in_tx));
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let start = AttachStart {
+                terminal,
+                rows,
+                cols,
+                read_only: false,
+            };
+            let mut att = match client.attach(start).await {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = tx.send(AppEvent::TermEnded {
+                        generation,
+                        error: Some(e),
+                    });
+                    return;
+                }
+            };
+            loop {
+                tokio::select! {
+                    ev = att.events.next() => {
+                        let ended = match ev {
+                            Some(Ok(event)) => {
+                                // The app is gone when the send fails.
+                                if tx.send(AppEvent::Term { generation, event }).is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                            Some(Err(e)) => Some(e),
+                            None => None,
+                        };
+                        let _ = tx.send(AppEvent::TermEnded { generation, error: ended });
+                        return;
+                    }
+                    input = in_rx.recv() => {
+                        // A dropped queue is a detach too.
+                        let input = input.unwrap_or(AttachInput::Detach);
+                        let detach = input == AttachInput::Detach;
+                        att.sender.send(input);
+                        if detach {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn connect(&mut self, attempt: u32, delay: std::time::Duration, autostart: bool) {
@@ -178,7 +273,13 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             session_id,
             content,
         } => Reply::Sent(Box::new(c.send_message(session_id, content, false).await?)),
-        Action::Connect { .. } | Action::Subscribe { .. } => {
+        Action::ListTerminals => Reply::Terminals(c.list_terminals().await?),
+        Action::Connect { .. }
+        | Action::Subscribe { .. }
+        | Action::Attach { .. }
+        | Action::TermInput { .. }
+        | Action::TermResize { .. }
+        | Action::Detach => {
             return Err(Error::internal("not a call"));
         }
     })

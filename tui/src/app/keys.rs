@@ -6,15 +6,20 @@ use crate::state::{Focus, Input, Modal};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 impl App {
+    /// Moves through sessions, then terminals, as the list shows them.
     fn select(&mut self, delta: isize, out: &mut Vec<Action>) {
         let s = &mut self.state;
-        if s.sessions.is_empty() {
+        let ids: Vec<&str> = s.item_ids().collect();
+        if ids.is_empty() {
             return;
         }
-        let cur = s.selected_index().unwrap_or(0);
-        let max = s.sessions.len() - 1;
-        let next = cur.saturating_add_signed(delta).min(max);
-        let id = s.sessions[next].id.clone();
+        let cur = s
+            .selected
+            .as_deref()
+            .and_then(|sel| ids.iter().position(|id| *id == sel));
+        // Nothing selected yet: either direction lands on the first item.
+        let next = cur.map_or(0, |c| c.saturating_add_signed(delta).min(ids.len() - 1));
+        let id = ids[next].to_string();
         if s.selected.as_deref() != Some(&id) {
             s.scroll = 0;
             s.max_scroll = None;
@@ -24,7 +29,15 @@ impl App {
         self.ensure_history(&id, out);
     }
 
-    pub(super) fn on_paste(&mut self, text: &str) {
+    pub(super) fn on_paste(&mut self, text: &str, out: &mut Vec<Action>) {
+        if self.state.modal.is_none() && self.state.focus == Focus::Terminal {
+            self.on_term_paste(text, out);
+            return;
+        }
+        // The composer is not shown next to a terminal.
+        if self.state.modal.is_none() && self.state.selected_terminal().is_some() {
+            return;
+        }
         // Terminals send CR for newlines inside bracketed paste.
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         match &mut self.state.modal {
@@ -49,12 +62,22 @@ impl App {
             self.on_modal_key(k, out);
             return;
         }
+        // Every key belongs to the program (Ctrl-C, Tab, Esc included) except the prefix.
+        if self.state.focus == Focus::Terminal {
+            self.on_term_key(k, out);
+            return;
+        }
         if km.quit_anywhere.matches(&k) {
             self.state.quit = true;
         } else if km.switch_focus.matches(&k) {
+            let beside = if self.state.selected_terminal().is_some() {
+                Focus::Terminal
+            } else {
+                Focus::Composer
+            };
             self.state.focus = match self.state.focus {
-                Focus::Sessions => Focus::Composer,
-                Focus::Composer => Focus::Sessions,
+                Focus::Sessions => beside,
+                Focus::Composer | Focus::Terminal => Focus::Sessions,
             };
         } else if km.page_up.matches(&k) {
             let page = usize::from(self.state.view_rows.saturating_sub(1).max(1));
@@ -70,6 +93,7 @@ impl App {
             match self.state.focus {
                 Focus::Sessions => self.on_list_key(k, out),
                 Focus::Composer => self.on_composer_key(k, out),
+                Focus::Terminal => self.on_term_key(k, out),
             }
         }
     }
@@ -88,7 +112,11 @@ impl App {
         } else if km.new_session.matches(&k) {
             out.push(Action::CreateSession);
         } else if km.compose.matches(&k) {
-            self.state.focus = Focus::Composer;
+            self.state.focus = if self.state.selected_terminal().is_some() {
+                Focus::Terminal
+            } else {
+                Focus::Composer
+            };
         } else if let Some(s) = selected {
             if km.rename.matches(&k) {
                 self.state.modal = Some(Modal::Rename {

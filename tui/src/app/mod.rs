@@ -2,14 +2,19 @@
 //! with `Action`s (daemon calls) that the worker runs, whose results come back as events.
 
 mod keys;
+mod term_keys;
+#[cfg(test)]
+mod term_tests;
+mod terminals;
 #[cfg(test)]
 mod tests;
 
+use crate::client::AttachEvent;
 use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
 use agentmux_shared::types::{
     CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus, Role, SendResult, Session,
-    StreamItem,
+    StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use crossterm::event::KeyEvent;
@@ -47,6 +52,19 @@ pub enum AppEvent {
     Drawn {
         view_rows: u16,
         max_scroll: usize,
+        /// The terminal pane's size (rows, cols), whether or not it is shown.
+        term_size: (u16, u16),
+    },
+    /// What the terminal attachment `generation` delivered.
+    Term {
+        generation: u64,
+        event: AttachEvent,
+    },
+    /// The attachment `generation` ended without the program exiting (`None`: the daemon
+    /// closed it).
+    TermEnded {
+        generation: u64,
+        error: Option<Error>,
     },
 }
 
@@ -63,10 +81,12 @@ pub enum Reply {
     Deleted(String),
     Cancelled(CancelResult),
     Sent(Box<SendResult>),
+    Terminals(Vec<Terminal>),
 }
 
-/// Work for the daemon. Everything but `Connect` and `Subscribe` is a call answered by one
-/// `Reply` or `CallFailed`, which is what `State::pending` counts.
+/// Work for the daemon. Everything but `Connect`, `Subscribe` and the terminal attachment's
+/// actions is a call answered by one `Reply` or `CallFailed`, which is what `State::pending`
+/// counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Connect {
@@ -102,11 +122,37 @@ pub enum Action {
         session_id: String,
         content: String,
     },
+    ListTerminals,
+    /// Opens the attachment (replacing any other); its events carry `generation`.
+    Attach {
+        terminal_id: String,
+        rows: u16,
+        cols: u16,
+        generation: u64,
+    },
+    TermInput {
+        generation: u64,
+        data: Vec<u8>,
+    },
+    TermResize {
+        generation: u64,
+        rows: u16,
+        cols: u16,
+    },
+    Detach,
 }
 
 impl Action {
     fn is_call(&self) -> bool {
-        !matches!(self, Action::Connect { .. } | Action::Subscribe { .. })
+        !matches!(
+            self,
+            Action::Connect { .. }
+                | Action::Subscribe { .. }
+                | Action::Attach { .. }
+                | Action::TermInput { .. }
+                | Action::TermResize { .. }
+                | Action::Detach
+        )
     }
 }
 
@@ -129,9 +175,17 @@ impl Default for App {
 
 impl App {
     pub fn new() -> App {
+        App::with_prefix(crate::attach::DEFAULT_PREFIX)
+    }
+
+    /// `prefix`: the terminal pane's prefix byte (`Ctrl-b` by default, `AGENTMUX_PREFIX`).
+    pub fn with_prefix(prefix: u8) -> App {
         App {
-            state: State::default(),
-            keymap: KeyMap::default(),
+            state: State {
+                term_prefix: prefix,
+                ..State::default()
+            },
+            keymap: KeyMap::default().with_term_prefix(prefix),
         }
     }
 
@@ -148,7 +202,7 @@ impl App {
         let mut out = Vec::new();
         match ev {
             AppEvent::Key(k) => self.on_key(k, &mut out),
-            AppEvent::Paste(text) => self.on_paste(&text),
+            AppEvent::Paste(text) => self.on_paste(&text, &mut out),
             AppEvent::Resize => {}
             AppEvent::Connected(info) => self.on_connected(info, &mut out),
             AppEvent::ConnectFailed { attempt, error } => {
@@ -180,12 +234,19 @@ impl App {
             AppEvent::Drawn {
                 view_rows,
                 max_scroll,
+                term_size,
             } => {
                 self.state.view_rows = view_rows;
                 self.state.max_scroll = Some(max_scroll);
                 self.state.scroll = self.state.scroll.min(max_scroll);
+                self.on_term_area(term_size.0, term_size.1, &mut out);
+            }
+            AppEvent::Term { generation, event } => self.on_term_event(generation, event, &mut out),
+            AppEvent::TermEnded { generation, error } => {
+                self.on_term_ended(generation, error, &mut out)
             }
         }
+        self.sync_term(&mut out);
         self.state.pending += out.iter().filter(|a| a.is_call()).count();
         out
     }
@@ -213,8 +274,13 @@ impl App {
             generation: s.stream_gen,
         });
         out.push(Action::ListSessions);
+        out.push(Action::ListTerminals);
         if let Some(id) = s.selected.clone() {
             self.ensure_history(&id, out);
+        }
+        // The old attachment died with the connection.
+        if let Some(id) = self.state.term.as_ref().map(|v| v.id.clone()) {
+            self.attach_term(&id, out);
         }
     }
 
@@ -230,6 +296,9 @@ impl App {
         self.state.stream_gen += 1;
         for t in self.state.transcripts.values_mut() {
             t.loading = false;
+        }
+        if let Some(v) = self.state.term.as_mut() {
+            v.link = crate::term_view::Link::Ended;
         }
         out.push(Action::Connect {
             attempt: 0,
@@ -323,10 +392,9 @@ impl App {
                 }
             }
             EventPayload::Warning { message } => s.notice = Some(format!("warning: {message}")),
-            // Terminals are not shown in the TUI yet.
-            EventPayload::TerminalCreated { .. }
-            | EventPayload::TerminalUpdated { .. }
-            | EventPayload::TerminalRemoved { .. } => {}
+            EventPayload::TerminalCreated { terminal }
+            | EventPayload::TerminalUpdated { terminal } => self.on_terminal_record(terminal, out),
+            EventPayload::TerminalRemoved { id } => s.remove_terminal(id),
             // The daemon stores the user message as complete when its turn starts; this
             // event is the only news of that.
             EventPayload::TurnStarted {
@@ -357,7 +425,10 @@ impl App {
                 for x in list {
                     s.upsert_session(x);
                 }
-                let selected_gone = s.selected.as_ref().is_none_or(|id| !known.contains(id));
+                let selected_gone = s
+                    .selected
+                    .as_ref()
+                    .is_none_or(|id| !known.contains(id) && s.selected_terminal().is_none());
                 if selected_gone {
                     s.selected = s.sessions.first().map(|x| x.id.clone());
                     s.scroll = 0;
@@ -410,6 +481,7 @@ impl App {
                     (_, n) => format!("cancelled; {n} queued message(s) dropped"),
                 });
             }
+            Reply::Terminals(list) => self.on_terminals(list),
             Reply::Sent(r) => {
                 // Usually message.created got here first and may already be newer (its turn
                 // started): the reply only fills in a message the stream has not shown yet.
@@ -444,7 +516,7 @@ impl App {
     /// Starts loading the newest page of a session's history unless it is loaded or loading.
     fn ensure_history(&mut self, id: &str, out: &mut Vec<Action>) {
         let s = &mut self.state;
-        if !s.is_connected() {
+        if !s.is_connected() || s.terminals.iter().any(|t| t.id == id) {
             return;
         }
         let count = s

@@ -21,10 +21,11 @@ fn first_connect_subscribes_at_head_and_lists_sessions() {
                 after_seq: 7,
                 generation: 1
             },
-            Action::ListSessions
+            Action::ListSessions,
+            Action::ListTerminals,
         ]
     );
-    assert_eq!(app.state.pending, 1);
+    assert_eq!(app.state.pending, 2);
     assert!(app.state.is_connected());
 }
 
@@ -372,6 +373,7 @@ fn page_up_at_the_top_fetches_the_previous_page() {
     app.update(AppEvent::Drawn {
         view_rows: 20,
         max_scroll: 30,
+        term_size: (20, 50),
     });
     let pgup = AppEvent::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE));
     assert_eq!(app.update(pgup.clone()), vec![]);

@@ -9,7 +9,7 @@ mod passthrough;
 mod prefix;
 
 pub use passthrough::AltScan;
-pub use prefix::{DETACH, Filtered, Prefix, parse_prefix, prefix_label};
+pub use prefix::{Filtered, Prefix, parse_prefix};
 
 use crate::client::{AttachEvent, AttachInput, AttachStart, Client, Exit};
 use agentmux_shared::types::TerminalStatus;
@@ -203,7 +203,7 @@ async fn pump(
 }
 
 enum WriterMsg {
-    Snapshot(crate::client::Snapshot),
+    Snapshot(Box<crate::client::Snapshot>),
     Output(Vec<u8>),
     Resize { rows: u16, cols: u16 },
 }

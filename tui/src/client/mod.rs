@@ -2,9 +2,7 @@
 
 mod terminals;
 
-pub use terminals::{
-    AttachEvent, AttachInput, AttachSender, AttachStart, Attachment, Exit, Snapshot,
-};
+pub use terminals::{AttachEvent, AttachInput, AttachStart, Attachment, Exit, Snapshot};
 
 use agentmux_proto::v1 as pb;
 use agentmux_shared::config::Paths;

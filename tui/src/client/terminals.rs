@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 /// snapshot whenever this client fell behind; `Exited` last if the program ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttachEvent {
-    Snapshot(Snapshot),
+    Snapshot(Box<Snapshot>),
     Output(Vec<u8>),
     Exited(Exit),
 }
@@ -204,13 +204,13 @@ impl Client {
 fn attach_event(resp: pb::AttachResponse) -> Option<AttachEvent> {
     use pb::attach_response::Msg;
     Some(match resp.msg? {
-        Msg::Snapshot(s) => AttachEvent::Snapshot(Snapshot {
+        Msg::Snapshot(s) => AttachEvent::Snapshot(Box::new(Snapshot {
             rows: clamp_dim(s.rows),
             cols: clamp_dim(s.cols),
             screen: s.screen,
             scrollback: s.scrollback,
             terminal: s.terminal.map(Into::into),
-        }),
+        })),
         Msg::Output(b) => AttachEvent::Output(b),
         Msg::Exited(e) => AttachEvent::Exited(Exit {
             code: e.exit_code,

@@ -69,7 +69,12 @@ pub fn help_lines(km: &KeyMap, compact: bool) -> Vec<Line<'static>> {
         .max()
         .unwrap_or(0);
     let mut lines = Vec::new();
-    for scope in [Scope::Global, Scope::Sessions, Scope::Composer] {
+    for scope in [
+        Scope::Global,
+        Scope::Sessions,
+        Scope::Composer,
+        Scope::Terminal,
+    ] {
         if !lines.is_empty() && !compact {
             lines.push(Line::default());
         }
@@ -85,9 +90,17 @@ pub fn help_lines(km: &KeyMap, compact: bool) -> Vec<Line<'static>> {
 }
 
 fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
-    let full = help_lines(km, false);
+    let fits = |lines: &[Line]| {
+        let w = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
+        lines.len() + 2 <= usize::from(area.height) && w <= usize::from(area.width)
+    };
+    // Spaced out if that fits, else framed without the blank lines, else the fallback below.
+    let mut full = help_lines(km, false);
+    if !fits(&full) {
+        full = help_lines(km, true);
+    }
     let want_w = full.iter().map(Line::width).max().unwrap_or(0) + 2;
-    let fits = full.len() + 2 <= usize::from(area.height) && want_w <= usize::from(area.width);
+    let fits = fits(&full);
     let title = Span::styled("Keys (any key closes)", theme::bold());
     frame.render_widget(Clear, area);
     if fits {

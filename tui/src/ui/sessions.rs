@@ -1,7 +1,9 @@
-//! The session list: two rows per session (title with an unread marker; provider and status).
+//! The session list: two rows per session (title with an unread marker; provider and status),
+//! then a "Terminals" group with two rows per terminal (name; running or exited with code).
 
 use super::theme;
 use crate::state::{Focus, State};
+use agentmux_shared::types::{Session, Terminal, TerminalStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -20,25 +22,102 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let per_page = usize::from(inner.height / 2).max(1);
-    let selected = state.selected_index().unwrap_or(0);
-    // Keep the selection on screen; the list is short enough to not need smoother paging.
-    let first = selected.saturating_sub(per_page - 1);
+    let rows = Rows::of(state);
+    let height = usize::from(inner.height);
+    let selected = state
+        .selected
+        .as_deref()
+        .and_then(|id| rows.row_of(state, id));
+    // Keep the selection (both of its rows) on screen; the list is short enough to not need
+    // smoother paging.
+    let first = selected.map_or(0, |r| (r + 2).saturating_sub(height));
     let width = usize::from(inner.width);
-    for (row, s) in state.sessions.iter().enumerate().skip(first).take(per_page) {
-        let y = inner.y + u16::try_from((row - first) * 2).unwrap_or(0);
-        let is_sel = state.selected.as_deref() == Some(s.id.as_str());
-        let marker = if state.unread.contains(&s.id) {
-            Span::styled(theme::UNREAD, theme::assistant())
-        } else {
-            Span::raw(" ")
+    for row in first..(first + height).min(rows.total) {
+        let y = inner.y + u16::try_from(row - first).unwrap_or(0);
+        let line = match rows.item_at(row) {
+            Item::Session(i, half) => state
+                .sessions
+                .get(i)
+                .map(|s| session_line(state, s, half, focused, width)),
+            Item::NoSessions => Some(Line::from(Span::styled(
+                " (none)",
+                Style::default().fg(ratatui::style::Color::DarkGray),
+            ))),
+            Item::TermHeader => Some(Line::from(Span::styled("Terminals", theme::dim()))),
+            Item::Terminal(i, half) => state
+                .terminals
+                .get(i)
+                .map(|t| terminal_line(state, t, half, focused, width)),
         };
-        let title = truncate(&theme::title_of(s), width.saturating_sub(2));
-        let mut title_span = Span::raw(format!("{title:<w$}", w = width.saturating_sub(2)));
-        if is_sel {
-            title_span = title_span.style(theme::selected(focused));
+        if let Some(line) = line {
+            buf.set_line(inner.x, y, &line, inner.width);
         }
-        let line1 = Line::from(vec![marker, Span::raw(" "), title_span]);
+    }
+}
+
+/// The list's rows: two per session (or one "(none)"), then a "Terminals" header and two
+/// rows per terminal when there are any. Positions are computed, never built row by row, so
+/// drawing costs the visible rows only.
+struct Rows {
+    session_rows: usize,
+    total: usize,
+}
+
+enum Item {
+    /// Index and which of its two rows.
+    Session(usize, bool),
+    NoSessions,
+    TermHeader,
+    Terminal(usize, bool),
+}
+
+impl Rows {
+    fn of(state: &State) -> Rows {
+        let session_rows = (state.sessions.len() * 2).max(1);
+        let term_rows = if state.terminals.is_empty() {
+            0
+        } else {
+            1 + state.terminals.len() * 2
+        };
+        Rows {
+            session_rows,
+            total: session_rows + term_rows,
+        }
+    }
+
+    fn item_at(&self, row: usize) -> Item {
+        if row < self.session_rows {
+            if self.session_rows == 1 && row == 0 {
+                // One row for sessions means there are none (a session takes two).
+                return Item::NoSessions;
+            }
+            return Item::Session(row / 2, row % 2 == 1);
+        }
+        match row - self.session_rows {
+            0 => Item::TermHeader,
+            r => Item::Terminal((r - 1) / 2, (r - 1) % 2 == 1),
+        }
+    }
+
+    /// The first row of the item with this id.
+    fn row_of(&self, state: &State, id: &str) -> Option<usize> {
+        if let Some(i) = state.sessions.iter().position(|s| s.id == id) {
+            return Some(i * 2);
+        }
+        let i = state.terminals.iter().position(|t| t.id == id)?;
+        Some(self.session_rows + 1 + i * 2)
+    }
+}
+
+/// Row one: unread marker and title; row two: provider and status.
+fn session_line(
+    state: &State,
+    s: &Session,
+    second: bool,
+    focused: bool,
+    width: usize,
+) -> Line<'static> {
+    if second {
         let status = s.display_status();
         let mut spans = vec![Span::raw("  ")];
         // The provider only when it fits whole: a cut-off id helps nobody.
@@ -47,18 +126,54 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(" · ", theme::dim()));
         }
         spans.push(Span::styled(status, theme::status(s)));
-        let line2 = Line::from(spans);
-        buf.set_line(inner.x, y, &line1, inner.width);
-        if y + 1 < inner.y + inner.height {
-            buf.set_line(inner.x, y + 1, &line2, inner.width);
-        }
+        return Line::from(spans);
     }
-    if state.sessions.is_empty() {
-        let hint = Line::from(Span::styled(
-            "(none)",
-            Style::default().fg(ratatui::style::Color::DarkGray),
-        ));
-        buf.set_line(inner.x + 1, inner.y, &hint, inner.width.saturating_sub(1));
+    let marker = if state.unread.contains(&s.id) {
+        Span::styled(theme::UNREAD, theme::assistant())
+    } else {
+        Span::raw(" ")
+    };
+    let is_sel = state.selected.as_deref() == Some(s.id.as_str());
+    Line::from(vec![
+        marker,
+        Span::raw(" "),
+        title_span(&theme::title_of(s), is_sel, focused, width),
+    ])
+}
+
+/// Row one: name; row two: running / exited with its code.
+fn terminal_line(
+    state: &State,
+    t: &Terminal,
+    second: bool,
+    focused: bool,
+    width: usize,
+) -> Line<'static> {
+    if second {
+        let style = match t.status {
+            TerminalStatus::Running => theme::assistant(),
+            TerminalStatus::Exited => theme::failed(),
+        };
+        return Line::from(vec![
+            Span::raw("  "),
+            Span::styled(crate::output::terminal_status(t), style),
+        ]);
+    }
+    let is_sel = state.selected.as_deref() == Some(t.id.as_str());
+    Line::from(vec![
+        Span::styled(theme::TERMINAL, theme::dim()),
+        Span::raw(" "),
+        title_span(&t.name, is_sel, focused, width),
+    ])
+}
+
+fn title_span(title: &str, selected: bool, focused: bool, width: usize) -> Span<'static> {
+    let w = width.saturating_sub(2);
+    let span = Span::raw(format!("{:<w$}", truncate(title, w)));
+    if selected {
+        span.style(theme::selected(focused))
+    } else {
+        span
     }
 }
 

@@ -41,6 +41,7 @@ pub fn render(state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) {
         let scope = match state.focus {
             Focus::Sessions => Scope::Sessions,
             Focus::Composer => Scope::Composer,
+            Focus::Terminal => Scope::Terminal,
         };
         let mut spans = Vec::new();
         for (key, help) in km.hints(scope) {

@@ -95,6 +95,7 @@ fn empty_daemon_80x24() {
     let mut app = crate::app::App::new();
     app.update(AppEvent::Connected(ts::info(0)));
     app.update(AppEvent::Reply(Reply::Sessions(vec![])));
+    app.update(AppEvent::Reply(Reply::Terminals(vec![])));
     assert_snapshot!(render(&app, 80, 24));
 }
 

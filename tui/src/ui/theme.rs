@@ -60,3 +60,6 @@ pub fn title_of(s: &Session) -> String {
 
 /// Marks sessions with an assistant reply not yet looked at.
 pub const UNREAD: &str = "●";
+
+/// Marks a terminal in the list.
+pub const TERMINAL: &str = "$";

@@ -70,12 +70,15 @@ pub struct Measure {
     pub rows: u16,
     /// Largest scroll that still shows content; `usize::MAX` while the top is not reached.
     pub max_scroll: usize,
+    /// Rows and columns the terminal pane has (or would have) in this layout.
+    pub term_size: (u16, u16),
 }
 
 pub fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
     let mut measure = Measure {
         rows: area.height,
         max_scroll: 0,
+        term_size: (0, 0),
     };
     if area.height == 0 || area.width < 4 {
         return measure;
