@@ -183,7 +183,11 @@ pub fn terminal_status(t: &Terminal) -> String {
     match t.status {
         TerminalStatus::Running => "running".into(),
         TerminalStatus::Exited if t.exit_signal.is_empty() => format!("exited {}", t.exit_code),
-        TerminalStatus::Exited => format!("killed {}", t.exit_signal),
+        TerminalStatus::Exited if t.exit_signal.starts_with("SIG") => {
+            format!("killed {}", t.exit_signal)
+        }
+        // A reason rather than a signal, e.g. "daemon stopped".
+        TerminalStatus::Exited => t.exit_signal.clone(),
     }
 }
 

@@ -38,10 +38,11 @@ pub struct Exit {
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.signal.is_empty() {
-            write!(f, "exited with code {}", self.code)
-        } else {
-            write!(f, "killed by {}", self.signal)
+        match self.signal.as_str() {
+            "" => write!(f, "exited with code {}", self.code),
+            s if s.starts_with("SIG") => write!(f, "killed by {s}"),
+            // Not a signal but the daemon's reason, e.g. "daemon stopped".
+            reason => f.write_str(reason),
         }
     }
 }
@@ -239,5 +240,10 @@ mod tests {
             signal: "SIGKILL".into(),
         };
         assert_eq!(sig.to_string(), "killed by SIGKILL");
+        let reason = Exit {
+            code: -1,
+            signal: "daemon stopped".into(),
+        };
+        assert_eq!(reason.to_string(), "daemon stopped");
     }
 }

@@ -12,6 +12,12 @@ pub async fn run(c: &Client, out: &mut Out, cmd: TermCmd) -> Result<()> {
     match cmd {
         TermCmd::New(n) => {
             let attach = n.attach && !out.json;
+            // Checked first: a terminal nobody can attach to should not be left behind.
+            if attach && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+                return Err(Error::invalid(
+                    "--attach needs a terminal on stdin and stdout",
+                ));
+            }
             let id = create(c, out, n).await?;
             if !attach {
                 return Ok(());
