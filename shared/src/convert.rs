@@ -420,6 +420,7 @@ impl From<Terminal> for pb::Terminal {
             created_at_ms: t.created_at_ms,
             started_at_ms: t.started_at_ms,
             exited_at_ms: t.exited_at_ms,
+            exit_reason: t.exit_reason,
         }
     }
 }
@@ -450,6 +451,7 @@ impl From<pb::Terminal> for Terminal {
             created_at_ms: t.created_at_ms,
             started_at_ms: t.started_at_ms,
             exited_at_ms: t.exited_at_ms,
+            exit_reason: t.exit_reason,
         }
     }
 }

@@ -347,6 +347,7 @@ pub struct Terminal {
     pub created_at_ms: i64,
     pub started_at_ms: i64,
     pub exited_at_ms: i64,
+    pub exit_reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

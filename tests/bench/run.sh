@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Prints agentmux's benchmark figures (release build). Nothing here passes or fails on a number.
 #   tests/bench/run.sh            all figures
-# Needs: the Rust toolchain; wrk (apt-get install wrk) for the REST requests/s figures.
+# Needs: the Rust toolchain; wrk (apt-get install wrk) for the REST requests/s figures; tmux
+# for the terminal comparison.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q -p agentmux-daemon --bin agentmuxd
+cargo build --release -q -p agentmux-daemon -p agentmux-tui
 echo "== event log (in process, durability on)"
 cargo bench -q -p agentmux-daemon --bench eventlog 2>/dev/null | grep -v '^$'
 echo "== agentmuxd process"
 cargo bench -q -p agentmux-daemon --bench daemon 2>/dev/null | grep -v '^$'
 
+echo "== terminals, beside tmux and a bare PTY"
+if command -v tmux >/dev/null; then
+  cargo bench -q -p agentmux-daemon --bench terminal 2>/dev/null | grep -v '^$'
+else
+  echo "tmux not installed: skipped"
+fi
 echo "== REST over TCP with an API key (wrk, 2 threads, 32 connections, 10 s)"
 if ! command -v wrk >/dev/null; then
   echo "wrk not installed: skipped"

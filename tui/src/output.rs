@@ -182,12 +182,9 @@ pub fn sessions_table(sessions: &[Session], now_ms: i64) -> String {
 pub fn terminal_status(t: &Terminal) -> String {
     match t.status {
         TerminalStatus::Running => "running".into(),
+        TerminalStatus::Exited if !t.exit_reason.is_empty() => t.exit_reason.clone(),
         TerminalStatus::Exited if t.exit_signal.is_empty() => format!("exited {}", t.exit_code),
-        TerminalStatus::Exited if t.exit_signal.starts_with("SIG") => {
-            format!("killed {}", t.exit_signal)
-        }
-        // A reason rather than a signal, e.g. "daemon stopped".
-        TerminalStatus::Exited => t.exit_signal.clone(),
+        TerminalStatus::Exited => format!("killed {}", t.exit_signal),
     }
 }
 

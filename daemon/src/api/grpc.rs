@@ -250,6 +250,7 @@ fn attach_response(item: AttachItem) -> pb::AttachResponse {
         AttachItem::Exited(e) => Msg::Exited(pb::TerminalExit {
             exit_code: e.code,
             exit_signal: e.signal,
+            exit_reason: e.reason,
         }),
     };
     pb::AttachResponse { msg: Some(msg) }

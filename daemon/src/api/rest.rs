@@ -568,7 +568,7 @@ async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket
                     AttachItem::Output(b) => (vec![WsMessage::Binary(b)], false),
                     AttachItem::Exited(e) => {
                         let msg = serde_json::json!({
-                            "type": "exited", "exit_code": e.code, "exit_signal": e.signal,
+                            "type": "exited", "exit_code": e.code, "exit_signal": e.signal, "exit_reason": e.reason,
                         });
                         (vec![WsMessage::Text(msg.to_string().into())], true)
                     }

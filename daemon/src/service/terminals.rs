@@ -166,7 +166,8 @@ impl Service {
             if t.status == TerminalStatus::Running {
                 t.status = TerminalStatus::Exited;
                 t.exit_code = -1;
-                t.exit_signal = "daemon stopped".into();
+                t.exit_signal.clear();
+                t.exit_reason = "daemon stopped".into();
                 t.pid = 0;
                 t.exited_at_ms = now_ms();
                 ops.push(Store::put_terminal(&t));
@@ -422,6 +423,7 @@ impl Service {
             r.pid = pid;
             r.exit_code = 0;
             r.exit_signal.clear();
+            r.exit_reason.clear();
             r.started_at_ms = now_ms();
             r.exited_at_ms = 0;
         }))
@@ -445,6 +447,7 @@ impl Service {
                 r.status = TerminalStatus::Exited;
                 r.exit_code = status.code;
                 r.exit_signal = status.signal.clone();
+                r.exit_reason = status.reason.clone();
                 r.pid = 0;
                 r.exited_at_ms = now_ms();
             });
@@ -498,8 +501,13 @@ impl Service {
         if before.rows == u32::from(rows) && before.cols == u32::from(cols) {
             return Ok(before);
         }
-        if let Some(p) = h.process() {
-            p.resize(rows, cols)?;
+        match h.process() {
+            Some(p) if p.is_running() => p.resize(rows, cols)?,
+            _ => {
+                return Err(Error::precondition(
+                    "the terminal has exited: nothing to resize",
+                ));
+            }
         }
         h.screen.resize(rows, cols);
         let t = h.update(|r| {
@@ -584,7 +592,8 @@ impl Service {
     /// fresh snapshot instead of a backlog; `Exited` when the program ends.
     pub async fn attach_terminal(&self, p: AttachParams) -> Result<Attachment> {
         let h = self.term(&p.id)?;
-        if !p.read_only && p.rows > 0 && p.cols > 0 && h.process().is_some() {
+        let running = h.process().is_some_and(|proc_| proc_.is_running());
+        if !p.read_only && p.rows > 0 && p.cols > 0 && running {
             self.resize_terminal(&h.record().id, p.rows, p.cols).await?;
         }
         h.clients.fetch_add(1, Ordering::Relaxed);
@@ -599,7 +608,7 @@ impl Service {
             };
             let mut lines = scrollback;
             'fresh: loop {
-                let (snap, mut rx) = handle.screen.attach(lines);
+                let (snap, backlog, mut rx) = handle.screen.attach(lines);
                 lines = 0;
                 if tx
                     .send(AttachItem::Snapshot(Box::new((snap, handle.record()))))
@@ -607,6 +616,11 @@ impl Service {
                     .is_err()
                 {
                     return;
+                }
+                for b in backlog {
+                    if tx.send(AttachItem::Output(b)).await.is_err() {
+                        return;
+                    }
                 }
                 loop {
                     tokio::select! {
@@ -627,8 +641,14 @@ impl Service {
                                 }
                             }
                             let rec = handle.record();
-                            let status = if rec.status == TerminalStatus::Exited && rec.exit_code != 0 {
-                                ExitStatus { code: rec.exit_code, signal: rec.exit_signal }
+                            // A terminal restored after a restart has no process: its record
+                            // holds how it ended.
+                            let status = if handle.process().is_none() {
+                                ExitStatus {
+                                    code: rec.exit_code,
+                                    signal: rec.exit_signal,
+                                    reason: rec.exit_reason,
+                                }
                             } else {
                                 status
                             };

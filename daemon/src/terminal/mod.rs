@@ -31,6 +31,8 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 pub struct ExitStatus {
     pub code: i32,
     pub signal: String,
+    /// Why it ended when not on its own terms, e.g. "daemon stopped".
+    pub reason: String,
 }
 
 pub struct SpawnParams {
@@ -88,6 +90,12 @@ impl Process {
             .map_err(|e| Error::internal(format!("pty writer: {e}")))?;
 
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
+        screen.open();
+        let parse = screen.clone();
+        spawn_thread("pty-parser", move || {
+            parse.parse_until_closed();
+            let _ = drained_tx.send(());
+        })?;
         let out = screen.clone();
         spawn_thread("pty-reader", move || {
             let mut buf = vec![0u8; READ_CHUNK];
@@ -100,7 +108,7 @@ impl Process {
                     Err(_) => break,
                 }
             }
-            let _ = drained_tx.send(());
+            out.close();
         })?;
 
         let (input, mut input_rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
@@ -122,14 +130,16 @@ impl Process {
                 Ok(s) => ExitStatus {
                     code: i32::try_from(s.exit_code()).unwrap_or(i32::MAX),
                     signal: s.signal().map(signal_name).unwrap_or_default(),
+                    reason: String::new(),
                 },
                 Err(e) => ExitStatus {
                     code: -1,
-                    signal: format!("wait failed: {e}"),
+                    signal: String::new(),
+                    reason: format!("wait failed: {e}"),
                 },
             };
-            // Let the reader deliver what the program wrote last; a background child that
-            // still holds the PTY must not hold up the exit forever.
+            // Let the reader and parser take in what the program wrote last; a background
+            // child that still holds the PTY must not hold up the exit forever.
             let _ = drained_rx.recv_timeout(DRAIN_AFTER_EXIT);
             let _ = exit_tx.send(Some(status));
         })?;

@@ -213,6 +213,7 @@ fn exit_keeps_the_screen_and_a_restart_reattaches() {
         event: AttachEvent::Exited(Exit {
             code: 3,
             signal: String::new(),
+            reason: String::new(),
         }),
     });
     app.update(AppEvent::TermEnded {

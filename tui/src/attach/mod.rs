@@ -89,6 +89,7 @@ pub async fn run(c: &Client, opts: Options) -> Result<()> {
         let exit = Exit {
             code: t.exit_code,
             signal: t.exit_signal.clone(),
+            reason: t.exit_reason.clone(),
         };
         println!("[{name}: {exit}]");
         return Ok(());

@@ -34,15 +34,19 @@ pub struct Snapshot {
 pub struct Exit {
     pub code: i32,
     pub signal: String,
+    /// Set when the program did not end on its own terms, e.g. "daemon stopped".
+    pub reason: String,
 }
 
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.reason.is_empty() {
+            return f.write_str(&self.reason);
+        }
         match self.signal.as_str() {
             "" => write!(f, "exited with code {}", self.code),
             s if s.starts_with("SIG") => write!(f, "killed by {s}"),
-            // Not a signal but the daemon's reason, e.g. "daemon stopped".
-            reason => f.write_str(reason),
+            other => write!(f, "killed by {other}"),
         }
     }
 }
@@ -216,6 +220,7 @@ fn attach_event(resp: pb::AttachResponse) -> Option<AttachEvent> {
         Msg::Exited(e) => AttachEvent::Exited(Exit {
             code: e.exit_code,
             signal: e.exit_signal,
+            reason: e.exit_reason,
         }),
     })
 }
@@ -233,16 +238,19 @@ mod tests {
         let code = Exit {
             code: 3,
             signal: String::new(),
+            reason: String::new(),
         };
         assert_eq!(code.to_string(), "exited with code 3");
         let sig = Exit {
             code: 1,
             signal: "SIGKILL".into(),
+            reason: String::new(),
         };
         assert_eq!(sig.to_string(), "killed by SIGKILL");
         let reason = Exit {
             code: -1,
-            signal: "daemon stopped".into(),
+            signal: String::new(),
+            reason: "daemon stopped".into(),
         };
         assert_eq!(reason.to_string(), "daemon stopped");
     }
