@@ -5,7 +5,7 @@
 //! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::types::{ApiKey, Message, Session, Terminal};
+use agentmux_shared::types::{ApiKey, Approval, Message, Session, Terminal};
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
@@ -18,6 +18,7 @@ const SESSION: u8 = b's';
 const MESSAGE: u8 = b'g';
 const KEY: u8 = b'k';
 const TERMINAL: u8 = b't';
+const APPROVAL: u8 = b'a';
 
 #[derive(Clone)]
 pub struct Store {
@@ -229,6 +230,46 @@ impl Store {
             out.push(
                 pb::Terminal::decode(v.as_ref())
                     .map_err(|e| decode_err("terminal", e))?
+                    .into(),
+            );
+        }
+        Ok(out)
+    }
+
+    // ---- approvals
+
+    pub fn approval_key(id: &str) -> Vec<u8> {
+        let mut k = vec![APPROVAL];
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    pub fn put_approval(a: &Approval) -> Op {
+        Op::Put(
+            Self::approval_key(&a.id),
+            pb::Approval::from(a.clone()).encode_to_vec(),
+        )
+    }
+
+    pub fn approval(&self, id: &str) -> Result<Option<Approval>> {
+        match self.tree.get(Self::approval_key(id)).map_err(storage_err)? {
+            Some(v) => Ok(Some(
+                pb::Approval::decode(v.as_ref())
+                    .map_err(|e| decode_err("approval", e))?
+                    .into(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Every approval, oldest first (ids sort by creation time).
+    pub fn approvals(&self) -> Result<Vec<Approval>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([APPROVAL]) {
+            let (_, v) = item.map_err(storage_err)?;
+            out.push(
+                pb::Approval::decode(v.as_ref())
+                    .map_err(|e| decode_err("approval", e))?
                     .into(),
             );
         }

@@ -112,6 +112,36 @@ pub struct ProvidersConfig {
     pub openai: OpenAiConfig,
     /// Further OpenAI-compatible endpoints by id (e.g. `ollama`, `openrouter`).
     pub compat: BTreeMap<String, OpenAiConfig>,
+    /// Claude Code driven over its stream-json protocol (provider id `claude`).
+    pub claude: CliConfig,
+}
+
+/// A coding-agent CLI driven as a provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CliConfig {
+    /// The executable: a path, or a name looked up on PATH. Empty: the CLI's usual name.
+    pub command: String,
+    /// Extra arguments, added before the protocol flags.
+    pub args: Vec<String>,
+    /// Added to the daemon's environment.
+    pub env: BTreeMap<String, String>,
+    /// Model passed to the CLI; empty: the CLI's default.
+    pub model: String,
+    /// A turn fails (and the process is stopped) when the CLI prints nothing for this long.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for CliConfig {
+    fn default() -> Self {
+        CliConfig {
+            command: String::new(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            model: String::new(),
+            idle_timeout_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +271,11 @@ mod tests {
         assert_eq!(c.daemon.max_body_bytes, 5);
         assert_eq!(c.providers.openai.base_url, "http://x/v1");
         assert_eq!(c.providers.openai.idle_timeout_secs, 120);
+        let c = Config::parse("[providers.claude]\ncommand = \"/x/claude\"\nenv = { A = \"1\" }\n")
+            .unwrap();
+        assert_eq!(c.providers.claude.command, "/x/claude");
+        assert_eq!(c.providers.claude.env["A"], "1");
+        assert_eq!(c.providers.claude.idle_timeout_secs, 300);
     }
 
     #[test]

@@ -107,6 +107,8 @@ impl From<Session> for pb::Session {
             forked_from: s.forked_from,
             last_error: s.last_error,
             usage: Some(s.usage.into()),
+            provider_session_id: s.provider_session_id,
+            approval_policy: s.approval_policy.as_str().into(),
         }
     }
 }
@@ -128,6 +130,8 @@ impl From<pb::Session> for Session {
             forked_from: s.forked_from,
             last_error: s.last_error,
             usage: s.usage.map(Usage::from).unwrap_or_default(),
+            provider_session_id: s.provider_session_id,
+            approval_policy: ApprovalPolicy::parse(&s.approval_policy).unwrap_or_default(),
         }
     }
 }
@@ -227,6 +231,26 @@ impl From<Event> for pb::Event {
                 terminal: Some(terminal.into()),
             }),
             EventPayload::TerminalRemoved { id } => P::TerminalRemoved(pb::TerminalRemoved { id }),
+            EventPayload::ApprovalRequested { approval } => {
+                P::ApprovalRequested(pb::ApprovalRequested {
+                    approval: Some(approval.into()),
+                })
+            }
+            EventPayload::ApprovalResolved { approval } => {
+                P::ApprovalResolved(pb::ApprovalResolved {
+                    approval: Some(approval.into()),
+                })
+            }
+            EventPayload::ToolCall(t) => P::ToolCall(pb::ToolCall {
+                id: t.id,
+                name: t.name,
+                input_json: t.input_json,
+                status: t.status,
+                output: t.output,
+            }),
+            EventPayload::FileChanged { path, diff } => {
+                P::FileChanged(pb::FileChanged { path, diff })
+            }
         };
         pb::Event {
             seq: e.seq,
@@ -287,6 +311,23 @@ impl TryFrom<pb::Event> for Event {
                 terminal: p.terminal.ok_or_else(|| missing("terminal"))?.into(),
             },
             P::TerminalRemoved(p) => EventPayload::TerminalRemoved { id: p.id },
+            P::ApprovalRequested(p) => EventPayload::ApprovalRequested {
+                approval: p.approval.ok_or_else(|| missing("approval"))?.into(),
+            },
+            P::ApprovalResolved(p) => EventPayload::ApprovalResolved {
+                approval: p.approval.ok_or_else(|| missing("approval"))?.into(),
+            },
+            P::ToolCall(t) => EventPayload::ToolCall(ToolCall {
+                id: t.id,
+                name: t.name,
+                input_json: t.input_json,
+                status: t.status,
+                output: t.output,
+            }),
+            P::FileChanged(p) => EventPayload::FileChanged {
+                path: p.path,
+                diff: p.diff,
+            },
         };
         Ok(Event {
             seq: e.seq,
@@ -392,6 +433,47 @@ impl From<pb::CreateSessionRequest> for CreateSession {
             provider: r.provider,
             model: r.model,
             cwd: r.cwd,
+            approval_policy: r.approval_policy,
+        }
+    }
+}
+
+impl From<Approval> for pb::Approval {
+    fn from(a: Approval) -> Self {
+        pb::Approval {
+            id: a.id,
+            session_id: a.session_id,
+            tool: a.tool,
+            input_json: a.input_json,
+            summary: a.summary,
+            diff: a.diff,
+            options: a.options,
+            status: a.status.as_str().into(),
+            decision: a.decision,
+            message: a.message,
+            reason: a.reason,
+            created_at_ms: a.created_at_ms,
+            resolved_at_ms: a.resolved_at_ms,
+        }
+    }
+}
+
+impl From<pb::Approval> for Approval {
+    fn from(a: pb::Approval) -> Self {
+        Approval {
+            id: a.id,
+            session_id: a.session_id,
+            tool: a.tool,
+            input_json: a.input_json,
+            summary: a.summary,
+            diff: a.diff,
+            options: a.options,
+            status: ApprovalStatus::parse(&a.status),
+            decision: a.decision,
+            message: a.message,
+            reason: a.reason,
+            created_at_ms: a.created_at_ms,
+            resolved_at_ms: a.resolved_at_ms,
         }
     }
 }

@@ -60,6 +60,154 @@ pub struct Session {
     pub forked_from: String,
     pub last_error: String,
     pub usage: Usage,
+    /// The provider CLI's own session id (for resume); empty until known.
+    pub provider_session_id: String,
+    pub approval_policy: ApprovalPolicy,
+}
+
+/// When a session's provider must ask a person before it runs a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum ApprovalPolicy {
+    /// Ask for edits and commands.
+    #[default]
+    #[serde(rename = "ask")]
+    Ask,
+    /// File edits are allowed; everything else asks.
+    #[serde(rename = "auto-edit")]
+    AutoEdit,
+    /// Everything is allowed.
+    #[serde(rename = "never-ask")]
+    NeverAsk,
+}
+
+impl ApprovalPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Ask => "ask",
+            ApprovalPolicy::AutoEdit => "auto-edit",
+            ApprovalPolicy::NeverAsk => "never-ask",
+        }
+    }
+
+    /// Parses a policy name; empty is the default (`ask`).
+    pub fn parse(s: &str) -> crate::Result<ApprovalPolicy> {
+        match s.trim() {
+            "" | "ask" => Ok(ApprovalPolicy::Ask),
+            "auto-edit" | "auto_edit" => Ok(ApprovalPolicy::AutoEdit),
+            "never-ask" | "never_ask" => Ok(ApprovalPolicy::NeverAsk),
+            other => Err(crate::Error::invalid(format!(
+                "approval_policy {other:?} is not one of ask, auto-edit, never-ask"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    #[default]
+    Pending,
+    Allowed,
+    Denied,
+    Cancelled,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Allowed => "allowed",
+            ApprovalStatus::Denied => "denied",
+            ApprovalStatus::Cancelled => "cancelled",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> ApprovalStatus {
+        match s {
+            "allowed" => ApprovalStatus::Allowed,
+            "denied" => ApprovalStatus::Denied,
+            "cancelled" => ApprovalStatus::Cancelled,
+            "expired" => ApprovalStatus::Expired,
+            _ => ApprovalStatus::Pending,
+        }
+    }
+}
+
+/// What a person (or the policy) answered to an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    AllowOnce,
+    AllowAlways,
+    Deny,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 3] = [Decision::AllowOnce, Decision::AllowAlways, Decision::Deny];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::AllowOnce => "allow_once",
+            Decision::AllowAlways => "allow_always",
+            Decision::Deny => "deny",
+        }
+    }
+
+    pub fn parse(s: &str) -> crate::Result<Decision> {
+        Decision::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s.trim())
+            .ok_or_else(|| {
+                crate::Error::invalid(format!(
+                    "decision {s:?} is not one of allow_once, allow_always, deny"
+                ))
+            })
+    }
+}
+
+/// A provider's request to run a tool.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Approval {
+    pub id: String,
+    pub session_id: String,
+    pub tool: String,
+    /// The tool input as JSON text.
+    pub input_json: String,
+    pub summary: String,
+    /// A unified diff when the tool edits a file.
+    pub diff: String,
+    /// `allow_once`, `allow_always`, `deny`.
+    pub options: Vec<String>,
+    pub status: ApprovalStatus,
+    /// The option chosen, empty while pending.
+    pub decision: String,
+    pub message: String,
+    /// How it ended: `decided`, `policy`, `turn_cancelled`, `turn_ended`, `session_deleted`,
+    /// `daemon_restarted`, `timed_out`.
+    pub reason: String,
+    pub created_at_ms: i64,
+    pub resolved_at_ms: i64,
+}
+
+/// `DecideApproval` / `POST /v1/approvals/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct DecideApproval {
+    pub decision: String,
+    pub message: String,
+}
+
+/// A tool call's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub input_json: String,
+    /// `started`, `finished`, `failed`.
+    pub status: String,
+    pub output: String,
 }
 
 impl Session {
@@ -178,6 +326,14 @@ pub enum EventPayload {
     TerminalUpdated { terminal: Terminal },
     #[serde(rename = "terminal.removed")]
     TerminalRemoved { id: String },
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested { approval: Approval },
+    #[serde(rename = "approval.resolved")]
+    ApprovalResolved { approval: Approval },
+    #[serde(rename = "tool.call")]
+    ToolCall(ToolCall),
+    #[serde(rename = "file.changed")]
+    FileChanged { path: String, diff: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -208,6 +364,10 @@ impl EventPayload {
             EventPayload::TerminalCreated { .. } => "terminal.created",
             EventPayload::TerminalUpdated { .. } => "terminal.updated",
             EventPayload::TerminalRemoved { .. } => "terminal.removed",
+            EventPayload::ApprovalRequested { .. } => "approval.requested",
+            EventPayload::ApprovalResolved { .. } => "approval.resolved",
+            EventPayload::ToolCall(_) => "tool.call",
+            EventPayload::FileChanged { .. } => "file.changed",
         }
     }
 }
@@ -270,6 +430,8 @@ pub struct CreateSession {
     pub provider: String,
     pub model: String,
     pub cwd: String,
+    /// `ask` (default), `auto-edit`, `never-ask`.
+    pub approval_policy: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

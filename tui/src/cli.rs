@@ -51,6 +51,35 @@ pub enum Command {
     Term(TermCmd),
     /// Attach to a terminal full-screen, like tmux (prefix then d detaches)
     Attach(AttachArgs),
+    /// Tool requests waiting for a decision
+    #[command(subcommand, alias = "approval")]
+    Approvals(ApprovalsCmd),
+    /// Allow a pending approval (once, or --always)
+    Approve {
+        id: String,
+        /// Allow this kind of request for the rest of the session
+        #[arg(long)]
+        always: bool,
+    },
+    /// Deny a pending approval; the agent is told the message
+    Deny {
+        id: String,
+        #[arg(long, short)]
+        message: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCmd {
+    /// List pending approvals (--all: resolved ones too)
+    #[command(alias = "list")]
+    Ls {
+        /// Only this session's
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +203,9 @@ pub struct NewSession {
     /// Working directory for the agent; the daemon's when omitted
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// ask (default), auto-edit or never-ask
+    #[arg(long, value_name = "POLICY")]
+    pub approval_policy: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -348,6 +348,18 @@ fn event_line(e: &Event) -> String {
             )
         }
         EventPayload::TerminalRemoved { id } => id.clone(),
+        EventPayload::ApprovalRequested { approval }
+        | EventPayload::ApprovalResolved { approval } => {
+            format!(
+                "{} {} {:?} {}",
+                approval.id,
+                approval.status.as_str(),
+                approval.summary,
+                approval.reason
+            )
+        }
+        EventPayload::ToolCall(t) => format!("{} {} {}", t.id, t.name, t.status),
+        EventPayload::FileChanged { path, .. } => path.clone(),
     };
     format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
 }

@@ -5,6 +5,7 @@ use super::error::to_status;
 use crate::service::Service;
 use crate::service::{AttachItem, AttachParams};
 use agentmux_proto::v1 as pb;
+use agentmux_proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};
 use agentmux_proto::v1::event_service_server::{EventService, EventServiceServer};
 use agentmux_proto::v1::key_service_server::{KeyService, KeyServiceServer};
 use agentmux_proto::v1::message_service_server::{MessageService, MessageServiceServer};
@@ -33,6 +34,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<MessageServiceServer<Grpc>>().await;
     health.set_serving::<EventServiceServer<Grpc>>().await;
     health.set_serving::<TerminalServiceServer<Grpc>>().await;
+    health.set_serving::<ApprovalServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -45,7 +47,8 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(SessionServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(MessageServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(EventServiceServer::new(g.clone()).max_decoding_message_size(max))
-        .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max));
+        .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));
@@ -199,6 +202,31 @@ impl EventService for Grpc {
         let rx = self.svc.subscribe(r.after_seq, session);
         let stream = ReceiverStream::new(rx).map(|item: StreamItem| Ok(item.into()));
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[tonic::async_trait]
+impl ApprovalService for Grpc {
+    async fn list_approvals(
+        &self,
+        r: Request<pb::ListApprovalsRequest>,
+    ) -> Res<pb::ListApprovalsResponse> {
+        let r = r.into_inner();
+        ok(self
+            .svc
+            .list_approvals(&r.session_id, r.pending_only)
+            .map(|a| pb::ListApprovalsResponse {
+                approvals: a.into_iter().map(Into::into).collect(),
+            }))
+    }
+
+    async fn decide_approval(&self, r: Request<pb::DecideApprovalRequest>) -> Res<pb::Approval> {
+        let r = r.into_inner();
+        ok(self
+            .svc
+            .decide_approval(&r.id, &r.decision, &r.message, &r.idempotency_key)
+            .await
+            .map(Into::into))
     }
 }
 

@@ -7,8 +7,8 @@ use super::openapi::{self, Body, RouteDoc};
 use crate::service::Service;
 use crate::service::{AttachItem, AttachParams};
 use agentmux_shared::types::{
-    ApiKey, CancelResult, CreateSession, CreateTerminal, CreatedKey, Health, Info, MessagePage,
-    SendResult, Session, StreamItem, Terminal,
+    ApiKey, Approval, CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval,
+    Health, Info, MessagePage, SendResult, Session, StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use axum::Json;
@@ -134,6 +134,18 @@ pub struct KeyList {
     pub keys: Vec<ApiKey>,
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ApprovalList {
+    pub approvals: Vec<Approval>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApprovalsQuery {
+    session: String,
+    pending: bool,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PageQuery {
@@ -209,6 +221,9 @@ pub fn routes() -> Vec<Route> {
         route!("post" "/v1/sessions/{id}/messages", "sendMessage", "Send a message: 202 once queued, or with wait=true 200 with the answer", schema::<SendBody>(), 202 schema::<SendResult>(), &[("wait", "boolean")], false, post(send_message)),
         route!("get" "/v1/events", "events", "Server-sent events: replay after Last-Event-ID (or after), then live", None, 200 Some(Body::EventStream(|g| g.subschema_for::<agentmux_shared::types::Event>())), EVENTS, false, get(events_sse)),
         route!("get" "/v1/ws", "eventsWebSocket", "WebSocket carrying the same events as /v1/events, one JSON text frame each", None, 101 Some(Body::EventStream(|g| g.subschema_for::<agentmux_shared::types::Event>())), EVENTS, false, get(events_ws)),
+        route!("get" "/v1/approvals", "listApprovals", "List approvals, oldest first; filter by session and pending", None, 200 schema::<ApprovalList>(), &[("session", "string"), ("pending", "boolean")], false, get(list_approvals)),
+        route!("get" "/v1/approvals/{id}", "getApproval", "Get an approval", None, 200 schema::<Approval>(), &[], false, get(get_approval)),
+        route!("post" "/v1/approvals/{id}", "decideApproval", "Decide a pending approval (allow_once, allow_always, deny); Idempotency-Key accepted; a conflicting second decision is 409", schema::<DecideApproval>(), 200 schema::<Approval>(), &[], false, post(decide_approval)),
         route!("get" "/v1/terminals", "listTerminals", "List terminals", None, 200 schema::<TerminalList>(), &[], false, get(list_terminals)),
         route!("post" "/v1/terminals", "createTerminal", "Start a program (or a provider preset) in a daemon-owned PTY", schema::<CreateTerminal>(), 201 schema::<Terminal>(), &[], false, post(create_terminal)),
         route!("get" "/v1/terminals/{id}", "getTerminal", "Get a terminal by id, unique id prefix or name", None, 200 schema::<Terminal>(), &[], false, get(get_terminal)),
@@ -353,6 +368,38 @@ async fn send_message(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(r)))
+}
+
+async fn list_approvals(
+    State(svc): State<Service>,
+    Query(q): Query<ApprovalsQuery>,
+) -> ApiResult<Json<ApprovalList>> {
+    Ok(Json(ApprovalList {
+        approvals: svc.list_approvals(&q.session, q.pending)?,
+    }))
+}
+
+async fn get_approval(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Approval>> {
+    Ok(Json(svc.get_approval(&id)?))
+}
+
+async fn decide_approval(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<DecideApproval>,
+) -> ApiResult<Json<Approval>> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Ok(Json(
+        svc.decide_approval(&id, &b.decision, &b.message, key)
+            .await?,
+    ))
 }
 
 async fn list_keys(State(svc): State<Service>) -> ApiResult<Json<KeyList>> {

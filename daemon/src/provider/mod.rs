@@ -1,16 +1,18 @@
 //! Providers produce a turn's answer. Each streams `ProviderEvent`s into a channel; the session
 //! runner turns them into durable events. A provider never touches the store.
 
+pub mod claude;
+pub mod diff;
 pub mod openai;
 
 use agentmux_shared::config::Config;
-use agentmux_shared::types::{ProviderHealth, Role, Usage};
+use agentmux_shared::types::{Decision, ProviderHealth, Role, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -20,18 +22,50 @@ pub struct ChatMessage {
     pub content: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TurnRequest {
     pub model: String,
     pub history: Vec<ChatMessage>,
+    /// The agentmux session: providers that keep a process per session key it by this.
+    pub session_id: String,
+    pub cwd: String,
+    /// The provider's own session id from an earlier turn (resume after a restart).
+    pub provider_session_id: String,
 }
 
+/// A person's (or the policy's) answer to an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalAnswer {
+    pub decision: Decision,
+    /// For a denial: what the agent is told.
+    pub message: String,
+}
+
+/// A provider asks before it runs a tool. Dropping `respond` unanswered means "deny".
+#[derive(Debug)]
+pub struct ApprovalRequest {
+    pub tool: String,
+    pub input_json: String,
+    pub summary: String,
+    pub diff: String,
+    pub options: Vec<String>,
+    pub respond: oneshot::Sender<ApprovalAnswer>,
+}
+
+#[derive(Debug)]
 pub enum ProviderEvent {
     Text(String),
     Reasoning(String),
     /// Something odd the user should see that did not end the turn.
     Warning(String),
+    ApprovalRequest(ApprovalRequest),
+    ToolCall(ToolCall),
+    FileChanged {
+        path: String,
+        diff: String,
+    },
+    /// The provider's own session id, as soon as it is known.
+    SessionId(String),
 }
 
 /// How a turn ended when the provider finished it itself.
@@ -52,6 +86,14 @@ pub trait Provider: Send + Sync {
         req: TurnRequest,
         out: mpsc::Sender<ProviderEvent>,
     ) -> BoxFuture<'a, Result<TurnEnd>>;
+    /// The session is gone: stop whatever is kept for it.
+    fn forget_session<'a>(&'a self, _session_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    /// The daemon stops: stop every process.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 #[derive(Clone)]
@@ -76,6 +118,10 @@ impl Providers {
             let p = openai::OpenAi::new(id, c, &openai::EnvDefaults::default())?;
             map.insert(id.clone(), Arc::new(p));
         }
+        map.insert(
+            "claude".into(),
+            Arc::new(claude::Claude::new(&config.providers.claude)),
+        );
         Ok(Providers { map })
     }
 
@@ -101,5 +147,17 @@ impl Providers {
 
     pub fn health(&self) -> Vec<ProviderHealth> {
         self.map.values().map(|p| p.health()).collect()
+    }
+
+    pub async fn forget_session(&self, provider: &str, session_id: &str) {
+        if let Some(p) = self.map.get(provider) {
+            p.forget_session(session_id).await;
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        for p in self.map.values() {
+            p.shutdown().await;
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The service layer: every operation of the daemon, once, for all transports. Imports no
 //! tonic, axum, prost or serde_json.
 
+mod approvals;
 mod keys;
 mod recovery;
 mod runner;
@@ -44,6 +45,8 @@ struct Shared {
     shutdown: CancellationToken,
     runners: TaskTracker,
     terminals: terminals::Terminals,
+    /// Idempotency keys of decided approvals → approval id.
+    approval_keys: Mutex<HashMap<String, String>>,
 }
 
 /// The single writer of one session: every change to it happens under `state`.
@@ -59,6 +62,8 @@ struct SessionState {
     turn: Option<CancellationToken>,
     waiters: HashMap<String, oneshot::Sender<Result<Message>>>,
     deleted: bool,
+    /// Approvals of the running turn waiting for a decision, by id.
+    approvals: HashMap<String, approvals::PendingApproval>,
 }
 
 pub struct ServiceParams {
@@ -88,9 +93,11 @@ impl Service {
                 shutdown: CancellationToken::new(),
                 runners: TaskTracker::new(),
                 terminals: terminals::Terminals::default(),
+                approval_keys: Mutex::new(HashMap::new()),
             }),
         };
         recovery::recover(&svc).await?;
+        approvals::recover(&svc).await?;
         svc.recover_terminals().await?;
         Ok(svc)
     }
@@ -150,6 +157,7 @@ impl Service {
         {
             tracing::warn!("turns did not stop in time; they will be recovered as interrupted");
         }
+        self.shared.providers.shutdown().await;
         // An empty commit is acknowledged only after everything queued before it is durable.
         if let Err(e) = self.shared.log.commit(Vec::new(), Vec::new()).await {
             tracing::error!(error = %e, "final flush failed");
@@ -192,6 +200,7 @@ impl Service {
                 turn: None,
                 waiters: HashMap::new(),
                 deleted: false,
+                approvals: HashMap::new(),
             }),
         });
         map.insert(id.to_string(), h.clone());

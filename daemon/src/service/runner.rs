@@ -1,14 +1,18 @@
 //! The turn loop of one session: takes queued input in order, streams the provider's answer as
 //! durable events, and always leaves the session not busy when a turn ends, however it ends.
 
+use super::approvals::{self, PendingApproval};
 use super::{Service, SessionHandle};
 use crate::log::NewEvent;
-use crate::provider::{ChatMessage, ProviderEvent, TurnEnd, TurnRequest};
+use crate::provider::{
+    ApprovalAnswer, ApprovalRequest, ChatMessage, ProviderEvent, TurnEnd, TurnRequest,
+};
 use crate::store::Store;
 use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    EventPayload, Message, MessageStatus, Role, SessionStatus, TurnFinished,
+    Approval, ApprovalPolicy, ApprovalStatus, Decision, EventPayload, Message, MessageStatus, Role,
+    SessionStatus, TurnFinished,
 };
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -32,6 +36,9 @@ struct Turn {
     cancel: CancellationToken,
     history: Vec<ChatMessage>,
     provider: String,
+    cwd: String,
+    provider_session_id: String,
+    policy: ApprovalPolicy,
 }
 
 async fn run(svc: &Service, h: &SessionHandle) -> Result<()> {
@@ -43,7 +50,7 @@ async fn run(svc: &Service, h: &SessionHandle) -> Result<()> {
         let Some(turn) = start_turn(svc, h).await? else {
             return Ok(());
         };
-        let outcome = drive(svc, &turn).await;
+        let outcome = drive(svc, h, &turn).await;
         finish_turn(svc, h, turn, outcome).await?;
     }
 }
@@ -107,6 +114,9 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
     let cancel = CancellationToken::new();
     st.turn = Some(cancel.clone());
     let provider = s.provider.clone();
+    let cwd = s.cwd.clone();
+    let provider_session_id = s.provider_session_id.clone();
+    let policy = s.approval_policy;
     st.session = s;
     drop(st);
     let history = svc
@@ -126,6 +136,9 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
         cancel,
         history,
         provider,
+        cwd,
+        provider_session_id,
+        policy,
     }))
 }
 
@@ -137,7 +150,7 @@ struct Outcome {
 }
 
 /// Runs the provider until it finishes, fails, or the turn is cancelled or interrupted.
-async fn drive(svc: &Service, turn: &Turn) -> Outcome {
+async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     let mut out = Outcome {
         text: String::new(),
         status: MessageStatus::Complete,
@@ -152,12 +165,13 @@ async fn drive(svc: &Service, turn: &Turn) -> Outcome {
             return out;
         }
     };
-    let session_id = &turn.assistant.session_id;
-    let msg_id = &turn.assistant.id;
     let (tx, mut rx) = mpsc::channel(256);
     let req = TurnRequest {
         model: turn.assistant.model.clone(),
         history: turn.history.clone(),
+        session_id: turn.assistant.session_id.clone(),
+        cwd: turn.cwd.clone(),
+        provider_session_id: turn.provider_session_id.clone(),
     };
     let fut = provider.run_turn(req, tx);
     tokio::pin!(fut);
@@ -167,13 +181,13 @@ async fn drive(svc: &Service, turn: &Turn) -> Outcome {
             biased;
             _ = turn.cancel.cancelled() => break None,
             _ = shutdown.cancelled() => break None,
-            Some(ev) = rx.recv() => emit(svc, session_id, msg_id, ev, &mut out.text).await,
+            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.text).await,
             r = &mut fut => break Some(r),
         }
     };
     // The provider may have queued output before it returned.
     while let Ok(ev) = rx.try_recv() {
-        emit(svc, session_id, msg_id, ev, &mut out.text).await;
+        emit(svc, h, turn, ev, &mut out.text).await;
     }
     match result {
         Some(Ok(end)) => out.end = end,
@@ -193,7 +207,9 @@ async fn drive(svc: &Service, turn: &Turn) -> Outcome {
     out
 }
 
-async fn emit(svc: &Service, session_id: &str, msg_id: &str, ev: ProviderEvent, text: &mut String) {
+async fn emit(svc: &Service, h: &SessionHandle, turn: &Turn, ev: ProviderEvent, text: &mut String) {
+    let session_id = &turn.assistant.session_id;
+    let msg_id = &turn.assistant.id;
     let payload = match ev {
         ProviderEvent::Text(t) => {
             text.push_str(&t);
@@ -207,6 +223,20 @@ async fn emit(svc: &Service, session_id: &str, msg_id: &str, ev: ProviderEvent, 
             text: t,
         },
         ProviderEvent::Warning(message) => EventPayload::Warning { message },
+        ProviderEvent::ToolCall(t) => EventPayload::ToolCall(t),
+        ProviderEvent::FileChanged { path, diff } => EventPayload::FileChanged { path, diff },
+        ProviderEvent::SessionId(id) => {
+            if let Err(e) = set_provider_session(svc, h, &id).await {
+                tracing::error!(error = %e, "cannot store the provider session id");
+            }
+            return;
+        }
+        ProviderEvent::ApprovalRequest(r) => {
+            if let Err(e) = raise_approval(svc, h, turn, r).await {
+                tracing::error!(error = %e, "cannot record an approval request");
+            }
+            return;
+        }
     };
     if let Err(e) = svc
         .shared
@@ -216,6 +246,99 @@ async fn emit(svc: &Service, session_id: &str, msg_id: &str, ev: ProviderEvent, 
     {
         tracing::error!(error = %e, "dropping a streamed delta");
     }
+}
+
+/// Stores the provider's own session id as soon as it is known, so a restart can resume it.
+async fn set_provider_session(svc: &Service, h: &SessionHandle, id: &str) -> Result<()> {
+    let mut st = h.state.lock().await;
+    if st.deleted || st.session.provider_session_id == id {
+        return Ok(());
+    }
+    let mut s = st.session.clone();
+    s.provider_session_id = id.to_string();
+    s.updated_at_ms = now_ms();
+    svc.commit(
+        vec![Store::put_session(&s)],
+        vec![NewEvent::new(
+            &s.id,
+            EventPayload::SessionUpdated { session: s.clone() },
+        )],
+    )
+    .await?;
+    st.session = s;
+    Ok(())
+}
+
+/// Tools that only edit files: what `auto-edit` allows without asking.
+const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+
+/// Persists an approval request and keeps its answer channel until someone decides, or answers
+/// it at once when the session's policy says so (still recorded, with reason `policy`).
+async fn raise_approval(
+    svc: &Service,
+    h: &SessionHandle,
+    turn: &Turn,
+    r: ApprovalRequest,
+) -> Result<()> {
+    let now = now_ms();
+    let mut a = Approval {
+        id: new_id("apr"),
+        session_id: turn.assistant.session_id.clone(),
+        tool: r.tool,
+        input_json: r.input_json,
+        summary: r.summary,
+        diff: r.diff,
+        options: r.options,
+        status: ApprovalStatus::Pending,
+        created_at_ms: now,
+        ..Approval::default()
+    };
+    let auto = match turn.policy {
+        ApprovalPolicy::NeverAsk => true,
+        ApprovalPolicy::AutoEdit => EDIT_TOOLS.contains(&a.tool.as_str()),
+        ApprovalPolicy::Ask => false,
+    };
+    if auto {
+        a.status = ApprovalStatus::Allowed;
+        a.decision = Decision::AllowOnce.as_str().into();
+        a.reason = "policy".into();
+        a.resolved_at_ms = now;
+        let _ = r.respond.send(ApprovalAnswer {
+            decision: Decision::AllowOnce,
+            message: String::new(),
+        });
+        return svc
+            .commit(
+                vec![Store::put_approval(&a)],
+                vec![NewEvent::new(
+                    &a.session_id.clone(),
+                    EventPayload::ApprovalResolved { approval: a },
+                )],
+            )
+            .await;
+    }
+    let mut st = h.state.lock().await;
+    if st.deleted {
+        return Ok(()); // dropping `respond` denies
+    }
+    svc.commit(
+        vec![Store::put_approval(&a)],
+        vec![NewEvent::new(
+            &a.session_id,
+            EventPayload::ApprovalRequested {
+                approval: a.clone(),
+            },
+        )],
+    )
+    .await?;
+    st.approvals.insert(
+        a.id.clone(),
+        PendingApproval {
+            approval: a,
+            respond: r.respond,
+        },
+    );
+    Ok(())
 }
 
 async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -> Result<()> {
@@ -259,15 +382,20 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
         usage: a.usage,
     };
     let sid = s.id.clone();
-    svc.commit(
-        vec![Store::put_message(&a), Store::put_session(&s)],
-        vec![
-            NewEvent::new(&sid, EventPayload::MessageCompleted { message: a.clone() }),
-            NewEvent::new(&sid, EventPayload::TurnFinished(finished)),
-            NewEvent::new(&sid, EventPayload::SessionUpdated { session: s.clone() }),
-        ],
-    )
-    .await?;
+    // Approvals the turn left open end with it.
+    let reason = if a.status == MessageStatus::Cancelled {
+        "turn_cancelled"
+    } else {
+        "turn_ended"
+    };
+    let (mut ops, mut events) = approvals::drain_pending(&mut st, reason);
+    ops.extend([Store::put_message(&a), Store::put_session(&s)]);
+    events.extend([
+        NewEvent::new(&sid, EventPayload::MessageCompleted { message: a.clone() }),
+        NewEvent::new(&sid, EventPayload::TurnFinished(finished)),
+        NewEvent::new(&sid, EventPayload::SessionUpdated { session: s.clone() }),
+    ]);
+    svc.commit(ops, events).await?;
     st.session = s;
     if let Some(w) = waiter {
         let _ = w.send(Ok(a));

@@ -6,8 +6,8 @@ use crate::log::NewEvent;
 use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS, Message, MessagePage,
-    MessageStatus, Page, Role, SendResult, Session, SessionStatus,
+    ApprovalPolicy, CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS, Message,
+    MessagePage, MessageStatus, Page, Role, SendResult, Session, SessionStatus,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 
@@ -47,6 +47,7 @@ fn updated(session: &Session) -> NewEvent {
 impl Service {
     pub async fn create_session(&self, req: CreateSession) -> Result<Session> {
         let title = validate_title(&req.title)?;
+        let approval_policy = ApprovalPolicy::parse(&req.approval_policy)?;
         let provider_id = match req.provider.trim() {
             "" => self.shared.config.daemon.default_provider.clone(),
             p => p.to_string(),
@@ -84,6 +85,7 @@ impl Service {
                 m => m.to_string(),
             },
             cwd,
+            approval_policy,
             created_at_ms: now,
             updated_at_ms: now,
             ..Session::default()
@@ -148,16 +150,15 @@ impl Service {
         let h = self.handle(&id)?;
         let mut st = h.state.lock().await;
         st.live()?;
-        let mut ops = vec![Op::Del(Store::session_key(&id))];
+        let (mut ops, mut events) = super::approvals::drain_pending(&mut st, "session_deleted");
+        ops.push(Op::Del(Store::session_key(&id)));
         ops.extend(self.store().message_keys(&id)?.into_iter().map(Op::Del));
-        self.commit(
-            ops,
-            vec![NewEvent::new(
-                &id,
-                EventPayload::SessionDeleted { id: id.clone() },
-            )],
-        )
-        .await?;
+        events.push(NewEvent::new(
+            &id,
+            EventPayload::SessionDeleted { id: id.clone() },
+        ));
+        self.commit(ops, events).await?;
+        let provider = st.session.provider.clone();
         st.deleted = true;
         if let Some(t) = st.turn.take() {
             t.cancel();
@@ -167,6 +168,7 @@ impl Service {
         }
         drop(st);
         self.forget(&id);
+        self.shared.providers.forget_session(&provider, &id).await;
         Ok(id)
     }
 
@@ -212,6 +214,7 @@ impl Service {
             provider: src.provider,
             model: src.model,
             cwd: src.cwd,
+            approval_policy: src.approval_policy,
             message_count: count,
             created_at_ms: now,
             updated_at_ms: now,
@@ -278,6 +281,10 @@ impl Service {
             }
             None => false,
         };
+        if !st.approvals.is_empty() {
+            let (ops, events) = super::approvals::drain_pending(&mut st, "turn_cancelled");
+            self.commit(ops, events).await?;
+        }
         let mut dropped = 0u32;
         if clear_queue && !st.queue.is_empty() {
             let now = now_ms();

@@ -409,8 +409,18 @@ impl App {
                     m.status = MessageStatus::Complete;
                 }
             }
-            // Reasoning is not shown yet.
-            EventPayload::ReasoningDelta { .. } => {}
+            // No approval modal yet: point at the CLI.
+            EventPayload::ApprovalRequested { approval } => {
+                s.notice = Some(format!(
+                    "approval needed: {} {} (agentmux approve|deny {})",
+                    approval.id, approval.summary, approval.id
+                ));
+            }
+            // Reasoning, tool calls and diffs are not shown yet.
+            EventPayload::ReasoningDelta { .. }
+            | EventPayload::ApprovalResolved { .. }
+            | EventPayload::ToolCall(_)
+            | EventPayload::FileChanged { .. } => {}
         }
     }
 

@@ -1,5 +1,6 @@
 //! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
 
+mod approvals;
 mod terminals;
 
 pub use terminals::{AttachEvent, AttachInput, AttachStart, Attachment, Exit, Snapshot};
@@ -142,6 +143,7 @@ impl Client {
             provider: req.provider,
             model: req.model,
             cwd: req.cwd,
+            approval_policy: req.approval_policy,
         };
         let r = self.sessions().create_session(req).await;
         Ok(r.map_err(status_to_error)?.into_inner().into())

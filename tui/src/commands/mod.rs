@@ -1,8 +1,11 @@
 //! The scripting subcommands: each makes a few calls and prints a table or JSON.
 
+mod approvals;
 mod term;
 
-use crate::cli::{Command, DaemonCmd, EventsArgs, Global, KeysCmd, SendArgs, SessionCmd};
+use crate::cli::{
+    ApprovalsCmd, Command, DaemonCmd, EventsArgs, Global, KeysCmd, SendArgs, SessionCmd,
+};
 use crate::client::{self, Client, Target};
 use crate::output::{self, Out};
 use agentmux_shared::types::{CreateSession, StreamItem};
@@ -37,6 +40,19 @@ pub async fn run(global: &Global, command: Command) -> Result<()> {
         Command::Term(cmd) => {
             let c = Client::connect_or_start(&target).await?;
             term::run(&c, &mut out, cmd).await
+        }
+        Command::Approvals(ApprovalsCmd::Ls { session, all }) => {
+            let c = Client::connect_or_start(&target).await?;
+            approvals::list(&c, &mut out, session, all).await
+        }
+        Command::Approve { id, always } => {
+            let c = Client::connect_or_start(&target).await?;
+            let d = if always { "allow_always" } else { "allow_once" };
+            approvals::decide(&c, &mut out, &id, d, "").await
+        }
+        Command::Deny { id, message } => {
+            let c = Client::connect_or_start(&target).await?;
+            approvals::decide(&c, &mut out, &id, "deny", &message.unwrap_or_default()).await
         }
         Command::Attach(args) => {
             // Parse the prefix before connecting: a typo should not start a daemon.
@@ -135,6 +151,7 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                     provider: n.provider.unwrap_or_default(),
                     model: n.model.unwrap_or_default(),
                     cwd,
+                    approval_policy: n.approval_policy.unwrap_or_default(),
                 })
                 .await?;
             out.session(&s)

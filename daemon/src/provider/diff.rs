@@ -1,0 +1,79 @@
+//! Unified diffs of the file edits coding agents propose (Claude's Write / Edit / MultiEdit inputs).
+
+use std::path::Path;
+
+/// A unified diff of `old` → `new` for `path` (empty when they are equal).
+pub fn unified(path: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let name = path.trim_start_matches('/');
+    let (a, b) = if old.is_empty() {
+        ("/dev/null".to_string(), format!("b/{name}"))
+    } else {
+        (format!("a/{name}"), format!("b/{name}"))
+    };
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string()
+}
+
+/// The current content of `path` if it is a readable text file inside `cwd`; empty otherwise
+/// (a missing file, or one outside the session's directory, diffs as new).
+pub fn read_within(cwd: &str, path: &str) -> String {
+    let p = Path::new(path);
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new(cwd).join(p)
+    };
+    let (Ok(root), Ok(real)) = (Path::new(cwd).canonicalize(), p.canonicalize()) else {
+        return String::new();
+    };
+    if !real.starts_with(&root) {
+        return String::new();
+    }
+    std::fs::read_to_string(real).unwrap_or_default()
+}
+
+/// Applies Claude-style string replacements (`old_string` → `new_string`, once or all) to `text`.
+pub fn replace(text: &str, old: &str, new: &str, all: bool) -> String {
+    if old.is_empty() {
+        return text.to_string();
+    }
+    if all {
+        text.replace(old, new)
+    } else {
+        text.replacen(old, new, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_file_and_edit() {
+        let d = unified("/w/hello.txt", "", "hi\n");
+        assert!(d.starts_with("--- /dev/null\n+++ b/w/hello.txt\n"), "{d}");
+        assert!(d.contains("\n+hi\n"), "{d}");
+        let d = unified("x.rs", "a\nb\nc\n", "a\nB\nc\n");
+        assert!(d.contains("-b\n+B\n"), "{d}");
+        assert_eq!(unified("x", "same", "same"), "");
+    }
+
+    #[test]
+    fn reads_only_inside_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().to_str().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "old\n").unwrap();
+        assert_eq!(read_within(cwd, &format!("{cwd}/f.txt")), "old\n");
+        assert_eq!(read_within(cwd, "f.txt"), "old\n");
+        assert_eq!(read_within(cwd, "/etc/hostname"), "");
+        assert_eq!(read_within(cwd, &format!("{cwd}/missing")), "");
+        assert_eq!(replace("a a", "a", "b", false), "b a");
+        assert_eq!(replace("a a", "a", "b", true), "b b");
+    }
+}

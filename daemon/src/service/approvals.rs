@@ -1,0 +1,196 @@
+//! Approvals: a provider's request to run a tool, persisted while it waits for a person. The
+//! runner raises them (`runner::raise_approval`); here they are listed, decided, and resolved when
+//! their turn, their session or the daemon ends.
+
+use super::{Service, SessionState};
+use crate::log::NewEvent;
+use crate::provider::ApprovalAnswer;
+use crate::store::{Op, Store};
+use agentmux_shared::ids::now_ms;
+use agentmux_shared::types::{Approval, ApprovalStatus, Decision, EventPayload};
+use agentmux_shared::{Error, ErrorKind, Result};
+use tokio::sync::oneshot;
+
+/// Longest deny message accepted, in bytes.
+const MAX_MESSAGE: usize = 16 * 1024;
+
+/// A pending approval of a running turn and the channel its answer goes back on.
+pub(super) struct PendingApproval {
+    pub approval: Approval,
+    pub respond: oneshot::Sender<ApprovalAnswer>,
+}
+
+/// `a` resolved without a decision (`cancelled`, with `reason`).
+fn cancelled(mut a: Approval, reason: &str) -> Approval {
+    a.status = ApprovalStatus::Cancelled;
+    a.reason = reason.into();
+    a.resolved_at_ms = now_ms();
+    a
+}
+
+fn resolved_event(a: Approval) -> NewEvent {
+    NewEvent::new(
+        &a.session_id.clone(),
+        EventPayload::ApprovalResolved { approval: a },
+    )
+}
+
+/// Resolves every pending approval of a session as `cancelled` with `reason`: the writes and
+/// events to commit. Dropping the answer channels tells the provider "deny".
+pub(super) fn drain_pending(st: &mut SessionState, reason: &str) -> (Vec<Op>, Vec<NewEvent>) {
+    let mut ops = Vec::new();
+    let mut events = Vec::new();
+    let mut pending: Vec<PendingApproval> = st.approvals.drain().map(|(_, p)| p).collect();
+    pending.sort_by(|a, b| a.approval.id.cmp(&b.approval.id));
+    for p in pending {
+        let a = cancelled(p.approval, reason);
+        ops.push(Store::put_approval(&a));
+        events.push(resolved_event(a));
+    }
+    (ops, events)
+}
+
+/// At start-up: approvals a previous run left pending can no longer be answered.
+pub(super) async fn recover(svc: &Service) -> Result<()> {
+    let mut ops = Vec::new();
+    let mut events = Vec::new();
+    for a in svc.store().approvals()? {
+        if a.status == ApprovalStatus::Pending {
+            let a = cancelled(a, "daemon_restarted");
+            ops.push(Store::put_approval(&a));
+            events.push(resolved_event(a));
+        }
+    }
+    if ops.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(approvals = ops.len(), "cancelled approvals left pending");
+    svc.commit(ops, events).await
+}
+
+/// A second decision on a resolved approval: the same one is fine, another is a conflict.
+fn same_or_conflict(a: Approval, d: Decision) -> Result<Approval> {
+    if a.decision == d.as_str() {
+        return Ok(a);
+    }
+    let how = if a.decision.is_empty() {
+        a.reason.clone()
+    } else {
+        a.decision.clone()
+    };
+    Err(Error::new(
+        ErrorKind::AlreadyExists,
+        format!("approval {} is already {} ({how})", a.id, a.status.as_str()),
+    ))
+}
+
+impl Service {
+    /// Approvals, oldest first; `session` (id or unique prefix) and `pending_only` filter.
+    pub fn list_approvals(&self, session: &str, pending_only: bool) -> Result<Vec<Approval>> {
+        let session = match session.trim() {
+            "" => String::new(),
+            s => self.resolve(s).unwrap_or_else(|_| s.to_string()),
+        };
+        Ok(self
+            .store()
+            .approvals()?
+            .into_iter()
+            .filter(|a| session.is_empty() || a.session_id == session)
+            .filter(|a| !pending_only || a.status == ApprovalStatus::Pending)
+            .collect())
+    }
+
+    pub fn get_approval(&self, id: &str) -> Result<Approval> {
+        self.store()
+            .approval(id.trim())?
+            .ok_or_else(|| Error::not_found("approval", id))
+    }
+
+    /// Answers a pending approval. Idempotent: the same decision again, or a retry with the same
+    /// idempotency key, returns the approval; a different decision on a resolved one is a
+    /// conflict (`AlreadyExists`).
+    pub async fn decide_approval(
+        &self,
+        id: &str,
+        decision: &str,
+        message: &str,
+        idempotency_key: &str,
+    ) -> Result<Approval> {
+        let d = Decision::parse(decision)?;
+        if message.len() > MAX_MESSAGE {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "approval message is over the size limit",
+            ));
+        }
+        let a = self.get_approval(id)?;
+        let key = idempotency_key.trim();
+        if !key.is_empty() && self.idempotent_hit(key, &a.id) {
+            return Ok(a);
+        }
+        if a.status != ApprovalStatus::Pending {
+            return same_or_conflict(a, d);
+        }
+        let h = self.handle(&a.session_id)?;
+        let mut st = h.state.lock().await;
+        let Some(p) = st.approvals.remove(&a.id) else {
+            drop(st);
+            // Resolved meanwhile, or left by a turn that is gone.
+            let a = self.get_approval(&a.id)?;
+            if a.status != ApprovalStatus::Pending {
+                return same_or_conflict(a, d);
+            }
+            return Err(Error::precondition(format!(
+                "approval {} belongs to no running turn",
+                a.id
+            )));
+        };
+        let mut a = p.approval.clone();
+        a.status = if d == Decision::Deny {
+            ApprovalStatus::Denied
+        } else {
+            ApprovalStatus::Allowed
+        };
+        a.decision = d.as_str().into();
+        a.message = message.to_string();
+        a.reason = "decided".into();
+        a.resolved_at_ms = now_ms();
+        if let Err(e) = self
+            .commit(
+                vec![Store::put_approval(&a)],
+                vec![resolved_event(a.clone())],
+            )
+            .await
+        {
+            st.approvals.insert(p.approval.id.clone(), p);
+            return Err(e);
+        }
+        drop(st);
+        let _ = p.respond.send(ApprovalAnswer {
+            decision: d,
+            message: message.to_string(),
+        });
+        if !key.is_empty() {
+            self.remember_key(key, &a.id);
+        }
+        Ok(a)
+    }
+
+    fn idempotent_hit(&self, key: &str, approval_id: &str) -> bool {
+        self.shared
+            .approval_keys
+            .lock()
+            .map(|m| m.get(key).is_some_and(|id| id == approval_id))
+            .unwrap_or(false)
+    }
+
+    fn remember_key(&self, key: &str, approval_id: &str) {
+        if let Ok(mut m) = self.shared.approval_keys.lock() {
+            // Bounded: retries come within moments of the first try.
+            if m.len() >= 10_000 {
+                m.clear();
+            }
+            m.insert(key.to_string(), approval_id.to_string());
+        }
+    }
+}

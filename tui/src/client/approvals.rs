@@ -1,0 +1,52 @@
+//! `ApprovalService` calls: list and decide approvals.
+
+use super::{Client, status_to_error};
+use agentmux_proto::v1 as pb;
+use agentmux_shared::Result;
+use agentmux_shared::types::Approval;
+
+impl Client {
+    fn approvals(
+        &self,
+    ) -> pb::approval_service_client::ApprovalServiceClient<tonic::transport::Channel> {
+        pb::approval_service_client::ApprovalServiceClient::new(self.channel.clone())
+    }
+
+    pub async fn list_approvals(
+        &self,
+        session_id: &str,
+        pending_only: bool,
+    ) -> Result<Vec<Approval>> {
+        let r = self
+            .approvals()
+            .list_approvals(pb::ListApprovalsRequest {
+                session_id: session_id.to_string(),
+                pending_only,
+            })
+            .await;
+        Ok(r.map_err(status_to_error)?
+            .into_inner()
+            .approvals
+            .into_iter()
+            .map(Approval::from)
+            .collect())
+    }
+
+    pub async fn decide_approval(
+        &self,
+        id: &str,
+        decision: &str,
+        message: &str,
+    ) -> Result<Approval> {
+        let r = self
+            .approvals()
+            .decide_approval(pb::DecideApprovalRequest {
+                id: id.to_string(),
+                decision: decision.to_string(),
+                message: message.to_string(),
+                idempotency_key: String::new(),
+            })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+}
