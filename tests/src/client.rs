@@ -192,6 +192,32 @@ impl Rest {
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.request(reqwest::Method::POST, path, Some(body)).await
     }
+    /// `POST` with a JSON body and extra headers (e.g. `Idempotency-Key`).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let what = format!("POST {path}");
+        let mut rb = self.builder(reqwest::Method::POST, path).json(&body);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        within(&what, async {
+            let resp = rb.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>(Reply {
+                status,
+                headers,
+                body,
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
         self.request(reqwest::Method::PATCH, path, Some(body)).await
     }

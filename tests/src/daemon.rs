@@ -90,6 +90,8 @@ pub struct DaemonOptions {
     pub tcp: bool,
     /// Environment for the daemon (`OPENAI_*` are otherwise removed).
     pub env: Vec<(String, String)>,
+    /// Further config lines appended at the end (e.g. a `[providers.claude]` section).
+    pub extra_toml: Vec<String>,
 }
 
 impl DaemonOptions {
@@ -115,6 +117,11 @@ impl DaemonOptions {
         self.openai_toml.push(line.to_string());
         self
     }
+    /// A line appended to the config file after every other section.
+    pub fn toml(mut self, line: &str) -> Self {
+        self.extra_toml.push(line.to_string());
+        self
+    }
 
     fn config_text(&self) -> String {
         let mut out = String::from("[daemon]\n");
@@ -128,6 +135,9 @@ impl DaemonOptions {
             let _ = writeln!(out, "model = {:?}", crate::fake_openai::MODEL);
         }
         for line in &self.openai_toml {
+            let _ = writeln!(out, "{line}");
+        }
+        for line in &self.extra_toml {
             let _ = writeln!(out, "{line}");
         }
         out

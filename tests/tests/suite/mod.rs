@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod chat;
+mod claude;
 mod durability;
 mod events;
 mod lifecycle;
@@ -48,6 +49,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/v1/events", "/v1/events"),
     ("GET", "/v1/ws", "/v1/ws"),
+    ("GET", "/v1/approvals", "/v1/approvals"),
+    ("GET", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
+    ("POST", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
     ("GET", "/v1/openapi.json", "/v1/openapi.json"),
     ("GET", "/v1/keys", "/v1/keys"),
     ("POST", "/v1/keys", "/v1/keys"),

@@ -1,0 +1,567 @@
+//! Claude Code through the daemon, end to end: the real `claude` CLI (pinned, installed by
+//! `tests/cli/install.sh`) driven over stream-json, its model API played by the fake server.
+//! Plain answers, approvals (allow, deny, idempotent decisions), cancel, and resume after `kill -9`.
+
+use super::{ROUTES, get_session, id_of, messages, send, send_wait, wait_session};
+use agentmux_shared::types::{Event, EventPayload};
+use agentmux_tests::client::{Item, Rest};
+use agentmux_tests::daemon::{Daemon, DaemonOptions};
+use agentmux_tests::fake::{FakeModel, Match, Script, Step};
+use agentmux_tests::poll_until;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const API_KEY: &str = "sk-fake-0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The bin dir holding the pinned `claude`: `AGENTMUX_CLI_BIN`, else what `tests/cli/install.sh`
+/// prints (it reuses its cache in ~/.cache/agentmux/clis, installing only when missing).
+fn cli_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("AGENTMUX_CLI_BIN") {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("claude").is_file(),
+                "AGENTMUX_CLI_BIN={} has no claude in it; run tests/cli/install.sh",
+                dir.display()
+            );
+            return dir;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/install.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}): the Claude e2e tests need the pinned CLIs (npm and a reachable \
+             registry, or set AGENTMUX_CLI_BIN to a bin dir with claude)",
+            script.display(),
+            out.status
+        );
+        let dir = PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim(),
+        );
+        assert!(
+            dir.join("claude").is_file(),
+            "install.sh printed {} but there is no claude in it",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
+}
+
+struct Env {
+    fake: FakeModel,
+    d: Daemon,
+    rest: Rest,
+    /// The session's working directory.
+    work: tempfile::TempDir,
+    _home: tempfile::TempDir,
+}
+
+async fn start() -> Env {
+    let bin = cli_bin();
+    let fake = FakeModel::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let claude_dir = home.path().join(".claude");
+    let env = format!(
+        "env = {{ ANTHROPIC_BASE_URL = {:?}, ANTHROPIC_API_KEY = {API_KEY:?}, CLAUDE_CONFIG_DIR = {:?}, HOME = {:?} }}",
+        fake.root_url(),
+        claude_dir.display().to_string(),
+        home.path().display().to_string(),
+    );
+    let d = Daemon::start(
+        DaemonOptions::fake(fake.base_url())
+            .toml("[providers.claude]")
+            .toml(&format!(
+                "command = {:?}",
+                bin.join("claude").display().to_string()
+            ))
+            .toml(&env)
+            .toml("idle_timeout_secs = 60"),
+    )
+    .await;
+    let rest = d.rest();
+    Env {
+        fake,
+        d,
+        rest,
+        work,
+        _home: home,
+    }
+}
+
+impl Env {
+    async fn session(&self, policy: &str) -> String {
+        let r = self
+            .rest
+            .post(
+                "/v1/sessions",
+                json!({"title": "claude", "provider": "claude",
+                       "cwd": self.work.path().display().to_string(), "approval_policy": policy}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "create a claude session: {}", r.text());
+        let s = r.json();
+        assert_eq!(s["provider"], "claude");
+        assert_eq!(s["approval_policy"], policy);
+        id_of(&s)
+    }
+
+    fn file(&self) -> PathBuf {
+        self.work.path().join("hello.txt")
+    }
+
+    /// The model writes hello.txt (after some text), then answers "Finished." once it heard back.
+    fn script_write(&self) {
+        self.script_write_call();
+        self.fake
+            .push(Script::answer("Finished.").when(Match::has_tools()));
+    }
+
+    /// Only the model turn that calls Write.
+    fn script_write_call(&self) {
+        self.fake.push(
+            Script::new(vec![
+                Step::text("I'll create the file."),
+                Step::tool(
+                    "Write",
+                    json!({"file_path": self.file().display().to_string(), "content": "hi\n"}),
+                ),
+            ])
+            .when(Match::has_tools()),
+        );
+    }
+
+    async fn pending_approval(&self, session: &str) -> Value {
+        poll_until("an approval request", Duration::from_secs(30), || async {
+            let v = self
+                .rest
+                .get_ok(&format!("/v1/approvals?session={session}&pending=true"))
+                .await;
+            v["approvals"].as_array().and_then(|a| a.first().cloned())
+        })
+        .await
+    }
+
+    async fn idle(&self, session: &str) -> Value {
+        wait_session(&self.rest, session, 60, "the turn to end", |s| {
+            s["busy"] == false
+        })
+        .await
+    }
+
+    /// Every event of the session so far.
+    async fn events(&self, session: &str) -> Vec<Event> {
+        let head = self.d.last_seq().await;
+        let mut sse = self
+            .rest
+            .sse(&format!("/v1/events?session={session}&after=0"), None)
+            .await;
+        let mut out = Vec::new();
+        while let Some(item) = sse.next_item().await {
+            match item {
+                Item::Event(e) => {
+                    let seq = e.seq;
+                    out.push(e);
+                    if seq >= head {
+                        break;
+                    }
+                }
+                Item::Heartbeat => break,
+                Item::Lagged(_) => panic!("lagged while reading back events"),
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn approval_routes_are_in_the_auth_table() {
+    for (m, p) in [
+        ("GET", "/v1/approvals"),
+        ("GET", "/v1/approvals/{id}"),
+        ("POST", "/v1/approvals/{id}"),
+    ] {
+        assert!(
+            ROUTES.iter().any(|(rm, rp, _)| *rm == m && *rp == p),
+            "{m} {p} missing from ROUTES"
+        );
+    }
+}
+
+#[tokio::test]
+async fn plain_prompt_streams_an_answer() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.fake.push(
+        Script::new(vec![
+            Step::text("Hello from "),
+            Step::Text {
+                text: "the fake model.".into(),
+                delay: Duration::from_millis(50),
+            },
+        ])
+        .when(Match::has_tools()),
+    );
+    let mut sse = e
+        .rest
+        .sse(
+            &format!("/v1/events?session={id}&after={}", e.d.last_seq().await),
+            None,
+        )
+        .await;
+    let t0 = Instant::now();
+    send(&e.rest, &id, "Say hello.").await;
+    let mut first_delta = None;
+    let mut text = String::new();
+    loop {
+        let Some(Item::Event(ev)) = sse.next_item().await else {
+            continue;
+        };
+        match ev.payload {
+            EventPayload::MessageDelta { text: t, .. } => {
+                first_delta.get_or_insert_with(|| t0.elapsed());
+                text.push_str(&t);
+            }
+            EventPayload::TurnFinished(f) => {
+                assert_eq!(f.status.as_str(), "complete", "{f:?}");
+                assert_eq!(f.stop_reason, "end_turn");
+                assert!(f.usage.output_tokens > 0, "{f:?}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    eprintln!(
+        "claude via agentmuxd: send -> first delta {:?} (cold start), turn {:?}",
+        first_delta.unwrap(),
+        t0.elapsed()
+    );
+    assert_eq!(text, "Hello from the fake model.");
+    let s = get_session(&e.rest, &id).await;
+    assert!(
+        !s["provider_session_id"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "the Claude session id is stored: {s}"
+    );
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["content"], "Hello from the fake model.");
+    assert_eq!(msgs[1]["model"], "claude-opus-4-8");
+
+    // Second turn: the same process, warm.
+    e.fake
+        .push(Script::answer("Again.").when(Match::has_tools()));
+    let t1 = Instant::now();
+    let r = send_wait(&e.rest, &id, "Once more.").await;
+    eprintln!("claude via agentmuxd: warm turn {:?}", t1.elapsed());
+    assert_eq!(r["reply"]["content"], "Again.");
+    let reqs: Vec<_> = e
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| !r.tools().is_empty())
+        .collect();
+    let last = reqs.last().unwrap();
+    assert!(
+        last.history()
+            .iter()
+            .any(|(role, t)| role == "user" && t.contains("Say hello.")),
+        "the second request carries the first turn: {:?}",
+        last.history()
+    );
+}
+
+#[tokio::test]
+async fn write_asks_then_allow_writes_the_file_with_a_diff() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    assert_eq!(a["tool"], "Write", "{a}");
+    assert_eq!(a["status"], "pending");
+    assert!(a["id"].as_str().unwrap().starts_with("apr_"), "{a}");
+    assert!(a["diff"].as_str().unwrap().contains("+hi"), "{a}");
+    assert_eq!(
+        serde_json::from_str::<Value>(a["input_json"].as_str().unwrap()).unwrap()["content"],
+        "hi\n"
+    );
+    assert_eq!(a["options"], json!(["allow_once", "allow_always", "deny"]));
+    assert!(!e.file().exists(), "nothing is written before the decision");
+    assert_eq!(
+        get_session(&e.rest, &id).await["busy"],
+        true,
+        "the turn waits for the decision"
+    );
+
+    let aid = a["id"].as_str().unwrap();
+    let r = e
+        .rest
+        .post(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_once"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "allowed");
+    // The same decision again is fine; a different one conflicts.
+    let again = e
+        .rest
+        .post(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_once"}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    e.rest
+        .post(&format!("/v1/approvals/{aid}"), json!({"decision": "deny"}))
+        .await
+        .assert_error(409, "already_exists");
+
+    e.idle(&id).await;
+    assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["content"], "I'll create the file.Finished.");
+    assert_eq!(msgs[1]["status"], "complete");
+
+    let events = e.events(&id).await;
+    let names: Vec<&str> = events.iter().map(|e| e.payload.name()).collect();
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("no {n} in {names:?}"))
+    };
+    assert!(pos("approval.requested") < pos("approval.resolved"));
+    assert!(pos("approval.resolved") < pos("file.changed"));
+    let diff = events
+        .iter()
+        .find_map(|ev| match &ev.payload {
+            EventPayload::FileChanged { path, diff } => Some((path.clone(), diff.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(diff.0, e.file().display().to_string());
+    assert!(diff.1.contains("+hi"), "{}", diff.1);
+    let calls: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|ev| match &ev.payload {
+            EventPayload::ToolCall(t) => Some((t.name.clone(), t.status.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("Write".to_string(), "started".to_string()),
+            ("Write".to_string(), "finished".to_string())
+        ]
+    );
+    let resolved = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    assert_eq!(resolved["approvals"][0]["reason"], "decided");
+    assert_eq!(
+        e.rest
+            .get_ok(&format!("/v1/approvals?session={id}&pending=true"))
+            .await["approvals"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn deny_writes_nothing_and_the_model_is_told() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let aid = a["id"].as_str().unwrap();
+    let r = e
+        .rest
+        .post_with_headers(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "deny", "message": "No files today."}),
+            &[("Idempotency-Key", "k-1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "denied");
+    // A retry with the same key returns the approval even with another decision.
+    let retry = e
+        .rest
+        .post_with_headers(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_once"}),
+            &[("Idempotency-Key", "k-1")],
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.json()["status"], "denied");
+
+    e.idle(&id).await;
+    assert!(!e.file().exists(), "a denied write must not happen");
+    let told: Vec<_> = e
+        .fake
+        .requests()
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .collect();
+    assert!(
+        told.iter()
+            .any(|t| t.is_error && t.output.contains("No files today.")),
+        "the model gets the deny message as an error tool result: {told:?}"
+    );
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["content"], "I'll create the file.Finished.");
+}
+
+#[tokio::test]
+async fn never_ask_policy_allows_and_records_it() {
+    let e = start().await;
+    let id = e.session("never-ask").await;
+    e.script_write();
+    send_wait(&e.rest, &id, "Create hello.txt containing hi.").await;
+    assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
+    let list = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    assert_eq!(list["approvals"][0]["status"], "allowed", "{list}");
+    assert_eq!(list["approvals"][0]["reason"], "policy");
+}
+
+#[tokio::test]
+async fn cancel_mid_turn_frees_the_session_and_resolves_its_approval() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.fake
+        .push(Script::new(vec![Step::text("Working"), Step::Hang]).when(Match::has_tools()));
+    send(&e.rest, &id, "Say hello.").await;
+    poll_until("the first delta", Duration::from_secs(30), || async {
+        let evs = e.events(&id).await;
+        evs.iter()
+            .any(|ev| matches!(&ev.payload, EventPayload::MessageDelta { text, .. } if text == "Working"))
+            .then_some(())
+    })
+    .await;
+    let t0 = Instant::now();
+    let r = e
+        .rest
+        .post(&format!("/v1/sessions/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["cancelled_turn"], true);
+    let s = wait_session(&e.rest, &id, 10, "cancel to free the session", |s| {
+        s["busy"] == false
+    })
+    .await;
+    eprintln!("claude cancel: session free after {:?}", t0.elapsed());
+    assert_eq!(s["status"], "idle");
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["status"], "cancelled");
+    assert_eq!(msgs[1]["content"], "Working");
+
+    // The session takes the next message; a pending approval is resolved by a cancel.
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    e.rest
+        .post(&format!("/v1/sessions/{id}/cancel"), json!({}))
+        .await;
+    e.idle(&id).await;
+    let a = e
+        .rest
+        .get_ok(&format!("/v1/approvals/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(a["status"], "cancelled", "{a}");
+    assert_eq!(a["reason"], "turn_cancelled");
+    assert!(!e.file().exists());
+    // And it still answers afterwards.
+    e.fake
+        .push(Script::answer("Still here.").when(Match::has_tools()));
+    let r = send_wait(&e.rest, &id, "Are you there?").await;
+    assert_eq!(r["reply"]["content"], "Still here.");
+}
+
+#[tokio::test]
+async fn kill9_then_restart_resumes_the_same_conversation() {
+    let mut e = start().await;
+    let id = e.session("ask").await;
+    e.fake
+        .push(Script::answer("First answer.").when(Match::has_tools()));
+    let r = send_wait(&e.rest, &id, "Remember the word apple.").await;
+    assert_eq!(r["reply"]["content"], "First answer.");
+    let claude_id = get_session(&e.rest, &id).await["provider_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!claude_id.is_empty());
+
+    // A write waiting for a decision when the daemon dies.
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    e.d.kill9().await;
+    e.d.restart().await;
+    e.rest = e.d.rest();
+    let s = get_session(&e.rest, &id).await;
+    assert_eq!(s["status"], "interrupted", "{s}");
+    assert_eq!(s["provider_session_id"], claude_id.as_str());
+    let a = e
+        .rest
+        .get_ok(&format!("/v1/approvals/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(a["status"], "cancelled");
+    assert_eq!(a["reason"], "daemon_restarted");
+    e.rest
+        .post(
+            &format!("/v1/approvals/{}", a["id"].as_str().unwrap()),
+            json!({"decision": "allow_once"}),
+        )
+        .await
+        .assert_error(409, "already_exists");
+
+    assert_eq!(e.fake.pending_scripts(), 0);
+    let before = e.fake.requests().len();
+    e.fake
+        .push(Script::answer("Second answer.").when(Match::body_contains(
+            "Which word did I ask you to remember?",
+        )));
+    let r = send_wait(&e.rest, &id, "Which word did I ask you to remember?").await;
+    assert_eq!(r["reply"]["content"], "Second answer.");
+    let log = e.d.log_tail(400);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("started claude") && l.contains(&claude_id)),
+        "claude is started again with --resume={claude_id}; log:\n{log}"
+    );
+    let req = e
+        .fake
+        .requests()
+        .into_iter()
+        .skip(before)
+        .find(|r| r.last_user_text().contains("Which word"))
+        .expect("the resumed turn reached the model");
+    assert!(
+        req.history()
+            .iter()
+            .any(|(role, t)| role == "user" && t.contains("Remember the word apple.")),
+        "the resumed request carries the first turn: {:?}",
+        req.history()
+    );
+    assert_eq!(
+        get_session(&e.rest, &id).await["provider_session_id"],
+        claude_id.as_str(),
+        "the same Claude conversation continues"
+    );
+}
