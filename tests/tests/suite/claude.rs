@@ -70,7 +70,15 @@ struct Env {
 }
 
 async fn start() -> Env {
-    let bin = cli_bin();
+    start_with(60, None).await
+}
+
+/// A daemon whose `[providers.claude]` has this idle timeout and, if given, this command.
+async fn start_with(idle_timeout_secs: u64, command: Option<&str>) -> Env {
+    let command = match command {
+        Some(c) => c.to_string(),
+        None => cli_bin().join("claude").display().to_string(),
+    };
     let fake = FakeModel::start().await;
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -84,12 +92,9 @@ async fn start() -> Env {
     let d = Daemon::start(
         DaemonOptions::fake(fake.base_url())
             .toml("[providers.claude]")
-            .toml(&format!(
-                "command = {:?}",
-                bin.join("claude").display().to_string()
-            ))
+            .toml(&format!("command = {command:?}"))
             .toml(&env)
-            .toml("idle_timeout_secs = 60"),
+            .toml(&format!("idle_timeout_secs = {idle_timeout_secs}")),
     )
     .await;
     let rest = d.rest();
@@ -563,5 +568,138 @@ async fn kill9_then_restart_resumes_the_same_conversation() {
         get_session(&e.rest, &id).await["provider_session_id"],
         claude_id.as_str(),
         "the same Claude conversation continues"
+    );
+}
+
+#[tokio::test]
+async fn auto_edit_allows_edits_and_bad_policies_are_refused() {
+    let e = start().await;
+    e.rest
+        .post(
+            "/v1/sessions",
+            json!({"provider": "claude", "approval_policy": "sometimes"}),
+        )
+        .await
+        .assert_error(400, "invalid_argument");
+    let id = e.session("auto-edit").await;
+    e.script_write();
+    let r = send_wait(&e.rest, &id, "Create hello.txt containing hi.").await;
+    assert_eq!(r["reply"]["content"], "I'll create the file.Finished.");
+    assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
+    let list = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    assert_eq!(list["approvals"][0]["tool"], "Write");
+    assert_eq!(list["approvals"][0]["reason"], "policy", "{list}");
+}
+
+/// The pid of the `claude` the daemon started last, from its log.
+fn claude_pid(d: &Daemon) -> i32 {
+    d.log_tail(400)
+        .lines()
+        .rev()
+        .find(|l| l.contains("started claude"))
+        .and_then(|l| l.split("pid=").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no 'started claude pid=' in the log:\n{}", d.log_tail(50)))
+}
+
+#[tokio::test]
+async fn a_claude_that_dies_or_hangs_fails_the_turn_and_the_next_one_resumes() {
+    let e = start_with(3, None).await;
+    let id = e.session("ask").await;
+    e.fake
+        .push(Script::answer("First answer.").when(Match::has_tools()));
+    send_wait(&e.rest, &id, "Remember the word apple.").await;
+
+    // Killed mid-turn: the turn fails with why, the session is usable.
+    e.fake
+        .push(Script::new(vec![Step::text("Working"), Step::Hang]).when(Match::has_tools()));
+    send(&e.rest, &id, "Say hello.").await;
+    poll_until("the first delta", Duration::from_secs(30), || async {
+        let m = messages(&e.rest, &id).await;
+        // The delta is streamed before it is stored: watch the events instead.
+        let evs = e.events(&id).await;
+        (m.len() >= 4
+            && evs.iter().any(|ev| {
+                matches!(&ev.payload, EventPayload::MessageDelta { text, .. } if text == "Working")
+            }))
+        .then_some(())
+    })
+    .await;
+    let pid = claude_pid(&e.d);
+    // SAFETY: kill(2) on the claude process this test's daemon started (pid from its log).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let s = wait_session(&e.rest, &id, 20, "the turn to fail", |s| s["busy"] == false).await;
+    assert_eq!(s["status"], "failed", "{s}");
+    let err = s["last_error"].as_str().unwrap();
+    assert!(err.contains("claude exited during the turn"), "{err}");
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[3]["status"], "failed");
+    assert_eq!(msgs[3]["content"], "Working", "partial text is kept");
+
+    // Hung (no output for idle_timeout_secs): the turn fails and claude is stopped.
+    e.fake
+        .push(Script::new(vec![Step::Hang]).when(Match::has_tools()));
+    send(&e.rest, &id, "Say hello again.").await;
+    let t0 = Instant::now();
+    // message_count 6: the turn started (its answer is stored) and it is over.
+    let s = wait_session(&e.rest, &id, 30, "the idle timeout", |s| {
+        s["busy"] == false && s["message_count"] == 6
+    })
+    .await;
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("printed nothing for 3 s"),
+        "{s}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+
+    // The next turn starts claude again, resuming the conversation.
+    e.fake
+        .push(Script::answer("Apple.").when(Match::body_contains("Which word")));
+    let r = send_wait(&e.rest, &id, "Which word?").await;
+    assert_eq!(r["reply"]["content"], "Apple.");
+    let req = e
+        .fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.last_user_text().contains("Which word"))
+        .unwrap();
+    assert!(
+        req.history()
+            .iter()
+            .any(|(_, t)| t.contains("Remember the word apple.")),
+        "{:?}",
+        req.history()
+    );
+}
+
+#[tokio::test]
+async fn a_missing_cli_is_a_clear_error() {
+    let e = start_with(60, Some("/nonexistent/bin/claude")).await;
+    let h = e.rest.get_ok("/v1/health").await;
+    let claude = h["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "claude")
+        .cloned()
+        .unwrap();
+    assert_eq!(claude["available"], false, "{h}");
+    let id = e.session("ask").await;
+    send(&e.rest, &id, "Say hello.").await;
+    let s = wait_session(&e.rest, &id, 20, "the turn to fail", |s| {
+        s["busy"] == false && s["message_count"] == 2
+    })
+    .await;
+    assert_eq!(s["status"], "failed");
+    let err = s["last_error"].as_str().unwrap();
+    assert!(
+        err.contains("cannot start") && err.contains("/nonexistent/bin/claude"),
+        "{err}"
     );
 }
