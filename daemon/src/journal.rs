@@ -271,7 +271,15 @@ impl Cursor {
                 self.reader = Some(SegmentReader::open(&path, offset)?);
             }
             let Some(r) = self.reader.as_mut() else { break };
+            let start = r.offset;
             match r.next_record()? {
+                Some(Record::Event(e)) if e.seq > upto => {
+                    // Not durable yet, and a failed group is cut and rewritten at this same
+                    // offset: read it again next time rather than keep this copy.
+                    self.at = Some((seg, start));
+                    self.reader = None;
+                    break;
+                }
                 Some(rec) => {
                     self.at = Some((seg, r.offset));
                     if let Record::Event(e) = rec
@@ -291,6 +299,9 @@ impl Cursor {
                 }
             }
         }
+        // The buffer may hold bytes past the durable end, which a failed group commit cuts
+        // and rewrites: start from `at` with a fresh read next time.
+        self.reader = None;
         Ok(out)
     }
 }
@@ -406,9 +417,15 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Appends one record to `buf`.
-pub fn encode_record(buf: &mut Vec<u8>, kind: u8, seq: u64, payload: &[u8]) {
-    let len = (BODY_PREFIX + payload.len()) as u32;
+/// Appends one record to `buf`; false (and nothing appended) when it is over the size limit,
+/// which the reader would take for a torn tail.
+pub fn encode_record(buf: &mut Vec<u8>, kind: u8, seq: u64, payload: &[u8]) -> bool {
+    let Some(len) = u32::try_from(BODY_PREFIX + payload.len())
+        .ok()
+        .filter(|l| *l <= MAX_RECORD)
+    else {
+        return false;
+    };
     let start = buf.len();
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&[0u8; 4]);
@@ -417,14 +434,17 @@ pub fn encode_record(buf: &mut Vec<u8>, kind: u8, seq: u64, payload: &[u8]) {
     buf.extend_from_slice(payload);
     let crc = crc32fast::hash(&buf[start + HEADER..]);
     buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    true
 }
 
-pub fn encode_event(buf: &mut Vec<u8>, e: &pb::Event) {
+#[must_use]
+pub fn encode_event(buf: &mut Vec<u8>, e: &pb::Event) -> bool {
     let payload = e.encode_to_vec();
-    encode_record(buf, KIND_EVENT, e.seq, &payload);
+    encode_record(buf, KIND_EVENT, e.seq, &payload)
 }
 
-pub fn encode_ops(buf: &mut Vec<u8>, seq: u64, ops: &[Op]) {
+#[must_use]
+pub fn encode_ops(buf: &mut Vec<u8>, seq: u64, ops: &[Op]) -> bool {
     let mut p = Vec::new();
     for op in ops {
         let (tag, k, v): (u8, &[u8], &[u8]) = match op {
@@ -437,7 +457,7 @@ pub fn encode_ops(buf: &mut Vec<u8>, seq: u64, ops: &[Op]) {
         p.extend_from_slice(&(v.len() as u32).to_le_bytes());
         p.extend_from_slice(v);
     }
-    encode_record(buf, KIND_OPS, seq, &p);
+    encode_record(buf, KIND_OPS, seq, &p)
 }
 
 fn decode_ops(mut p: &[u8]) -> Result<Vec<Op>> {
@@ -480,13 +500,13 @@ mod tests {
 
     fn group(first: u64, n: u64) -> Vec<u8> {
         let mut b = Vec::new();
-        encode_ops(
+        assert!(encode_ops(
             &mut b,
             first,
             &[Op::Put(vec![1, first as u8], vec![2]), Op::Del(vec![3])],
-        );
+        ));
         for s in first..first + n {
-            encode_event(&mut b, &ev(s));
+            assert!(encode_event(&mut b, &ev(s)));
         }
         b
     }
@@ -510,6 +530,37 @@ mod tests {
         assert_eq!(end, pos);
         let (ops, _) = o.journal.redo_since(pos).unwrap();
         assert!(ops.is_empty());
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_refused_not_written() {
+        let mut b = vec![7u8];
+        let big = vec![0u8; MAX_RECORD as usize];
+        assert!(!encode_record(&mut b, KIND_EVENT, 1, &big));
+        assert_eq!(b, [7u8], "nothing appended");
+    }
+
+    #[test]
+    fn a_cursor_rereads_a_group_cut_and_rewritten_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Journal::open(dir.path()).unwrap();
+        o.journal.append(1, &group(1, 2)).unwrap();
+        let mut c = o.journal.cursor(0);
+        // Durable up to 1: event 2 is read past the limit and must not be kept.
+        assert_eq!(c.next_batch(1, 10).unwrap().len(), 1);
+        // Simulate the writer cutting the group [2] off and writing a different event 2.
+        drop(o);
+        let path = segment_path(dir.path(), 1);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut first = group(1, 1);
+        let mut other = ev(2);
+        other.session_id = "rewritten".into();
+        assert!(encode_event(&mut first, &other));
+        assert!(bytes.len() > first.len() - 10);
+        std::fs::write(&path, &first).unwrap();
+        let got = c.next_batch(2, 10).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].session_id, "rewritten");
     }
 
     #[test]
@@ -546,7 +597,7 @@ mod tests {
             let mut b = Vec::new();
             let mut e = ev(seq);
             e.session_id = big.clone();
-            encode_event(&mut b, &e);
+            assert!(encode_event(&mut b, &e));
             o.journal.append(seq, &b).unwrap();
         }
         assert!(o.journal.segments().len() >= 2);

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Largest number of events written by one group commit.
 const MAX_GROUP_EVENTS: usize = 16 * 1024;
+// A group larger than half the live buffer would make every subscriber lag at once.
 /// Events read from the store per replay step.
 const REPLAY_CHUNK: usize = 1024;
 /// Items buffered between a subscription task and its transport.
@@ -93,12 +94,14 @@ impl EventLog {
             heartbeat: opts.heartbeat,
             closing: tokio_util::sync::CancellationToken::new(),
         });
+        let max_group = MAX_GROUP_EVENTS.min((opts.subscriber_buffer / 2).max(1));
         let writer = tokio::spawn(write_loop(
             Arc::downgrade(&inner),
             store,
             journal,
             rx,
             last + 1,
+            max_group,
         ));
         Ok((EventLog { inner }, writer))
     }
@@ -260,12 +263,13 @@ async fn write_loop(
     journal: Arc<Journal>,
     mut rx: mpsc::Receiver<Commit>,
     mut next_seq: u64,
+    max_group: usize,
 ) {
     let mut pending: Vec<Commit> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut n_events = first.events.len();
         pending.push(first);
-        while n_events < MAX_GROUP_EVENTS {
+        while n_events < max_group {
             match rx.try_recv() {
                 Ok(c) => {
                     n_events += c.events.len();
@@ -280,32 +284,61 @@ async fn write_loop(
         let ts_ms = now_ms();
         let first_seq = next_seq;
         for c in pending.drain(..) {
-            if !c.ops.is_empty() {
-                journal::encode_ops(&mut buf, next_seq, &c.ops);
-                ops_all.extend(c.ops);
+            // A commit is all-or-nothing: encode it aside and refuse it whole if a record of
+            // it is over the journal's limit.
+            let mut part = Vec::new();
+            if !c.ops.is_empty() && !journal::encode_ops(&mut part, next_seq, &c.ops) {
+                refuse(c.ack);
+                continue;
             }
             let mut events = Vec::with_capacity(c.events.len());
+            let mut seq = next_seq;
+            let mut fits = true;
             for ne in c.events {
                 let e = Event {
-                    seq: next_seq,
+                    seq,
                     ts_ms,
                     session_id: ne.session_id,
                     payload: ne.payload,
                 };
-                next_seq += 1;
-                journal::encode_event(&mut buf, &agentmux_proto::v1::Event::from(e.clone()));
+                seq += 1;
+                fits &=
+                    journal::encode_event(&mut part, &agentmux_proto::v1::Event::from(e.clone()));
                 events.push(Arc::new(e));
             }
+            if !fits {
+                refuse(c.ack);
+                continue;
+            }
+            next_seq = seq;
+            buf.extend_from_slice(&part);
+            ops_all.extend(c.ops);
             written.push((c.ack, events));
+        }
+        if written.is_empty() {
+            continue;
         }
         let (st, j) = (store.clone(), journal.clone());
         // The write, the fdatasync and sled's apply block: keep them off the worker threads.
-        let res = tokio::task::spawn_blocking(move || {
-            let pos = j.append(first_seq, &buf)?;
-            st.apply(Store::batch(ops_all, pos))
+        let res = tokio::task::spawn_blocking(move || -> std::result::Result<(), (bool, Error)> {
+            let pos = j.append(first_seq, &buf).map_err(|e| (false, e))?;
+            let batch = Store::batch(ops_all, pos);
+            // The group is durable now; sled must take it. A transient failure gets retries.
+            let mut last = None;
+            for _ in 0..3 {
+                match st.apply(batch.clone()) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => last = Some(e),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err((
+                true,
+                last.unwrap_or_else(|| Error::internal("store apply failed")),
+            ))
         })
         .await
-        .unwrap_or_else(|e| Err(Error::internal(format!("log writer: {e}"))));
+        .unwrap_or_else(|e| Err((true, Error::internal(format!("log writer: {e}")))));
         match res {
             Ok(()) => {
                 if let Some(inner) = inner.upgrade() {
@@ -319,13 +352,29 @@ async fn write_loop(
                 }
                 ack_all(written, Ok(()));
             }
-            Err(e) => {
+            Err((false, e)) => {
                 tracing::error!(error = %e, first_seq, "group commit failed");
                 // The journal cut the failed group off, so its seqs are free again.
                 next_seq = first_seq;
                 ack_all(written, Err(e));
             }
+            Err((true, e)) => {
+                // The journal holds writes the store refused. Going on would serve state that
+                // disagrees with the log; stopping lets the next start re-apply them from the
+                // journal. Nothing of this group was acknowledged.
+                tracing::error!(error = %e, first_seq, "store apply failed after a durable commit; stopping");
+                std::process::exit(70);
+            }
         }
+    }
+}
+
+fn refuse(ack: Option<Ack>) {
+    if let Some(ack) = ack {
+        let _ = ack.send(Err(Error::new(
+            agentmux_shared::ErrorKind::PayloadTooLarge,
+            "this change is too large to record in one commit",
+        )));
     }
 }
 

@@ -35,7 +35,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
 }
 
 /// Internal details stay in the log; clients get a generic message.
-fn public_message(e: &Error) -> String {
+pub(crate) fn public_message(e: &Error) -> String {
     if e.kind == ErrorKind::Internal {
         tracing::error!(error = %e.message, "internal error");
         "internal error: see the daemon log".into()

@@ -383,9 +383,17 @@ impl TerminalService for Grpc {
                     }
                     msg = input.message() => match msg {
                         Ok(Some(pb::AttachRequest { msg: Some(Msg::Input(b)) })) => {
-                            if let Err(e) = att.input(b.into()).await {
-                                let _ = tx.send(Err(to_status(e))).await;
-                                break;
+                            match att.input(b.into()).await {
+                                Ok(()) => {}
+                                // The program is not reading: this input is dropped, the
+                                // attachment goes on (as a terminal would beep, not hang up).
+                                Err(e) if e.kind == agentmux_shared::ErrorKind::ResourceExhausted => {
+                                    tracing::debug!(error = %e, "terminal input dropped");
+                                }
+                                Err(e) => {
+                                    let _ = tx.send(Err(to_status(e))).await;
+                                    break;
+                                }
                             }
                         }
                         Ok(Some(pb::AttachRequest { msg: Some(Msg::Resize(s)) })) => {

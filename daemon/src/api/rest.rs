@@ -469,7 +469,10 @@ async fn events_ws(
     let ws = upgrade(ws)?;
     let after = q.after.unwrap_or(0);
     let session = Some(q.session).filter(|s| !s.is_empty());
-    Ok(ws.on_upgrade(move |socket| forward_ws(svc, socket, after, session)))
+    // Clients only send control frames here.
+    Ok(ws
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| forward_ws(svc, socket, after, session)))
 }
 
 async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option<String>) {
@@ -581,7 +584,11 @@ async fn attach_terminal(
             read_only: q.read_only,
         })
         .await?;
-    Ok(ws.on_upgrade(move |socket| forward_terminal(att, socket)))
+    let limit = svc.config().daemon.max_body_bytes;
+    Ok(ws
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| forward_terminal(att, socket)))
 }
 
 #[derive(Deserialize)]
@@ -643,7 +650,8 @@ async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket
                 };
                 if let Err(e) = res {
                     let msg = serde_json::json!({
-                        "type": "error", "error": {"code": e.kind.code(), "message": e.message},
+                        "type": "error",
+                        "error": {"code": e.kind.code(), "message": super::error::public_message(&e)},
                     });
                     if tx.send(WsMessage::Text(msg.to_string().into())).await.is_err() {
                         return;

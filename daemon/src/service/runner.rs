@@ -21,13 +21,48 @@ use tokio_util::sync::CancellationToken;
 pub(super) fn spawn(svc: Service, h: Arc<SessionHandle>) {
     let tracker = svc.shared.runners.clone();
     tracker.spawn(async move {
-        if let Err(e) = run(&svc, &h).await {
-            tracing::error!(error = %e, "session runner stopped");
-            let mut st = h.state.lock().await;
-            st.runner_active = false;
-            st.turn = None;
-        }
+        // The loop runs in a task of its own so that even a panic in it comes back here as an
+        // error, and the session is freed either way.
+        let (s, hh) = (svc.clone(), h.clone());
+        let outcome = match tokio::spawn(async move { run(&s, &hh).await }).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.message,
+            Err(join) => format!("session runner crashed: {join}"),
+        };
+        tracing::error!(error = %outcome, "session runner stopped");
+        release(&svc, &h, &outcome).await;
     });
+}
+
+/// Leaves a session whose runner failed not busy, with the reason, and answers its waiters.
+async fn release(svc: &Service, h: &SessionHandle, why: &str) {
+    let mut st = h.state.lock().await;
+    st.runner_active = false;
+    st.turn = None;
+    for (_, w) in st.waiters.drain() {
+        let _ = w.send(Err(agentmux_shared::Error::internal(why.to_string())));
+    }
+    if st.deleted {
+        return;
+    }
+    let mut s = st.session.clone();
+    s.busy = false;
+    s.status = SessionStatus::Failed;
+    s.last_error = format!("internal error: {why}");
+    s.updated_at_ms = now_ms();
+    let res = svc
+        .commit(
+            vec![Store::put_session(&s)],
+            vec![NewEvent::new(
+                &s.id,
+                EventPayload::SessionUpdated { session: s.clone() },
+            )],
+        )
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "cannot record a failed runner; the session is freed in memory");
+    }
+    st.session = s;
 }
 
 struct Turn {
@@ -125,6 +160,8 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
         .into_iter()
         .filter(|m| m.role != Role::Assistant || !m.content.is_empty())
         .filter(|m| !matches!(m.status, MessageStatus::Queued | MessageStatus::Failed))
+        // Input dropped by a hard cancel never ran: the model must not see it.
+        .filter(|m| !(m.role == Role::User && m.status == MessageStatus::Cancelled))
         .map(|m| ChatMessage {
             role: m.role,
             content: m.content,

@@ -29,6 +29,9 @@ const ATTACH_QUEUE: usize = 64;
 
 /// One terminal: its record, its screen, and its program while it runs.
 pub(crate) struct TermHandle {
+    /// Serializes start, restart, resize and kill, so a check and the change it guards are one
+    /// step (two restarts at once must not start two programs).
+    lifecycle: tokio::sync::Mutex<()>,
     // std Mutexes: held for a field update or a clone, never across an await.
     record: Mutex<Terminal>,
     screen: Arc<Screen>,
@@ -59,6 +62,8 @@ impl TermHandle {
 #[derive(Default)]
 pub(crate) struct Terminals {
     map: Mutex<HashMap<String, Arc<TermHandle>>>,
+    /// Serializes creation, so two terminals cannot both take a free name.
+    create: tokio::sync::Mutex<()>,
 }
 
 /// What an attached client receives.
@@ -95,7 +100,7 @@ impl Attachment {
             ));
         }
         match self.handle.process() {
-            Some(p) => p.write(data).await,
+            Some(p) => p.write(data),
             None => Err(Error::precondition("the terminal has exited")),
         }
     }
@@ -181,6 +186,7 @@ impl Service {
             handles.insert(
                 t.id.clone(),
                 Arc::new(TermHandle {
+                    lifecycle: tokio::sync::Mutex::new(()),
                     record: Mutex::new(t),
                     screen,
                     process: Mutex::new(None),
@@ -222,17 +228,24 @@ impl Service {
 
     async fn save_screen(&self, h: &TermHandle) {
         let id = h.record().id;
-        let snap = h.screen.snapshot(self.scrollback());
+        let screen = h.screen.clone();
+        let lines = self.scrollback();
         let path = self.screen_path(&id);
-        let bytes = pb::ScreenSnapshot {
-            rows: u32::from(snap.rows),
-            cols: u32::from(snap.cols),
-            screen: snap.screen,
-            scrollback: snap.scrollback,
-            terminal: None,
-        }
-        .encode_to_vec();
-        let res = tokio::task::spawn_blocking(move || write_atomic(&path, &bytes)).await;
+        // Rebuilding scrollback replays raw history through a parser: CPU work that must not
+        // run on the runtime's threads.
+        let res = tokio::task::spawn_blocking(move || {
+            let snap = screen.snapshot(lines);
+            let bytes = pb::ScreenSnapshot {
+                rows: u32::from(snap.rows),
+                cols: u32::from(snap.cols),
+                screen: snap.screen,
+                scrollback: snap.scrollback,
+                terminal: None,
+            }
+            .encode_to_vec();
+            write_atomic(&path, &bytes)
+        })
+        .await;
         if let Ok(Err(e)) | Err(e) = res.map_err(|e| Error::internal(e.to_string())) {
             tracing::warn!(error = %e, id = %id, "cannot save a terminal screen");
         }
@@ -318,6 +331,7 @@ impl Service {
             }
             c => c.to_string(),
         };
+        let _creating = self.terminals().create.lock().await;
         let name = self.unique_name(req.name.trim(), &command)?;
         let now = now_ms();
         let t = Terminal {
@@ -336,6 +350,7 @@ impl Service {
         };
         let screen = Arc::new(Screen::new(rows, cols, self.scrollback()));
         let h = Arc::new(TermHandle {
+            lifecycle: tokio::sync::Mutex::new(()),
             record: Mutex::new(t),
             screen,
             process: Mutex::new(None),
@@ -497,6 +512,7 @@ impl Service {
         }
         let (rows, cols) = dims(rows, cols)?;
         let h = self.term(id)?;
+        let _step = h.lifecycle.lock().await;
         let before = h.record();
         if before.rows == u32::from(rows) && before.cols == u32::from(cols) {
             return Ok(before);
@@ -530,6 +546,7 @@ impl Service {
     /// SIGHUP → SIGTERM → SIGKILL on the process group; returns once it has exited.
     pub async fn kill_terminal(&self, id: &str) -> Result<Terminal> {
         let h = self.term(id)?;
+        let _step = h.lifecycle.lock().await;
         if let Some(p) = h.process() {
             let grace = Duration::from_secs(self.shared.config.terminal.kill_grace_secs.max(1));
             p.kill(grace).await;
@@ -568,6 +585,7 @@ impl Service {
 
     pub async fn restart_terminal(&self, id: &str) -> Result<Terminal> {
         let h = self.term(id)?;
+        let _step = h.lifecycle.lock().await;
         if h.process().is_some_and(|p| p.is_running()) {
             return Err(Error::precondition(
                 "the terminal is running: kill it first",
@@ -584,7 +602,7 @@ impl Service {
             )],
         )
         .await?;
-        self.watch_exit(h);
+        self.watch_exit(h.clone());
         Ok(t)
     }
 
@@ -608,8 +626,18 @@ impl Service {
             };
             let mut lines = scrollback;
             'fresh: loop {
-                let (snap, backlog, mut rx) = handle.screen.attach(lines);
+                let screen = handle.screen.clone();
+                let want = lines;
                 lines = 0;
+                // With scrollback this replays raw history: keep it off the runtime's threads.
+                let attached = if want > 0 {
+                    tokio::task::spawn_blocking(move || screen.attach(want)).await
+                } else {
+                    Ok(screen.attach(0))
+                };
+                let Ok((snap, backlog, mut rx)) = attached else {
+                    return;
+                };
                 if tx
                     .send(AttachItem::Snapshot(Box::new((snap, handle.record()))))
                     .await

@@ -90,7 +90,7 @@ impl Process {
             .map_err(|e| Error::internal(format!("pty writer: {e}")))?;
 
         let (drained_tx, drained_rx) = std::sync::mpsc::channel::<()>();
-        screen.open();
+        let generation = screen.open();
         let parse = screen.clone();
         spawn_thread("pty-parser", move || {
             parse.parse_until_closed();
@@ -108,7 +108,7 @@ impl Process {
                     Err(_) => break,
                 }
             }
-            out.close();
+            out.close(generation);
         })?;
 
         let (input, mut input_rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
@@ -152,12 +152,18 @@ impl Process {
         })
     }
 
-    /// Queues input for the program; waits only if it is not reading.
-    pub async fn write(&self, data: Bytes) -> Result<()> {
-        self.input
-            .send(data)
-            .await
-            .map_err(|_| Error::precondition("the terminal's program is not running"))
+    /// Queues input for the program. Never waits: a program that does not read its input
+    /// must not hold up the client that types (or its output).
+    pub fn write(&self, data: Bytes) -> Result<()> {
+        self.input.try_send(data).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Error::new(
+                agentmux_shared::ErrorKind::ResourceExhausted,
+                "the program is not reading its input; input dropped",
+            ),
+            mpsc::error::TrySendError::Closed(_) => {
+                Error::precondition("the terminal's program is not running")
+            }
+        })
     }
 
     pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {

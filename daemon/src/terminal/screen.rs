@@ -44,6 +44,8 @@ struct Feed {
     saved_scrollback: Vec<String>,
     /// The reader ended; the parser thread stops once `pending` is empty.
     closed: bool,
+    /// Counts program starts, so a reader of an earlier run cannot close a later one's feed.
+    generation: u64,
 }
 
 /// Raw output covering about the last `max_lines` lines.
@@ -109,6 +111,7 @@ impl Screen {
                 },
                 saved_scrollback: Vec::new(),
                 closed: true,
+                generation: 0,
             }),
             wake: Condvar::new(),
             space: Condvar::new(),
@@ -117,14 +120,23 @@ impl Screen {
         }
     }
 
-    /// Starts accepting output (a program is starting).
-    pub fn open(&self) {
-        lock(&self.feed).closed = false;
+    /// Starts accepting output (a program is starting); returns this run's generation.
+    pub fn open(&self) -> u64 {
+        let mut f = lock(&self.feed);
+        f.closed = false;
+        f.generation += 1;
+        f.generation
     }
 
-    /// No more output is coming; the parser thread finishes the backlog and returns.
-    pub fn close(&self) {
-        lock(&self.feed).closed = true;
+    /// No more output is coming from run `generation`; the parser thread finishes the backlog
+    /// and returns. A stale generation (an earlier run's reader ending late) changes nothing.
+    pub fn close(&self, generation: u64) {
+        let mut f = lock(&self.feed);
+        if f.generation != generation {
+            return;
+        }
+        f.closed = true;
+        drop(f);
         self.wake.notify_all();
         self.space.notify_all();
     }
@@ -313,7 +325,7 @@ mod tests {
         scrollback: usize,
     ) -> (Arc<Screen>, std::thread::JoinHandle<()>) {
         let s = Arc::new(Screen::new(rows, cols, scrollback));
-        s.open();
+        assert_eq!(s.open(), 1);
         let p = s.clone();
         (s, std::thread::spawn(move || p.parse_until_closed()))
     }
@@ -325,7 +337,12 @@ mod tests {
             s.feed(format!("line {i}\r\n").as_bytes());
         }
         s.feed(b"\x1b[1;31mred\x1b[0m");
-        s.close();
+        s.close(0);
+        assert!(
+            !lock(&s.feed).closed,
+            "a stale generation does not close the feed"
+        );
+        s.close(1);
         t.join().unwrap();
         let snap = s.snapshot(100);
         assert_eq!((snap.rows, snap.cols), (4, 20));
