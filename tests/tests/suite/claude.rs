@@ -703,3 +703,81 @@ async fn a_missing_cli_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn delete_resolves_pending_approvals_and_stops_claude_and_grpc_decides() {
+    use agentmux_proto::v1 as pb;
+    let e = start().await;
+    let grpc = e.d.grpc().await;
+    let mut approvals = pb::approval_service_client::ApprovalServiceClient::new(grpc.channel());
+
+    // Decided over gRPC.
+    let id = e.session("ask").await;
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let listed = approvals
+        .list_approvals(pb::ListApprovalsRequest {
+            session_id: id.clone(),
+            pending_only: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .approvals;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, a["id"].as_str().unwrap());
+    let decided = approvals
+        .decide_approval(pb::DecideApprovalRequest {
+            id: listed[0].id.clone(),
+            decision: "allow_always".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(decided.status, "allowed");
+    assert_eq!(decided.decision, "allow_always");
+    e.idle(&id).await;
+    assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
+    let err = approvals
+        .decide_approval(pb::DecideApprovalRequest {
+            id: listed[0].id.clone(),
+            decision: "deny".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
+    let err = approvals
+        .decide_approval(pb::DecideApprovalRequest {
+            id: "apr_nope".into(),
+            decision: "deny".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+
+    // Deleted while an approval waits: it is resolved and claude is stopped. (Claude refuses to
+    // overwrite a file it has not read, before asking: start from no file.)
+    std::fs::remove_file(e.file()).unwrap();
+    let id = e.session("ask").await;
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let pid = claude_pid(&e.d);
+    let r = e.rest.delete(&format!("/v1/sessions/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let a = e
+        .rest
+        .get_ok(&format!("/v1/approvals/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(a["status"], "cancelled", "{a}");
+    assert_eq!(a["reason"], "session_deleted");
+    poll_until("claude to exit", Duration::from_secs(15), || async {
+        // SAFETY: signal 0 only checks whether the pid exists.
+        (unsafe { libc::kill(pid, 0) } != 0).then_some(())
+    })
+    .await;
+}
