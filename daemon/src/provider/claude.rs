@@ -109,14 +109,15 @@ impl Claude {
             .find(|p| p.is_file())
     }
 
-    fn spawn(&self, req: &TurnRequest) -> Result<Proc> {
+    /// Starts `claude` for a session, resuming Claude's session `resume` when not empty.
+    fn spawn(&self, req: &TurnRequest, resume: &str) -> Result<Proc> {
         let mut cmd = Command::new(&self.command);
         cmd.args(&self.args).args(PROTOCOL_ARGS);
         if !req.model.is_empty() {
             cmd.arg("--model").arg(&req.model);
         }
-        if !req.provider_session_id.is_empty() {
-            cmd.arg(format!("--resume={}", req.provider_session_id));
+        if !resume.is_empty() {
+            cmd.arg(format!("--resume={resume}"));
         }
         if !req.cwd.is_empty() {
             cmd.current_dir(&req.cwd);
@@ -140,7 +141,7 @@ impl Claude {
         tracing::info!(
             pid,
             session = %req.session_id,
-            resume = %req.provider_session_id,
+            resume,
             "started claude"
         );
         let stdin = child
@@ -216,34 +217,55 @@ impl Claude {
             let Some(g) = guard.slot.as_mut() else {
                 return Err(Error::internal("claude slot vanished"));
             };
-            if let Some(p) = g.as_mut()
-                && p.exited()
-            {
-                tracing::info!(session = %req.session_id, "claude process had exited; starting it again");
-                if let Some(old) = g.take() {
-                    old.kill().await;
+            let mut resume = req.provider_session_id.clone();
+            loop {
+                if let Some(p) = g.as_mut()
+                    && p.exited()
+                {
+                    tracing::info!(session = %req.session_id, "claude process had exited; starting it again");
+                    if let Some(old) = g.take() {
+                        old.kill().await;
+                    }
                 }
-            }
-            if g.is_none() {
-                **g = Some(self.spawn(&req)?);
-            }
-            let Some(proc) = g.as_mut() else {
-                return Err(Error::internal("claude process vanished"));
-            };
-            let result = match proc.start_turn(&prompt).await {
-                Ok(()) => proc.run(&out, self.idle).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(r) => r,
-                Err(e) => {
-                    // The process is broken (exited, hung, unwritable): stop it; the next turn
-                    // resumes the conversation in a new one.
+                let fresh = g.is_none();
+                if fresh {
+                    **g = Some(self.spawn(&req, &resume)?);
+                }
+                let Some(proc) = g.as_mut() else {
+                    return Err(Error::internal("claude process vanished"));
+                };
+                let result = match proc.start_turn(&prompt).await {
+                    Ok(()) => proc.run(&out, self.idle).await,
+                    Err(e) => Err(e),
+                };
+                // A resumed process that ended the turn without its `system/init` could not
+                // load the conversation (e.g. its transcript is gone): say so and start a new
+                // one rather than fail every turn from now on.
+                if fresh && !resume.is_empty() && !proc.parser.saw_init && !is_ok(&result) {
+                    let why = proc.died("claude could not resume").await;
                     if let Some(p) = g.take() {
                         p.kill().await;
                     }
-                    Err(e)
+                    let _ = out
+                        .send(ProviderEvent::Warning(format!(
+                            "cannot resume the Claude conversation {resume} ({}); starting a new one",
+                            why.message
+                        )))
+                        .await;
+                    resume.clear();
+                    continue;
                 }
+                return match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // The process is broken (exited, hung, unwritable): stop it; the next
+                        // turn resumes the conversation in a new one.
+                        if let Some(p) = g.take() {
+                            p.kill().await;
+                        }
+                        Err(e)
+                    }
+                };
             }
         }
         .await;
@@ -573,6 +595,10 @@ impl Proc {
     }
 }
 
+fn is_ok(r: &Result<Result<TurnEnd>>) -> bool {
+    matches!(r, Ok(Ok(_)))
+}
+
 /// A `can_use_tool` request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Permission {
@@ -636,6 +662,8 @@ pub(crate) struct Parser {
     pub session_id: String,
     pub model: String,
     initialized: bool,
+    /// `system/init` was seen: the process has loaded (or started) its conversation.
+    pub saw_init: bool,
 }
 
 impl Parser {
@@ -646,6 +674,7 @@ impl Parser {
             session_id: String::new(),
             model: String::new(),
             initialized: false,
+            saw_init: false,
         }
     }
 
@@ -669,6 +698,7 @@ impl Parser {
         match v["type"].as_str().unwrap_or_default() {
             "system" => {
                 if v["subtype"] == "init" {
+                    self.saw_init = true;
                     if let Some(m) = v["model"].as_str() {
                         self.model = m.trim_end_matches("[1m]").to_string();
                     }

@@ -255,6 +255,8 @@ impl Service {
         s.message_count = 0;
         s.status = SessionStatus::Idle;
         s.last_error.clear();
+        // The provider's own conversation goes with the history.
+        s.provider_session_id.clear();
         s.updated_at_ms = now_ms();
         ops.push(Store::put_session(&s));
         self.commit(
@@ -266,6 +268,11 @@ impl Service {
         )
         .await?;
         st.session = s.clone();
+        drop(st);
+        self.shared
+            .providers
+            .forget_session(&s.provider, &s.id)
+            .await;
         Ok(s)
     }
 

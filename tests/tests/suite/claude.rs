@@ -66,7 +66,7 @@ struct Env {
     rest: Rest,
     /// The session's working directory.
     work: tempfile::TempDir,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
 async fn start() -> Env {
@@ -103,7 +103,7 @@ async fn start_with(idle_timeout_secs: u64, command: Option<&str>) -> Env {
         d,
         rest,
         work,
-        _home: home,
+        home,
     }
 }
 
@@ -780,4 +780,71 @@ async fn delete_resolves_pending_approvals_and_stops_claude_and_grpc_decides() {
         (unsafe { libc::kill(pid, 0) } != 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn reset_starts_a_new_conversation_and_a_lost_one_is_replaced() {
+    let mut e = start().await;
+    let id = e.session("ask").await;
+    e.fake
+        .push(Script::answer("First answer.").when(Match::has_tools()));
+    send_wait(&e.rest, &id, "Remember the word apple.").await;
+    let first = get_session(&e.rest, &id).await["provider_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let r = e
+        .rest
+        .post(&format!("/v1/sessions/{id}/reset"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["provider_session_id"], "");
+    e.fake
+        .push(Script::answer("Fresh.").when(Match::body_contains("What now?")));
+    assert_eq!(
+        send_wait(&e.rest, &id, "What now?").await["reply"]["content"],
+        "Fresh."
+    );
+    let last = e.fake.requests().pop().unwrap();
+    assert!(
+        !last.body.to_string().contains("apple"),
+        "a reset session starts a new Claude conversation: {:?}",
+        last.history()
+    );
+    let second = get_session(&e.rest, &id).await["provider_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!second.is_empty() && second != first, "{first} {second}");
+
+    // Claude's transcript is gone when the daemon comes back: a warning and a new conversation.
+    e.d.kill9().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let projects = e.home.path().join(".claude/projects");
+    assert!(
+        projects.is_dir(),
+        "claude keeps transcripts in {}",
+        projects.display()
+    );
+    std::fs::remove_dir_all(&projects).unwrap();
+    e.d.restart().await;
+    e.rest = e.d.rest();
+    e.fake
+        .push(Script::answer("New start.").when(Match::body_contains("Still there?")));
+    let r = send_wait(&e.rest, &id, "Still there?").await;
+    assert_eq!(r["reply"]["content"], "New start.", "{r}");
+    let warned = e.events(&id).await.into_iter().any(|ev| {
+        matches!(&ev.payload, EventPayload::Warning { message }
+            if message.contains("cannot resume the Claude conversation") && message.contains(&second))
+    });
+    assert!(
+        warned,
+        "a warning says the conversation could not be resumed"
+    );
+    let third = get_session(&e.rest, &id).await["provider_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!third.is_empty() && third != second, "{second} {third}");
 }
