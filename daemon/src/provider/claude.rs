@@ -21,10 +21,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
+/// Longest stdout line read as one (the biggest seen, `initialize`'s answer, is ~9 KB).
+const MAX_LINE: u64 = 32 * 1024 * 1024;
 /// Lines of the CLI's stderr kept for error messages.
 const STDERR_TAIL: usize = 30;
 /// How long an interrupted turn may take to end with its `result`.
@@ -162,7 +164,8 @@ impl Claude {
             let mut buf = Vec::new();
             loop {
                 buf.clear();
-                match r.read_until(b'\n', &mut buf).await {
+                // A line past the cap is cut there; its pieces read as malformed lines.
+                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
                         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
