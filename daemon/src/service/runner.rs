@@ -340,11 +340,8 @@ async fn raise_approval(
         a.decision = Decision::AllowOnce.as_str().into();
         a.reason = "policy".into();
         a.resolved_at_ms = now;
-        let _ = r.respond.send(ApprovalAnswer {
-            decision: Decision::AllowOnce,
-            message: String::new(),
-        });
-        return svc
+        // Recorded before the provider hears the answer, so the event precedes the tool's run.
+        let res = svc
             .commit(
                 vec![Store::put_approval(&a)],
                 vec![NewEvent::new(
@@ -353,6 +350,11 @@ async fn raise_approval(
                 )],
             )
             .await;
+        let _ = r.respond.send(ApprovalAnswer {
+            decision: Decision::AllowOnce,
+            message: String::new(),
+        });
+        return res;
     }
     let mut st = h.state.lock().await;
     if st.deleted {
@@ -420,10 +422,11 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
     };
     let sid = s.id.clone();
     // Approvals the turn left open end with it.
-    let reason = if a.status == MessageStatus::Cancelled {
-        "turn_cancelled"
-    } else {
-        "turn_ended"
+    let reason = match a.status {
+        MessageStatus::Cancelled => "turn_cancelled",
+        // The daemon is stopping: what a restart would say.
+        MessageStatus::Interrupted => "daemon_restarted",
+        _ => "turn_ended",
     };
     let (mut ops, mut events) = approvals::drain_pending(&mut st, reason);
     ops.extend([Store::put_message(&a), Store::put_session(&s)]);

@@ -848,3 +848,31 @@ async fn reset_starts_a_new_conversation_and_a_lost_one_is_replaced() {
         .to_string();
     assert!(!third.is_empty() && third != second, "{second} {third}");
 }
+
+#[tokio::test]
+async fn sigterm_with_a_pending_approval_stops_claude_and_resolves_it() {
+    let mut e = start().await;
+    let id = e.session("ask").await;
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let pid = claude_pid(&e.d);
+    let status = e.d.sigterm().await;
+    assert!(status.success(), "agentmuxd exit: {status}");
+    // SAFETY: signal 0 only checks whether the pid exists.
+    assert_ne!(
+        unsafe { libc::kill(pid, 0) },
+        0,
+        "claude is stopped with the daemon"
+    );
+    e.d.restart().await;
+    e.rest = e.d.rest();
+    let a = e
+        .rest
+        .get_ok(&format!("/v1/approvals/{}", a["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(a["status"], "cancelled", "{a}");
+    assert_eq!(a["reason"], "daemon_restarted");
+    assert_eq!(get_session(&e.rest, &id).await["status"], "interrupted");
+    assert!(!e.file().exists());
+}
