@@ -41,7 +41,10 @@ pub struct OpenAi {
     api_key: String,
     model: String,
     idle_timeout: Duration,
-    http: reqwest::Client,
+    connect_timeout: Duration,
+    /// Built on the first turn: TLS set-up and the system's root certificates cost memory an
+    /// idle daemon should not carry.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl OpenAi {
@@ -53,12 +56,6 @@ impl OpenAi {
                 env.clone().unwrap_or_else(|| default.to_string())
             }
         };
-        // Another caller may have installed it already; either way one is in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(c.connect_timeout_secs.max(1)))
-            .build()
-            .map_err(|e| Error::internal(format!("http client: {e}")))?;
         Ok(OpenAi {
             id: id.to_string(),
             base_url: pick(&c.base_url, &env.base_url, DEFAULT_BASE_URL)
@@ -67,8 +64,22 @@ impl OpenAi {
             api_key: pick(&c.api_key, &env.api_key, ""),
             model: pick(&c.model, &env.model, DEFAULT_MODEL),
             idle_timeout: Duration::from_secs(c.idle_timeout_secs.max(1)),
-            http,
+            connect_timeout: Duration::from_secs(c.connect_timeout_secs.max(1)),
+            http: std::sync::OnceLock::new(),
         })
+    }
+
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        // Another caller may have installed it already; either way one is in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| Error::internal(format!("http client: {e}")))?;
+        Ok(self.http.get_or_init(|| client))
     }
 
     async fn turn(&self, req: TurnRequest, out: mpsc::Sender<ProviderEvent>) -> Result<TurnEnd> {
@@ -89,7 +100,7 @@ impl OpenAi {
             "stream_options": {"include_usage": true},
         });
         let mut rb = self
-            .http
+            .http()?
             .post(format!("{}/chat/completions", self.base_url))
             .json(&body);
         if !self.api_key.is_empty() {
