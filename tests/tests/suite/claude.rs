@@ -876,3 +876,75 @@ async fn sigterm_with_a_pending_approval_stops_claude_and_resolves_it() {
     assert_eq!(get_session(&e.rest, &id).await["status"], "interrupted");
     assert!(!e.file().exists());
 }
+
+/// Issue 4 with a real provider CLI: Claude Code's own TUI in a daemon terminal, against the fake
+/// model. What the program draws is what attached clients see, and a client joining later gets
+/// the same screen from the snapshot.
+#[tokio::test]
+async fn claude_tui_in_a_terminal_draws_the_same_screen_for_every_client() {
+    let e = start().await;
+    let claude_dir = e.home.path().join(".claude");
+    std::fs::create_dir_all(&claude_dir).unwrap();
+    // Pre-seeded so the TUI skips onboarding, the API-key prompt and the trust dialog.
+    let work = e.work.path().display().to_string();
+    let seed = json!({
+        "hasCompletedOnboarding": true,
+        "customApiKeyResponses": {"approved": [&API_KEY[API_KEY.len() - 20..]], "rejected": []},
+        "projects": {work.clone(): {"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true}},
+    });
+    for f in [
+        claude_dir.join(".claude.json"),
+        e.home.path().join(".claude.json"),
+    ] {
+        std::fs::write(f, seed.to_string()).unwrap();
+    }
+    e.fake
+        .push(Script::answer("Hello from the fake model.").when(Match::has_tools()));
+    let env: std::collections::HashMap<String, String> = [
+        ("HOME", e.home.path().display().to_string()),
+        ("CLAUDE_CONFIG_DIR", claude_dir.display().to_string()),
+        ("ANTHROPIC_BASE_URL", e.fake.root_url()),
+        ("ANTHROPIC_API_KEY", API_KEY.to_string()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+        ("DISABLE_TELEMETRY", "1".into()),
+        ("DISABLE_ERROR_REPORTING", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let g = e.d.grpc().await;
+    g.terminals()
+        .create_terminal(agentmux_proto::v1::CreateTerminalRequest {
+            name: "claude-tui".into(),
+            command: cli_bin().join("claude").display().to_string(),
+            env,
+            cwd: work,
+            rows: 30,
+            cols: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("start claude in a terminal");
+    let mut a = agentmux_tests::term::Attached::attach(&g, "claude-tui", 30, 100).await;
+    a.wait_for("shortcuts", Duration::from_secs(30)).await;
+    a.input("Say hello.").await;
+    // The TUI takes the text first, then the Enter, as a person would type them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.input("\r").await;
+    let screen = a
+        .wait_for("Hello from the fake model.", Duration::from_secs(60))
+        .await;
+    assert!(screen.contains("Say hello."), "{screen}");
+    // A second client joining now gets the conversation from the snapshot (and the backlog
+    // behind it), without any new input.
+    let mut b = agentmux_tests::term::Attached::attach(&g, "claude-tui", 0, 0).await;
+    let seen = b
+        .wait_for("Hello from the fake model.", Duration::from_secs(5))
+        .await;
+    assert!(seen.contains("Say hello."), "{seen}");
+    drop(b);
+    let rest = &e.rest;
+    let k = rest.post("/v1/terminals/claude-tui/kill", json!({})).await;
+    assert_eq!(k.json()["status"], "exited", "{}", k.text());
+}
