@@ -67,8 +67,8 @@ async fn two_clients_see_the_same_output_and_a_stalled_one_does_not_block() {
     let mut stalled = Attached::attach(&g, "sh", 24, 80).await;
     a.wait_for("$ ", WAIT).await;
     a.input("seq 1 700000; echo done-$((1+1))\r").await;
-    a.wait_for("done-2", Duration::from_secs(30)).await;
-    b.wait_for("done-2", Duration::from_secs(30)).await;
+    a.wait_for("done-2\n$ ", Duration::from_secs(30)).await;
+    b.wait_for("done-2\n$ ", Duration::from_secs(30)).await;
     assert_eq!(a.screen(), b.screen());
     // The stalled client catches up with a fresh snapshot instead of a backlog.
     stalled.wait_for("done-2", Duration::from_secs(30)).await;
@@ -223,7 +223,14 @@ async fn vim_draws_the_same_screen_through_the_daemon() {
         "vim uses the alternate screen"
     );
     // A second client joining later gets the same screen from the snapshot.
-    let b = Attached::attach(&g, "vim", 0, 0).await;
+    let mut b = Attached::attach(&g, "vim", 0, 0).await;
+    // Either may still have output in flight (the snapshot can have a backlog behind it):
+    // read both until they agree.
+    let t0 = std::time::Instant::now();
+    while b.screen() != a.screen() && t0.elapsed() < WAIT {
+        let _ = tokio::time::timeout(Duration::from_millis(100), a.step()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(100), b.step()).await;
+    }
     assert_eq!(b.screen(), a.screen());
     a.input(":q!\r").await;
     a.wait_exit().await;
