@@ -296,13 +296,14 @@ async fn stalled_grpc_subscriber_gets_lagged_and_resumes_without_gap() {
     let grpc = d.grpc().await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    for w in 0..4 {
+    // Many writers, so groups commit several events per fsync even when the disk is slow.
+    for w in 0..16 {
         let g = grpc.clone();
         let stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let mut s = g.sessions();
             let mut n = 0u64;
-            while !*stop.borrow() && n < 20_000 {
+            while !*stop.borrow() && n < 5_000 {
                 s.create_session(pb::CreateSessionRequest {
                     title: format!("{w}-{n}-{}", "t".repeat(90)),
                     ..Default::default()
