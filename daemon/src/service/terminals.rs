@@ -474,21 +474,25 @@ impl Service {
             if removed {
                 return;
             }
-            let res = svc
-                .commit(
-                    vec![Store::put_terminal(&t)],
-                    vec![NewEvent::new(
-                        "",
-                        EventPayload::TerminalUpdated {
-                            terminal: t.clone(),
-                        },
-                    )],
-                )
-                .await;
+            let res = svc.record_terminal(&t).await;
             if let Err(e) = res {
                 tracing::error!(error = %e, id = %t.id, "cannot record a terminal exit");
             }
         });
+    }
+
+    /// Persists a changed terminal record and announces it.
+    async fn record_terminal(&self, t: &Terminal) -> Result<()> {
+        self.commit(
+            vec![Store::put_terminal(t)],
+            vec![NewEvent::new(
+                "",
+                EventPayload::TerminalUpdated {
+                    terminal: t.clone(),
+                },
+            )],
+        )
+        .await
     }
 
     pub fn list_terminals(&self) -> Result<Vec<Terminal>> {
@@ -530,16 +534,7 @@ impl Service {
             r.rows = u32::from(rows);
             r.cols = u32::from(cols);
         });
-        self.commit(
-            vec![Store::put_terminal(&t)],
-            vec![NewEvent::new(
-                "",
-                EventPayload::TerminalUpdated {
-                    terminal: t.clone(),
-                },
-            )],
-        )
-        .await?;
+        self.record_terminal(&t).await?;
         Ok(t)
     }
 
@@ -592,16 +587,7 @@ impl Service {
             ));
         }
         let t = self.start_process(&h)?;
-        self.commit(
-            vec![Store::put_terminal(&t)],
-            vec![NewEvent::new(
-                "",
-                EventPayload::TerminalUpdated {
-                    terminal: t.clone(),
-                },
-            )],
-        )
-        .await?;
+        self.record_terminal(&t).await?;
         self.watch_exit(h.clone());
         Ok(t)
     }
