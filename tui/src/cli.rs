@@ -189,6 +189,8 @@ pub enum SessionCmd {
         #[arg(long)]
         hard: bool,
     },
+    /// Run the messages still queued after an interruption (daemon restart)
+    Resume { id: String },
 }
 
 #[derive(Debug, Args)]

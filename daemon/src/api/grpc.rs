@@ -137,6 +137,14 @@ impl SessionService for Grpc {
             .map(Into::into))
     }
 
+    async fn resume_session(&self, r: Request<pb::ResumeSessionRequest>) -> Res<pb::Session> {
+        ok(self
+            .svc
+            .resume_session(&r.into_inner().id)
+            .await
+            .map(Into::into))
+    }
+
     async fn cancel_session(
         &self,
         r: Request<pb::CancelSessionRequest>,

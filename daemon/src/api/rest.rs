@@ -216,6 +216,7 @@ pub fn routes() -> Vec<Route> {
         route!("delete" "/v1/sessions/{id}", "deleteSession", "Delete a session and its messages", None, 200 schema::<DeletedSession>(), &[], false, delete(delete_session)),
         route!("post" "/v1/sessions/{id}/fork", "forkSession", "Copy a session's first messages into a new session", schema::<ForkBody>(), 201 schema::<Session>(), &[], false, post(fork_session)),
         route!("post" "/v1/sessions/{id}/reset", "resetSession", "Clear a session's history", None, 200 schema::<Session>(), &[], false, post(reset_session)),
+        route!("post" "/v1/sessions/{id}/resume", "resumeSession", "Run the input still queued after an interruption", None, 200 schema::<Session>(), &[], false, post(resume_session)),
         route!("post" "/v1/sessions/{id}/cancel", "cancelSession", "Stop the running turn; clear_queue also drops queued input", schema::<CancelBody>(), 200 schema::<CancelResult>(), &[], false, post(cancel_session)),
         route!("get" "/v1/sessions/{id}/messages", "listMessages", "A session's messages in order, paged", None, 200 schema::<MessagePage>(), MSGS, false, get(list_messages)),
         route!("post" "/v1/sessions/{id}/messages", "sendMessage", "Send a message: 202 once queued, or with wait=true 200 with the answer", schema::<SendBody>(), 202 schema::<SendResult>(), &[("wait", "boolean")], false, post(send_message)),
@@ -337,6 +338,13 @@ async fn reset_session(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Session>> {
     Ok(Json(svc.reset_session(&id).await?))
+}
+
+async fn resume_session(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(svc.resume_session(&id).await?))
 }
 
 async fn cancel_session(

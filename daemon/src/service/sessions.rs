@@ -276,6 +276,27 @@ impl Service {
         Ok(s)
     }
 
+    /// Starts the queued input of a session that is not running (after a restart it waits for
+    /// this, or for the next message). Nothing queued is a precondition error, not a no-op, so a
+    /// script learns that there was nothing to resume.
+    pub async fn resume_session(&self, id: &str) -> Result<Session> {
+        let id = self.resolve(id)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        if st.runner_active {
+            return Err(Error::precondition("session is already running"));
+        }
+        if st.queue.is_empty() {
+            return Err(Error::precondition(
+                "nothing queued to resume: send a message to continue",
+            ));
+        }
+        st.runner_active = true;
+        runner::spawn(self.clone(), h.clone());
+        Ok(st.session.clone())
+    }
+
     pub async fn cancel_session(&self, id: &str, clear_queue: bool) -> Result<CancelResult> {
         let id = self.resolve(id)?;
         let h = self.handle(&id)?;

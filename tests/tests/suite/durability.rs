@@ -1,7 +1,10 @@
 //! Process life: `kill -9` mid-stream loses nothing acknowledged, SIGTERM is graceful, and one
 //! daemon per data dir.
 
-use super::{all_sessions, create_session, get_session, id_of, messages, send, send_wait, start};
+use super::{
+    all_sessions, create_session, get_session, id_of, messages, send, send_wait, start,
+    wait_session,
+};
 use agentmux_shared::types::EventPayload;
 use agentmux_tests::client::{Item, Subscription, read_contiguous};
 use agentmux_tests::fake_openai::{Script, Step};
@@ -319,4 +322,56 @@ async fn kill_9_under_load_keeps_every_acknowledged_write() {
         acked.len(),
         seen.len()
     );
+}
+
+#[tokio::test]
+async fn queued_input_survives_kill_9_and_runs_on_resume() {
+    let (fake, mut d) = start(|o| o).await;
+    let rest = d.rest();
+    let id = id_of(&create_session(&rest, "resume me").await);
+    fake.push(Script::new(vec![
+        Step::Text {
+            text: "working ".into(),
+            delay: Duration::ZERO,
+        },
+        Step::Hang,
+    ]));
+    send(&rest, &id, "first").await;
+    // The model has the first request (and its hanging script) before the daemon dies.
+    agentmux_tests::poll_until(
+        "the first model request",
+        Duration::from_secs(10),
+        || async { (!fake.requests().is_empty()).then_some(()) },
+    )
+    .await;
+    let queued = send(&rest, &id, "second").await;
+    assert_eq!(queued["queued"], true, "{queued}");
+    let second_id = queued["message"]["id"].as_str().unwrap().to_string();
+
+    d.kill9().await;
+    d.restart().await;
+    let s = get_session(&rest, &id).await;
+    assert_eq!(s["status"], "interrupted", "{s}");
+    assert_eq!(s["queued"], 1, "{s}");
+    assert_eq!(s["busy"], false, "{s}");
+
+    // Nothing runs until asked; resume runs the queued input.
+    let r = rest
+        .post(&format!("/v1/sessions/{id}/resume"), serde_json::json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = wait_session(&rest, &id, 20, "the queued turn to finish", |s| {
+        s["busy"] == false && s["queued"] == 0 && s["status"] == "idle"
+    })
+    .await;
+    assert_eq!(s["last_error"], "", "{s}");
+    let answered = messages(&rest, &id)
+        .await
+        .into_iter()
+        .any(|m| m["reply_to"] == second_id.as_str() && m["status"] == "complete");
+    assert!(answered, "the queued message was answered");
+    // With nothing left, resume says so.
+    rest.post(&format!("/v1/sessions/{id}/resume"), serde_json::json!({}))
+        .await
+        .assert_error(409, "failed_precondition");
 }

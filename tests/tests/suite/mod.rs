@@ -38,6 +38,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/sessions/ses_x/cancel",
     ),
     (
+        "POST",
+        "/v1/sessions/{id}/resume",
+        "/v1/sessions/ses_x/resume",
+    ),
+    (
         "GET",
         "/v1/sessions/{id}/messages",
         "/v1/sessions/ses_x/messages",

@@ -221,6 +221,14 @@ impl Client {
         Ok(r.map_err(status_to_error)?.into_inner().into())
     }
 
+    pub async fn resume_session(&self, id: &str) -> Result<Session> {
+        let r = self
+            .sessions()
+            .resume_session(pb::ResumeSessionRequest { id: id.into() })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
+    }
+
     pub async fn cancel_session(&self, id: &str, clear_queue: bool) -> Result<CancelResult> {
         let req = pb::CancelSessionRequest {
             id: id.into(),

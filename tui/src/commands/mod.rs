@@ -183,6 +183,7 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
             out.session(&s)
         }
         SessionCmd::Reset { id } => out.session(&c.reset_session(&id).await?),
+        SessionCmd::Resume { id } => out.session(&c.resume_session(&id).await?),
         SessionCmd::Cancel { id, hard } => {
             let r = c.cancel_session(&id, hard).await?;
             if out.json {
