@@ -95,6 +95,19 @@ pub struct Rest {
     auth: Auth,
 }
 
+/// Sends a request and reads the whole answer.
+async fn send(rb: reqwest::RequestBuilder) -> reqwest::Result<Reply> {
+    let resp = rb.send().await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
 impl Rest {
     pub fn unix(socket: &Path) -> Rest {
         let client = crate::http_client()
@@ -140,15 +153,7 @@ impl Rest {
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let resp = rb.send().await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await?;
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        send(rb).await
     }
 
     pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
@@ -171,19 +176,9 @@ impl Rest {
             .builder(method, path)
             .header("content-type", content_type)
             .body(body);
-        within(&what, async {
-            let resp = rb.send().await?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>(Reply {
-                status,
-                headers,
-                body,
-            })
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        within(&what, send(rb))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -204,19 +199,9 @@ impl Rest {
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
-        within(&what, async {
-            let resp = rb.send().await?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>(Reply {
-                status,
-                headers,
-                body,
-            })
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        within(&what, send(rb))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
         self.request(reqwest::Method::PATCH, path, Some(body)).await
