@@ -177,6 +177,10 @@ impl EventLog {
     ) -> Result<()> {
         let gone = || Error::unavailable("subscriber left");
         let mut last = after;
+        // Set when this reader's queue was found full while forwarding live events (a replay
+        // fills any queue; live events fill only a reader slower than the writers): a lag after
+        // that is the reader's doing.
+        let mut reader_full = false;
         let mut heartbeat = tokio::time::interval(self.inner.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -194,13 +198,15 @@ impl EventLog {
                             }
                             last = e.seq;
                             if session.as_deref().is_none_or(|s| s == e.session_id) {
+                                reader_full |= tx.capacity() == 0;
                                 tx.send(StreamItem::Event(e)).await.map_err(|_| gone())?;
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            // A reader that keeps its queue drained only fell behind while we
-                            // replayed: heal from the store. A slow reader is told to resubscribe.
-                            if tx.capacity() < tx.max_capacity() / 2 {
+                            // Behind because the reader let its queue fill: it is told to
+                            // resubscribe. Behind only because of our own work (a long replay, a
+                            // busy runtime): heal from the journal.
+                            if reader_full {
                                 let _ = tx.send(StreamItem::Lagged { resume_after_seq: last }).await;
                                 return Ok(());
                             }
