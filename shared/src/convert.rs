@@ -222,6 +222,7 @@ impl From<Event> for pb::Event {
                 stop_reason: t.stop_reason,
                 error: t.error,
                 usage: Some(t.usage.into()),
+                cost_usd: t.cost_usd,
             }),
             EventPayload::Warning { message } => P::Warning(pb::Warning { message }),
             EventPayload::TerminalCreated { terminal } => P::TerminalCreated(pb::TerminalCreated {
@@ -251,6 +252,16 @@ impl From<Event> for pb::Event {
             EventPayload::FileChanged { path, diff } => {
                 P::FileChanged(pb::FileChanged { path, diff })
             }
+            EventPayload::PlanUpdated { entries } => P::PlanUpdated(pb::PlanUpdated {
+                entries: entries
+                    .into_iter()
+                    .map(|e| pb::PlanEntry {
+                        content: e.content,
+                        status: e.status,
+                        priority: e.priority,
+                    })
+                    .collect(),
+            }),
         };
         pb::Event {
             seq: e.seq,
@@ -302,6 +313,7 @@ impl TryFrom<pb::Event> for Event {
                 stop_reason: p.stop_reason,
                 error: p.error,
                 usage: p.usage.map(Usage::from).unwrap_or_default(),
+                cost_usd: p.cost_usd,
             }),
             P::Warning(p) => EventPayload::Warning { message: p.message },
             P::TerminalCreated(p) => EventPayload::TerminalCreated {
@@ -327,6 +339,17 @@ impl TryFrom<pb::Event> for Event {
             P::FileChanged(p) => EventPayload::FileChanged {
                 path: p.path,
                 diff: p.diff,
+            },
+            P::PlanUpdated(p) => EventPayload::PlanUpdated {
+                entries: p
+                    .entries
+                    .into_iter()
+                    .map(|e| PlanEntry {
+                        content: e.content,
+                        status: e.status,
+                        priority: e.priority,
+                    })
+                    .collect(),
             },
         };
         Ok(Event {

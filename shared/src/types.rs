@@ -335,9 +335,22 @@ pub enum EventPayload {
     ToolCall(ToolCall),
     #[serde(rename = "file.changed")]
     FileChanged { path: String, diff: String },
+    /// The agent's current plan (the whole list each time).
+    #[serde(rename = "plan.updated")]
+    PlanUpdated { entries: Vec<PlanEntry> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// One step of an agent's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct PlanEntry {
+    pub content: String,
+    /// `pending`, `in_progress`, `completed`.
+    pub status: String,
+    /// `high`, `medium`, `low`, or empty when the agent gives none.
+    pub priority: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TurnFinished {
     pub user_message_id: String,
     pub assistant_message_id: String,
@@ -345,6 +358,9 @@ pub struct TurnFinished {
     pub stop_reason: String,
     pub error: String,
     pub usage: Usage,
+    /// What the turn cost in US dollars, when the provider says (0 otherwise).
+    #[serde(default)]
+    pub cost_usd: f64,
 }
 
 impl EventPayload {
@@ -369,6 +385,7 @@ impl EventPayload {
             EventPayload::ApprovalResolved { .. } => "approval.resolved",
             EventPayload::ToolCall(_) => "tool.call",
             EventPayload::FileChanged { .. } => "file.changed",
+            EventPayload::PlanUpdated { .. } => "plan.updated",
         }
     }
 }

@@ -360,6 +360,11 @@ fn event_line(e: &Event) -> String {
         }
         EventPayload::ToolCall(t) => format!("{} {} {}", t.id, t.name, t.status),
         EventPayload::FileChanged { path, .. } => path.clone(),
+        EventPayload::PlanUpdated { entries } => entries
+            .iter()
+            .map(|e| format!("[{}] {}", e.status, e.content))
+            .collect::<Vec<_>>()
+            .join("; "),
     };
     format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
 }

@@ -13,7 +13,7 @@ use super::{
     ApprovalAnswer, ApprovalRequest, BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest, diff,
 };
 use agentmux_shared::config::CliConfig;
-use agentmux_shared::types::{Decision, ProviderHealth, Role, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -742,6 +742,11 @@ impl Parser {
                     let name = s(&b["name"]);
                     let input_json = b["input"].to_string();
                     let change = file_change(&self.cwd, &name, &b["input"]);
+                    if name == "TodoWrite"
+                        && let Some(entries) = todo_plan(&b["input"])
+                    {
+                        out.push(Item::Event(ProviderEvent::Plan(entries)));
+                    }
                     self.tools.insert(
                         id.clone(),
                         ToolUse {
@@ -871,8 +876,24 @@ impl Parser {
                 output_tokens: n("output_tokens"),
                 reasoning_tokens: 0,
             },
+            cost_usd: v["total_cost_usd"].as_f64().unwrap_or(0.0),
         })
     }
+}
+
+/// Claude keeps its plan as a todo list: `TodoWrite {todos:[{content,status,activeForm}]}`.
+fn todo_plan(input: &Value) -> Option<Vec<PlanEntry>> {
+    let todos = input["todos"].as_array()?;
+    Some(
+        todos
+            .iter()
+            .map(|t| PlanEntry {
+                content: t["content"].as_str().unwrap_or_default().to_string(),
+                status: t["status"].as_str().unwrap_or("pending").to_string(),
+                priority: t["priority"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect(),
+    )
 }
 
 /// `(path, diff)` of the file a Write / Edit / MultiEdit input changes.
@@ -1159,5 +1180,28 @@ mod tests {
         .unwrap();
         assert!(d.contains("+1\n+2\n"), "{d}");
         assert!(file_change(cwd, "Bash", &json!({"command": "ls"})).is_none());
+    }
+
+    #[test]
+    fn todo_write_is_the_plan() {
+        let mut p = Parser::new("/w");
+        let items = p.line(
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"TodoWrite","input":{"todos":[{"content":"Read","status":"completed","activeForm":"Reading"},{"content":"Write","status":"in_progress","activeForm":"Writing"}]}}]}}"#,
+        );
+        let plan: Vec<_> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Event(ProviderEvent::Plan(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(
+            plan[0]
+                .iter()
+                .map(|e| (e.content.as_str(), e.status.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("Read", "completed"), ("Write", "in_progress")]
+        );
     }
 }

@@ -6,7 +6,7 @@ pub mod diff;
 pub mod openai;
 
 use agentmux_shared::config::Config;
-use agentmux_shared::types::{Decision, ProviderHealth, Role, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -64,16 +64,20 @@ pub enum ProviderEvent {
         path: String,
         diff: String,
     },
+    /// The agent's whole current plan.
+    Plan(Vec<PlanEntry>),
     /// The provider's own session id, as soon as it is known.
     SessionId(String),
 }
 
 /// How a turn ended when the provider finished it itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TurnEnd {
     pub model: String,
     pub stop_reason: String,
     pub usage: Usage,
+    /// US dollars, when the provider reports it.
+    pub cost_usd: f64,
 }
 
 pub trait Provider: Send + Sync {

@@ -262,6 +262,7 @@ async fn emit(svc: &Service, h: &SessionHandle, turn: &Turn, ev: ProviderEvent, 
         ProviderEvent::Warning(message) => EventPayload::Warning { message },
         ProviderEvent::ToolCall(t) => EventPayload::ToolCall(t),
         ProviderEvent::FileChanged { path, diff } => EventPayload::FileChanged { path, diff },
+        ProviderEvent::Plan(entries) => EventPayload::PlanUpdated { entries },
         ProviderEvent::SessionId(id) => {
             if let Err(e) = set_provider_session(svc, h, &id).await {
                 tracing::error!(error = %e, "cannot store the provider session id");
@@ -419,6 +420,7 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
         stop_reason: a.stop_reason.clone(),
         error: a.error.clone(),
         usage: a.usage,
+        cost_usd: o.end.cost_usd,
     };
     let sid = s.id.clone();
     // Approvals the turn left open end with it.

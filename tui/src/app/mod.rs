@@ -420,7 +420,8 @@ impl App {
             EventPayload::ReasoningDelta { .. }
             | EventPayload::ApprovalResolved { .. }
             | EventPayload::ToolCall(_)
-            | EventPayload::FileChanged { .. } => {}
+            | EventPayload::FileChanged { .. }
+            | EventPayload::PlanUpdated { .. } => {}
         }
     }
 

@@ -159,6 +159,7 @@ fn turn_finished_sets_message_status() {
             stop_reason: String::new(),
             error: String::new(),
             usage: Default::default(),
+            cost_usd: 0.0,
         }),
     ));
     let status = app.state.transcripts["s1"].get("m3").map(|m| m.status);
