@@ -114,6 +114,17 @@ pub struct ProvidersConfig {
     pub compat: BTreeMap<String, OpenAiConfig>,
     /// Claude Code driven over its stream-json protocol (provider id `claude`).
     pub claude: CliConfig,
+    /// Codex driven over `codex app-server` (provider id `codex`).
+    pub codex: CliConfig,
+    /// Gemini CLI over ACP (`gemini --acp`, provider id `gemini`).
+    pub gemini: CliConfig,
+    /// Qwen Code over ACP (`qwen --acp`, provider id `qwen`).
+    pub qwen: CliConfig,
+    /// OpenCode over ACP (`opencode acp`, provider id `opencode`).
+    pub opencode: CliConfig,
+    /// Further ACP agents by provider id (Cursor `agent acp`, `copilot --acp`, `goose acp`, ...):
+    /// `command` and `args` start the agent speaking ACP on stdio.
+    pub acp: BTreeMap<String, CliConfig>,
 }
 
 /// A coding-agent CLI driven as a provider.

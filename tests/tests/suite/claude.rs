@@ -2,7 +2,7 @@
 //! `tests/cli/install.sh`) driven over stream-json, its model API played by the fake server.
 //! Plain answers, approvals (allow, deny, idempotent decisions), cancel, and resume after `kill -9`.
 
-use super::{ROUTES, get_session, id_of, messages, send, send_wait, wait_session};
+use super::{ROUTES, cli_bin, get_session, id_of, messages, send, send_wait, wait_session};
 use agentmux_shared::types::{Event, EventPayload};
 use agentmux_tests::client::{Item, Rest};
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
@@ -10,55 +10,10 @@ use agentmux_tests::fake::{FakeModel, Match, Script, Step};
 use agentmux_tests::poll_until;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const API_KEY: &str = "sk-fake-0123456789abcdefghijklmnopqrstuvwxyz";
-
-/// The bin dir holding the pinned `claude`: `AGENTMUX_CLI_BIN`, else what `tests/cli/install.sh`
-/// prints (it reuses its cache in ~/.cache/agentmux/clis, installing only when missing).
-fn cli_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("AGENTMUX_CLI_BIN") {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("claude").is_file(),
-                "AGENTMUX_CLI_BIN={} has no claude in it; run tests/cli/install.sh",
-                dir.display()
-            );
-            return dir;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/install.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed ({}): the Claude e2e tests need the pinned CLIs (npm and a reachable \
-             registry, or set AGENTMUX_CLI_BIN to a bin dir with claude)",
-            script.display(),
-            out.status
-        );
-        let dir = PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim(),
-        );
-        assert!(
-            dir.join("claude").is_file(),
-            "install.sh printed {} but there is no claude in it",
-            dir.display()
-        );
-        dir
-    })
-    .clone()
-}
 
 struct Env {
     fake: FakeModel,

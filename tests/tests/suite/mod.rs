@@ -15,7 +15,53 @@ use agentmux_tests::client::Rest;
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use agentmux_tests::fake_openai::FakeOpenAi;
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The bin dir holding the pinned coding-agent CLIs (`claude`, `codex`, `gemini`, `qwen`, `opencode`): `AGENTMUX_CLI_BIN`, else what `tests/cli/install.sh`
+/// prints (it reuses its cache in ~/.cache/agentmux/clis, installing only when missing).
+pub fn cli_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("AGENTMUX_CLI_BIN") {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("claude").is_file(),
+                "AGENTMUX_CLI_BIN={} has no claude in it; run tests/cli/install.sh",
+                dir.display()
+            );
+            return dir;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/install.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}): the CLI e2e tests need the pinned CLIs (npm and a reachable \
+             registry, or set AGENTMUX_CLI_BIN to a bin dir with claude)",
+            script.display(),
+            out.status
+        );
+        let dir = PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim(),
+        );
+        assert!(
+            dir.join("claude").is_file(),
+            "install.sh printed {} but there is no claude in it",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
+}
 
 /// Every REST route the suites exercise, as `(method, OpenAPI path, concrete path)`.
 pub const ROUTES: &[(&str, &str, &str)] = &[
