@@ -462,6 +462,7 @@ impl Proc {
                             input_json: p.input.to_string(),
                             summary: p.summary.clone(),
                             diff: p.diff.clone(),
+                            edit: EDIT_TOOLS.contains(&p.tool.as_str()),
                             options: vec![
                                 Decision::AllowOnce.as_str().into(),
                                 Decision::AllowAlways.as_str().into(),
@@ -880,6 +881,9 @@ impl Parser {
         })
     }
 }
+
+/// Tools that only edit files: what the `auto-edit` policy allows without asking.
+const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
 /// Claude keeps its plan as a todo list: `TodoWrite {todos:[{content,status,activeForm}]}`.
 fn todo_plan(input: &Value) -> Option<Vec<PlanEntry>> {

@@ -48,6 +48,8 @@ pub struct ApprovalRequest {
     pub input_json: String,
     pub summary: String,
     pub diff: String,
+    /// The tool only edits files (what the `auto-edit` policy allows without asking).
+    pub edit: bool,
     pub options: Vec<String>,
     pub respond: oneshot::Sender<ApprovalAnswer>,
 }

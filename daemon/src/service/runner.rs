@@ -307,9 +307,6 @@ async fn set_provider_session(svc: &Service, h: &SessionHandle, id: &str) -> Res
     Ok(())
 }
 
-/// Tools that only edit files: what `auto-edit` allows without asking.
-const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
-
 /// Persists an approval request and keeps its answer channel until someone decides, or answers
 /// it at once when the session's policy says so (still recorded, with reason `policy`).
 async fn raise_approval(
@@ -333,7 +330,7 @@ async fn raise_approval(
     };
     let auto = match turn.policy {
         ApprovalPolicy::NeverAsk => true,
-        ApprovalPolicy::AutoEdit => EDIT_TOOLS.contains(&a.tool.as_str()),
+        ApprovalPolicy::AutoEdit => r.edit,
         ApprovalPolicy::Ask => false,
     };
     if auto {
