@@ -109,6 +109,7 @@ impl From<Session> for pb::Session {
             usage: Some(s.usage.into()),
             provider_session_id: s.provider_session_id,
             approval_policy: s.approval_policy.as_str().into(),
+            approval_timeout_secs: s.approval_timeout_secs,
         }
     }
 }
@@ -132,6 +133,7 @@ impl From<pb::Session> for Session {
             usage: s.usage.map(Usage::from).unwrap_or_default(),
             provider_session_id: s.provider_session_id,
             approval_policy: ApprovalPolicy::parse(&s.approval_policy).unwrap_or_default(),
+            approval_timeout_secs: s.approval_timeout_secs,
         }
     }
 }
@@ -457,6 +459,7 @@ impl From<pb::CreateSessionRequest> for CreateSession {
             model: r.model,
             cwd: r.cwd,
             approval_policy: r.approval_policy,
+            approval_timeout_secs: r.approval_timeout_secs,
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Session {
     /// The provider CLI's own session id (for resume); empty until known.
     pub provider_session_id: String,
     pub approval_policy: ApprovalPolicy,
+    /// A pending approval nobody answers within this many seconds expires (denied); 0: never.
+    pub approval_timeout_secs: u64,
 }
 
 /// When a session's provider must ask a person before it runs a tool.
@@ -450,6 +452,8 @@ pub struct CreateSession {
     pub cwd: String,
     /// `ask` (default), `auto-edit`, `never-ask`.
     pub approval_policy: String,
+    /// Pending approvals expire (denied) after this many seconds; 0 (default): never.
+    pub approval_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

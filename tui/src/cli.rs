@@ -208,6 +208,9 @@ pub struct NewSession {
     /// ask (default), auto-edit or never-ask
     #[arg(long, value_name = "POLICY")]
     pub approval_policy: Option<String>,
+    /// Pending approvals expire (denied) after this many seconds; default: never
+    #[arg(long, value_name = "SECS")]
+    pub approval_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

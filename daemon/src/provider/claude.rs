@@ -194,6 +194,7 @@ impl Claude {
             child,
             stdin,
             lines,
+            backlog: VecDeque::new(),
             stderr: tail,
             pgid: pid,
             parser: Parser::new(&req.cwd),
@@ -376,6 +377,8 @@ struct Proc {
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
+    /// Lines read while an approval was waiting, handled once it is answered.
+    backlog: VecDeque<String>,
     stderr: Arc<std::sync::Mutex<VecDeque<String>>>,
     pgid: i32,
     parser: Parser,
@@ -431,7 +434,11 @@ impl Proc {
         idle: Duration,
     ) -> Result<Result<TurnEnd>> {
         loop {
-            let line = match tokio::time::timeout(idle, self.lines.recv()).await {
+            let next = match self.backlog.pop_front() {
+                Some(l) => Ok(Some(l)),
+                None => tokio::time::timeout(idle, self.lines.recv()).await,
+            };
+            let line = match next {
                 Err(_) => {
                     return Err(Error::unavailable(format!(
                         "claude printed nothing for {} s during a turn; stopped it",
@@ -471,7 +478,7 @@ impl Proc {
                             respond: tx,
                         };
                         let answer = match out.send(ProviderEvent::ApprovalRequest(req)).await {
-                            Ok(()) => rx.await.ok(),
+                            Ok(()) => self.await_answer(rx).await?,
                             Err(_) => None,
                         };
                         self.pending_permission = None;
@@ -495,6 +502,30 @@ impl Proc {
                         .await?;
                     }
                     Item::Result(r) => return Ok(r),
+                }
+            }
+        }
+    }
+
+    /// Waits for a person's answer while watching the process: if claude dies meanwhile the turn
+    /// fails at once (and its approval with it) instead of waiting for a decision nobody can use.
+    async fn await_answer(
+        &mut self,
+        mut rx: oneshot::Receiver<ApprovalAnswer>,
+    ) -> Result<Option<ApprovalAnswer>> {
+        let mut open = true;
+        loop {
+            tokio::select! {
+                a = &mut rx => return Ok(a.ok()),
+                l = self.lines.recv(), if open => match l {
+                    Some(l) => self.backlog.push_back(l),
+                    None => open = false,
+                },
+                // stdout can close before the exit is reaped; poll the child after that.
+                _ = tokio::time::sleep(Duration::from_millis(200)), if !open => {
+                    if self.exited() {
+                        return Err(self.died("claude exited while an approval was waiting").await);
+                    }
                 }
             }
         }

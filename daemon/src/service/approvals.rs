@@ -176,6 +176,47 @@ impl Service {
         Ok(a)
     }
 
+    /// The session's approval timeout passed: a still-pending approval expires and the agent is
+    /// told no. Already resolved: nothing to do.
+    pub(super) async fn expire_approval(&self, id: &str, after: std::time::Duration) -> Result<()> {
+        let Ok(a) = self.get_approval(id) else {
+            return Ok(()); // its session was deleted
+        };
+        let Ok(h) = self.handle(&a.session_id) else {
+            return Ok(());
+        };
+        let mut st = h.state.lock().await;
+        let Some(p) = st.approvals.remove(id) else {
+            return Ok(());
+        };
+        let message = format!(
+            "Nobody answered this request within {} s, so it was denied.",
+            after.as_secs()
+        );
+        let mut a = p.approval.clone();
+        a.status = ApprovalStatus::Expired;
+        a.decision = Decision::Deny.as_str().into();
+        a.message = message.clone();
+        a.reason = "timed_out".into();
+        a.resolved_at_ms = now_ms();
+        if let Err(e) = self
+            .commit(
+                vec![Store::put_approval(&a)],
+                vec![resolved_event(a.clone())],
+            )
+            .await
+        {
+            st.approvals.insert(p.approval.id.clone(), p);
+            return Err(e);
+        }
+        drop(st);
+        let _ = p.respond.send(ApprovalAnswer {
+            decision: Decision::Deny,
+            message,
+        });
+        Ok(())
+    }
+
     fn idempotent_hit(&self, key: &str, approval_id: &str) -> bool {
         self.shared
             .approval_keys

@@ -15,6 +15,7 @@ use agentmux_shared::types::{
     SessionStatus, TurnFinished,
 };
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +75,7 @@ struct Turn {
     cwd: String,
     provider_session_id: String,
     policy: ApprovalPolicy,
+    approval_timeout_secs: u64,
 }
 
 async fn run(svc: &Service, h: &SessionHandle) -> Result<()> {
@@ -152,6 +154,7 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
     let cwd = s.cwd.clone();
     let provider_session_id = s.provider_session_id.clone();
     let policy = s.approval_policy;
+    let approval_timeout_secs = s.approval_timeout_secs;
     st.session = s;
     drop(st);
     let history = svc
@@ -176,6 +179,7 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
         cwd,
         provider_session_id,
         policy,
+        approval_timeout_secs,
     }))
 }
 
@@ -368,6 +372,16 @@ async fn raise_approval(
         )],
     )
     .await?;
+    if turn.approval_timeout_secs > 0 {
+        let (svc, id) = (svc.clone(), a.id.clone());
+        let after = Duration::from_secs(turn.approval_timeout_secs);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Err(e) = svc.expire_approval(&id, after).await {
+                tracing::error!(error = %e, approval = %id, "cannot expire an approval");
+            }
+        });
+    }
     st.approvals.insert(
         a.id.clone(),
         PendingApproval {

@@ -86,6 +86,7 @@ impl Service {
             },
             cwd,
             approval_policy,
+            approval_timeout_secs: req.approval_timeout_secs,
             created_at_ms: now,
             updated_at_ms: now,
             ..Session::default()
@@ -215,6 +216,7 @@ impl Service {
             model: src.model,
             cwd: src.cwd,
             approval_policy: src.approval_policy,
+            approval_timeout_secs: src.approval_timeout_secs,
             message_count: count,
             created_at_ms: now,
             updated_at_ms: now,

@@ -903,3 +903,89 @@ async fn claude_tui_in_a_terminal_draws_the_same_screen_for_every_client() {
     let k = rest.post("/v1/terminals/claude-tui/kill", json!({})).await;
     assert_eq!(k.json()["status"], "exited", "{}", k.text());
 }
+
+#[tokio::test]
+async fn an_unanswered_approval_expires_after_the_sessions_timeout_and_the_model_is_told() {
+    let e = start().await;
+    let r = e
+        .rest
+        .post(
+            "/v1/sessions",
+            json!({"provider": "claude", "cwd": e.work.path().display().to_string(),
+                   "approval_policy": "ask", "approval_timeout_secs": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["approval_timeout_secs"], 2);
+    let id = id_of(&r.json());
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    let t0 = Instant::now();
+    let resolved = poll_until(
+        "the approval to expire",
+        Duration::from_secs(30),
+        || async {
+            let a = e.rest.get_ok(&format!("/v1/approvals/{aid}")).await;
+            (a["status"] != "pending").then_some(a)
+        },
+    )
+    .await;
+    assert_eq!(resolved["status"], "expired", "{resolved}");
+    assert_eq!(resolved["reason"], "timed_out");
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+    e.idle(&id).await;
+    assert!(!e.file().exists(), "an expired approval must not write");
+    let told: Vec<_> = e
+        .fake
+        .requests()
+        .iter()
+        .flat_map(|r| r.tool_results())
+        .collect();
+    assert!(
+        told.iter()
+            .any(|t| t.is_error && t.output.contains("Nobody answered")),
+        "the model hears the approval expired: {told:?}"
+    );
+    // Deciding it now is a conflict, and the event log says how it ended.
+    let late = e
+        .rest
+        .post(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_once"}),
+        )
+        .await;
+    late.assert_error(409, "already_exists");
+    let evs = e.events(&id).await;
+    assert!(evs.iter().any(|ev| matches!(&ev.payload,
+        EventPayload::ApprovalResolved { approval } if approval.id == aid && approval.reason == "timed_out")));
+}
+
+#[tokio::test]
+async fn a_claude_that_dies_while_an_approval_waits_fails_the_turn_at_once() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    let pid = claude_pid(&e.d);
+    // SAFETY: kill(2) on the claude process this test's daemon started (pid from its log).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let s = wait_session(&e.rest, &id, 20, "the turn to fail", |s| s["busy"] == false).await;
+    assert_eq!(s["status"], "failed", "{s}");
+    let err = s["last_error"].as_str().unwrap();
+    assert!(
+        err.contains("exited while an approval was waiting"),
+        "{err}"
+    );
+    let a = e.rest.get_ok(&format!("/v1/approvals/{aid}")).await;
+    assert_eq!(a["status"], "cancelled", "{a}");
+    assert_eq!(a["reason"], "turn_ended");
+    // The session is usable again.
+    e.fake
+        .push(Script::answer("Back.").when(Match::has_tools()));
+    let r = send_wait(&e.rest, &id, "Still there?").await;
+    assert_eq!(r["reply"]["content"], "Back.");
+}

@@ -144,6 +144,7 @@ impl Client {
             model: req.model,
             cwd: req.cwd,
             approval_policy: req.approval_policy,
+            approval_timeout_secs: req.approval_timeout_secs,
         };
         let r = self.sessions().create_session(req).await;
         Ok(r.map_err(status_to_error)?.into_inner().into())

@@ -152,6 +152,7 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                     model: n.model.unwrap_or_default(),
                     cwd,
                     approval_policy: n.approval_policy.unwrap_or_default(),
+                    approval_timeout_secs: n.approval_timeout.unwrap_or(0),
                 })
                 .await?;
             out.session(&s)
