@@ -110,6 +110,7 @@ pub enum Scope {
     Sessions,
     Composer,
     Terminal,
+    Approval,
 }
 
 impl Scope {
@@ -119,6 +120,7 @@ impl Scope {
             Scope::Sessions => "Session list",
             Scope::Composer => "Composer",
             Scope::Terminal => "Terminal pane (every other key goes to the program)",
+            Scope::Approval => "Approval",
         }
     }
 }
@@ -142,6 +144,11 @@ pub struct KeyMap {
     pub send: Binding,
     pub newline: Binding,
     pub leave_composer: Binding,
+    pub approvals: Binding,
+    pub allow_once: Binding,
+    pub allow_always: Binding,
+    pub deny: Binding,
+    pub close_approval: Binding,
     /// A prefix, not a key of its own: the pane reads it as bytes (see `attach::Prefix`).
     pub term_prefix: Binding,
 }
@@ -174,6 +181,11 @@ impl Default for KeyMap {
                 "new line",
             ),
             leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list"),
+            approvals: Binding::new(&[Key::ch('a')], "review pending approvals"),
+            allow_once: Binding::new(&[Key::ch('y')], "allow once"),
+            allow_always: Binding::new(&[Key::ch('A')], "allow always"),
+            deny: Binding::new(&[Key::ch('n')], "deny (with a message)"),
+            close_approval: Binding::new(&[Key::plain(Esc)], "decide later"),
             term_prefix: Binding::new(
                 &[Key::ctrl('b')],
                 "then d: back to the list; twice: send it",
@@ -197,7 +209,9 @@ impl KeyMap {
         self
     }
 
-    /// Every binding with its scope, in the order the help shows them.
+    /// Every binding with its scope, in the order the help shows them. The approval modal's
+    /// keys are not here: its footer lists them (`hints(Scope::Approval)`) and the help must
+    /// fit a 24-row terminal.
     pub fn entries(&self) -> Vec<(Scope, &Binding)> {
         vec![
             (Scope::Global, &self.quit_anywhere),
@@ -212,6 +226,7 @@ impl KeyMap {
             (Scope::Sessions, &self.delete),
             (Scope::Sessions, &self.cancel),
             (Scope::Sessions, &self.cancel_hard),
+            (Scope::Sessions, &self.approvals),
             (Scope::Sessions, &self.help),
             (Scope::Sessions, &self.quit),
             (Scope::Composer, &self.send),
@@ -235,6 +250,12 @@ impl KeyMap {
             ],
             Scope::Composer => &[&self.send, &self.newline, &self.leave_composer],
             Scope::Terminal => &[&self.term_prefix],
+            Scope::Approval => &[
+                &self.allow_once,
+                &self.allow_always,
+                &self.deny,
+                &self.close_approval,
+            ],
             Scope::Global => &[&self.switch_focus],
         };
         short.iter().map(|b| (b.label(), b.help)).collect()
@@ -256,8 +277,10 @@ mod tests {
 
     #[test]
     fn every_binding_is_listed_in_help() {
-        // A new field must also be added to `entries`, or the help would hide it.
+        // A new field must also be added to `entries` (or, for the approval modal, to its
+        // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 18);
+        assert_eq!(km.entries().len(), 19);
+        assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

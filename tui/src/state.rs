@@ -2,8 +2,8 @@
 //! `App::update` (through the `pub(crate)` helpers here) changes it.
 
 use crate::term_view::TermView;
-use agentmux_shared::types::{Message, MessageStatus, Session, Terminal};
-use std::collections::{HashMap, HashSet};
+use agentmux_shared::types::{Approval, Message, MessageStatus, Session, Terminal};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
@@ -81,8 +81,22 @@ impl Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Modal {
     Help,
-    Rename { id: String, input: Input },
-    ConfirmDelete { id: String, title: String },
+    Rename {
+        id: String,
+        input: Input,
+    },
+    ConfirmDelete {
+        id: String,
+        title: String,
+    },
+    /// A pending approval: its tool, input and diff, and the keys that decide it.
+    Approval {
+        id: String,
+        /// Typing the reason for a denial (Enter sends it).
+        deny: Option<Input>,
+        /// Body lines scrolled past.
+        scroll: u16,
+    },
 }
 
 /// The loaded part of one session's history: a contiguous run of indexes ending at the newest.
@@ -188,6 +202,8 @@ pub struct State {
     /// The byte that starts a pane command (prefix then `d` returns to the list).
     pub term_prefix: u8,
     pub unread: HashSet<String>,
+    /// Pending approvals by id (ids are time-ordered: oldest first).
+    pub approvals: BTreeMap<String, Approval>,
     pub transcripts: HashMap<String, Transcript>,
     pub focus: Focus,
     pub composer: Input,
@@ -223,6 +239,7 @@ impl Default for State {
             term_area: (24, 80),
             term_prefix: crate::attach::DEFAULT_PREFIX,
             unread: HashSet::new(),
+            approvals: BTreeMap::new(),
             transcripts: HashMap::new(),
             focus: Focus::Sessions,
             composer: Input::default(),
@@ -256,6 +273,23 @@ impl State {
 
     pub fn transcript(&self) -> Option<&Transcript> {
         self.transcripts.get(self.selected.as_deref()?)
+    }
+
+    /// Pending approvals of one session.
+    pub fn approvals_of(&self, session_id: &str) -> usize {
+        self.approvals
+            .values()
+            .filter(|a| a.session_id == session_id)
+            .count()
+    }
+
+    /// The approval to show next: the selected session's oldest, else the oldest of any.
+    pub fn next_approval(&self) -> Option<&Approval> {
+        let sel = self.selected.as_deref();
+        self.approvals
+            .values()
+            .find(|a| Some(a.session_id.as_str()) == sel)
+            .or_else(|| self.approvals.values().next())
     }
 
     pub fn is_connected(&self) -> bool {
@@ -305,6 +339,7 @@ impl State {
         self.sessions.remove(pos);
         self.transcripts.remove(id);
         self.unread.remove(id);
+        self.approvals.retain(|_, a| a.session_id != id);
         if self.selected.as_deref() == Some(id) {
             // Keep the cursor where it was: the next row moved up into this slot.
             let next = self.sessions.get(pos).or_else(|| self.sessions.last());

@@ -3,8 +3,8 @@
 use crate::app::{Action, App, AppEvent, Reply};
 use crate::client::{AttachEvent, Snapshot};
 use agentmux_shared::types::{
-    Event, EventPayload, Info, Message, MessagePage, MessageStatus, Role, Session, SessionStatus,
-    StreamItem, Terminal, TerminalStatus,
+    Approval, ApprovalStatus, Event, EventPayload, Info, Message, MessagePage, MessageStatus, Role,
+    Session, SessionStatus, StreamItem, Terminal, TerminalStatus,
 };
 use std::sync::Arc;
 
@@ -75,6 +75,7 @@ pub fn app() -> App {
     let idle = session("s3", "", 1);
     app.update(AppEvent::Reply(Reply::Sessions(vec![idle, failed, busy])));
     app.update(AppEvent::Reply(Reply::Terminals(vec![])));
+    app.update(AppEvent::Reply(Reply::Approvals(vec![])));
     let mut streaming = msg("s1", "m3", 2, Role::Assistant, "Sure. First, the lexer");
     streaming.status = MessageStatus::Streaming;
     app.update(AppEvent::Reply(Reply::Messages {
@@ -112,6 +113,21 @@ pub fn app() -> App {
         },
     ));
     app
+}
+
+/// A pending approval of `session` to write `hello.txt`, with its diff.
+pub fn approval(id: &str, session: &str) -> Approval {
+    Approval {
+        id: id.into(),
+        session_id: session.into(),
+        tool: "Write".into(),
+        input_json: r#"{"file_path":"/work/hello.txt","content":"hi\n"}"#.into(),
+        summary: "Write /work/hello.txt".into(),
+        diff: "--- /dev/null\n+++ b/hello.txt\n@@ -0,0 +1 @@\n+hi\n".into(),
+        options: vec!["allow_once".into(), "allow_always".into(), "deny".into()],
+        status: ApprovalStatus::Pending,
+        ..Approval::default()
+    }
 }
 
 pub fn is_subscribe(a: &Action) -> Option<u64> {

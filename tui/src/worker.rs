@@ -274,6 +274,12 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             content,
         } => Reply::Sent(Box::new(c.send_message(session_id, content, false).await?)),
         Action::ListTerminals => Reply::Terminals(c.list_terminals().await?),
+        Action::ListApprovals => Reply::Approvals(c.list_approvals("", true).await?),
+        Action::Decide {
+            id,
+            decision,
+            message,
+        } => Reply::Decided(Box::new(c.decide_approval(id, decision, message).await?)),
         Action::Connect { .. }
         | Action::Subscribe { .. }
         | Action::Attach { .. }

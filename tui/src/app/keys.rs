@@ -41,9 +41,10 @@ impl App {
         // Terminals send CR for newlines inside bracketed paste.
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         match &mut self.state.modal {
-            Some(Modal::Rename { input, .. }) => {
-                input.insert_str(text.lines().next().unwrap_or(""))
-            }
+            Some(Modal::Rename { input, .. })
+            | Some(Modal::Approval {
+                deny: Some(input), ..
+            }) => input.insert_str(text.lines().next().unwrap_or("")),
             Some(_) => {}
             None => {
                 self.state.focus = Focus::Composer;
@@ -111,6 +112,8 @@ impl App {
             self.select(1, out);
         } else if km.new_session.matches(&k) {
             out.push(Action::CreateSession);
+        } else if km.approvals.matches(&k) {
+            self.open_approvals(out);
         } else if km.compose.matches(&k) {
             self.state.focus = if self.state.selected_terminal().is_some() {
                 Focus::Terminal
@@ -191,12 +194,13 @@ impl App {
                 KeyCode::Char('n') | KeyCode::Esc => {}
                 _ => self.state.modal = Some(Modal::ConfirmDelete { id, title }),
             },
+            Modal::Approval { id, deny, scroll } => self.on_approval_key(id, deny, scroll, k, out),
         }
     }
 }
 
 /// Line-editing keys shared by the composer and inline prompts.
-fn edit(input: &mut Input, k: KeyEvent) {
+pub(super) fn edit(input: &mut Input, k: KeyEvent) {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     match k.code {
         KeyCode::Char('u') if ctrl => {

@@ -1,6 +1,7 @@
 //! The TUI's brain: `App::update(AppEvent)` is the only code that mutates `State`; it answers
 //! with `Action`s (daemon calls) that the worker runs, whose results come back as events.
 
+mod approvals;
 mod keys;
 mod term_keys;
 #[cfg(test)]
@@ -13,8 +14,8 @@ use crate::client::AttachEvent;
 use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
 use agentmux_shared::types::{
-    CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus, Role, SendResult, Session,
-    StreamItem, Terminal,
+    Approval, ApprovalStatus, CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus,
+    Role, SendResult, Session, StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use crossterm::event::KeyEvent;
@@ -82,6 +83,9 @@ pub enum Reply {
     Cancelled(CancelResult),
     Sent(Box<SendResult>),
     Terminals(Vec<Terminal>),
+    /// Every pending approval.
+    Approvals(Vec<Approval>),
+    Decided(Box<Approval>),
 }
 
 /// Work for the daemon. Everything but `Connect`, `Subscribe` and the terminal attachment's
@@ -123,6 +127,14 @@ pub enum Action {
         content: String,
     },
     ListTerminals,
+    /// The pending approvals (after a (re)connect: events only tell what changes).
+    ListApprovals,
+    Decide {
+        id: String,
+        /// `allow_once`, `allow_always` or `deny`.
+        decision: String,
+        message: String,
+    },
     /// Opens the attachment (replacing any other); its events carry `generation`.
     Attach {
         terminal_id: String,
@@ -275,6 +287,7 @@ impl App {
         });
         out.push(Action::ListSessions);
         out.push(Action::ListTerminals);
+        out.push(Action::ListApprovals);
         if let Some(id) = s.selected.clone() {
             self.ensure_history(&id, out);
         }
@@ -409,16 +422,15 @@ impl App {
                     m.status = MessageStatus::Complete;
                 }
             }
-            // No approval modal yet: point at the CLI.
             EventPayload::ApprovalRequested { approval } => {
-                s.notice = Some(format!(
-                    "approval needed: {} {} (agentmux approve|deny {})",
-                    approval.id, approval.summary, approval.id
-                ));
+                if approval.status == ApprovalStatus::Pending {
+                    s.approvals.insert(approval.id.clone(), approval.clone());
+                    self.offer_approval(&approval.id);
+                }
             }
+            EventPayload::ApprovalResolved { approval } => self.approval_resolved(approval),
             // Reasoning, tool calls and diffs are not shown yet.
             EventPayload::ReasoningDelta { .. }
-            | EventPayload::ApprovalResolved { .. }
             | EventPayload::ToolCall(_)
             | EventPayload::FileChanged { .. }
             | EventPayload::PlanUpdated { .. } => {}
@@ -493,6 +505,22 @@ impl App {
                 });
             }
             Reply::Terminals(list) => self.on_terminals(list),
+            Reply::Approvals(list) => {
+                s.approvals = list
+                    .into_iter()
+                    .filter(|a| a.status == ApprovalStatus::Pending)
+                    .map(|a| (a.id.clone(), a))
+                    .collect();
+                if let Some(crate::state::Modal::Approval { id, .. }) = &s.modal
+                    && !s.approvals.contains_key(id)
+                {
+                    s.modal = None;
+                }
+                if let Some(id) = s.next_approval().map(|a| a.id.clone()) {
+                    self.offer_approval(&id);
+                }
+            }
+            Reply::Decided(a) => self.approval_resolved(&a),
             Reply::Sent(r) => {
                 // Usually message.created got here first and may already be newer (its turn
                 // started): the reply only fills in a message the stream has not shown yet.

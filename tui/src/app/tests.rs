@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::test_support::{self as ts, event};
-use agentmux_shared::types::{Role, TurnFinished};
+use agentmux_shared::types::{Approval, ApprovalStatus, Role, TurnFinished};
 use pretty_assertions::assert_eq;
 
 fn content(app: &App, session: &str, id: &str) -> Option<String> {
@@ -23,9 +23,10 @@ fn first_connect_subscribes_at_head_and_lists_sessions() {
             },
             Action::ListSessions,
             Action::ListTerminals,
+            Action::ListApprovals,
         ]
     );
-    assert_eq!(app.state.pending, 2);
+    assert_eq!(app.state.pending, 3);
     assert!(app.state.is_connected());
 }
 
@@ -389,4 +390,165 @@ fn page_up_at_the_top_fetches_the_previous_page() {
             page_size: 500
         }]
     );
+}
+
+fn key(c: char) -> AppEvent {
+    AppEvent::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char(c),
+        crossterm::event::KeyModifiers::NONE,
+    ))
+}
+
+fn code(c: crossterm::event::KeyCode) -> AppEvent {
+    AppEvent::Key(crossterm::event::KeyEvent::new(
+        c,
+        crossterm::event::KeyModifiers::NONE,
+    ))
+}
+
+fn requested(seq: u64, a: &Approval) -> AppEvent {
+    event(
+        seq,
+        &a.session_id,
+        EventPayload::ApprovalRequested {
+            approval: a.clone(),
+        },
+    )
+}
+
+fn modal_id(app: &App) -> Option<String> {
+    match &app.state.modal {
+        Some(crate::state::Modal::Approval { id, .. }) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_approval_on_the_viewed_session_opens_the_modal_and_y_allows_once() {
+    let mut app = ts::app();
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    assert_eq!(app.state.approvals_of("s1"), 1);
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_1"));
+    let actions = app.update(key('y'));
+    assert_eq!(
+        actions,
+        vec![Action::Decide {
+            id: "apr_1".into(),
+            decision: "allow_once".into(),
+            message: String::new(),
+        }]
+    );
+    assert_eq!(app.state.modal, None);
+    // Pending until the daemon says it is resolved.
+    assert_eq!(app.state.approvals_of("s1"), 1);
+    let mut done = ts::approval("apr_1", "s1");
+    done.status = ApprovalStatus::Allowed;
+    app.update(AppEvent::Reply(Reply::Decided(Box::new(done))));
+    assert_eq!(app.state.approvals_of("s1"), 0);
+}
+
+#[test]
+fn deny_asks_for_a_message_and_sends_it() {
+    let mut app = ts::app();
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    assert!(app.update(key('n')).is_empty());
+    for c in "not now".chars() {
+        app.update(key(c));
+    }
+    // Esc in the prompt goes back to the approval, still undecided.
+    app.update(code(crossterm::event::KeyCode::Esc));
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_1"));
+    app.update(key('n'));
+    app.update(AppEvent::Paste("use tmp/".into()));
+    let actions = app.update(code(crossterm::event::KeyCode::Enter));
+    assert_eq!(
+        actions,
+        vec![Action::Decide {
+            id: "apr_1".into(),
+            decision: "deny".into(),
+            message: "use tmp/".into(),
+        }]
+    );
+}
+
+#[test]
+fn always_and_decide_later() {
+    let mut app = ts::app();
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
+    assert_eq!(app.state.modal, None, "Esc leaves it pending");
+    assert_eq!(app.state.approvals_of("s1"), 1);
+    // `a` in the list brings it back; `A` allows always.
+    app.update(key('a'));
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_1"));
+    let actions = app.update(key('A'));
+    assert_eq!(
+        actions,
+        vec![Action::Decide {
+            id: "apr_1".into(),
+            decision: "allow_always".into(),
+            message: String::new(),
+        }]
+    );
+}
+
+#[test]
+fn keys_typed_in_the_composer_never_decide_an_approval() {
+    let mut app = ts::app();
+    app.update(key('i'));
+    assert_eq!(app.state.focus, Focus::Composer);
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    assert_eq!(app.state.modal, None);
+    assert!(
+        app.state
+            .notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("approval needed")
+    );
+    let actions = app.update(key('y'));
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(app.state.composer.text, "y");
+}
+
+#[test]
+fn resolved_elsewhere_closes_the_modal_and_shows_the_next() {
+    let mut app = ts::app();
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    app.update(requested(103, &ts::approval("apr_2", "s1")));
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_1"));
+    let mut a = ts::approval("apr_1", "s1");
+    a.status = ApprovalStatus::Expired;
+    a.reason = "timed_out".into();
+    app.update(event(
+        104,
+        "s1",
+        EventPayload::ApprovalResolved { approval: a },
+    ));
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_2"));
+    assert!(
+        app.state
+            .notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("expired"),
+        "{:?}",
+        app.state.notice
+    );
+    // Another session's approval shows as a badge, not over this one.
+    app.update(requested(105, &ts::approval("apr_3", "s2")));
+    assert_eq!(modal_id(&app).as_deref(), Some("apr_2"));
+    assert_eq!(app.state.approvals_of("s2"), 1);
+}
+
+#[test]
+fn a_reconnect_replaces_the_pending_set() {
+    let mut app = ts::app();
+    app.update(requested(102, &ts::approval("apr_1", "s1")));
+    app.update(AppEvent::Reply(Reply::Approvals(vec![ts::approval(
+        "apr_9", "s2",
+    )])));
+    assert_eq!(modal_id(&app), None, "its approval is gone");
+    assert_eq!(app.state.approvals_of("s1"), 0);
+    assert_eq!(app.state.approvals_of("s2"), 1);
 }

@@ -1,5 +1,6 @@
 //! Views: pure functions of `&State` (plus the transcript's wrap cache) onto a frame.
 
+pub mod approval;
 pub mod composer;
 pub mod overlay;
 pub mod sessions;
@@ -42,7 +43,7 @@ pub fn draw(frame: &mut Frame, state: &State, km: &KeyMap, cache: &mut Transcrip
         status::render(state, km, status_area, buf);
         terminal::render(state, km, term_area, frame);
         if let Some(modal) = &state.modal {
-            overlay::render(modal, km, area, frame);
+            overlay::render(modal, state, km, area, frame);
         }
         return Measure {
             rows: state.view_rows,
@@ -68,7 +69,7 @@ pub fn draw(frame: &mut Frame, state: &State, km: &KeyMap, cache: &mut Transcrip
     status::render(state, km, status_area, buf);
     composer::render(state, composer_area, frame);
     if let Some(modal) = &state.modal {
-        overlay::render(modal, km, area, frame);
+        overlay::render(modal, state, km, area, frame);
     }
     measure
 }

@@ -1,17 +1,22 @@
 //! Modal views drawn over everything: the help (generated from the `KeyMap`), the rename
-//! prompt and the delete confirmation.
+//! prompt, the delete confirmation and (in `approval`) a pending approval.
 
 use super::theme;
 use crate::keymap::{KeyMap, Scope};
-use crate::state::Modal;
+use crate::state::{Modal, State};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-pub fn render(modal: &Modal, km: &KeyMap, area: Rect, frame: &mut Frame) {
+pub fn render(modal: &Modal, state: &State, km: &KeyMap, area: Rect, frame: &mut Frame) {
     match modal {
         Modal::Help => help(km, area, frame),
+        Modal::Approval { id, deny, scroll } => {
+            if let Some(a) = state.approvals.get(id) {
+                super::approval::render(a, state, deny.as_ref(), *scroll, km, area, frame);
+            }
+        }
         Modal::Rename { input, .. } => {
             let rect = centered(area, 50, 3);
             let block = Block::bordered()
@@ -119,7 +124,7 @@ fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
 }
 
 /// A `w`×`h` box in the middle of `area`, shrunk to fit.
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect {

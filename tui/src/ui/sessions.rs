@@ -1,4 +1,5 @@
-//! The session list: two rows per session (title with an unread marker; provider and status),
+//! The session list: two rows per session (title with an approval or unread marker; provider
+//! and status, or the approvals waiting),
 //! then a "Terminals" group with two rows per terminal (name; running or exited with code).
 
 use super::theme;
@@ -117,18 +118,25 @@ fn session_line(
     focused: bool,
     width: usize,
 ) -> Line<'static> {
+    let waiting = state.approvals_of(&s.id);
     if second {
-        let status = s.display_status();
+        let (status, style) = match waiting {
+            0 => (s.display_status().to_string(), theme::status(s)),
+            1 => ("needs approval".to_string(), theme::attention()),
+            n => (format!("{n} approvals"), theme::attention()),
+        };
         let mut spans = vec![Span::raw("  ")];
         // The provider only when it fits whole: a cut-off id helps nobody.
         if width >= s.provider.chars().count() + status.len() + 5 {
             spans.push(Span::styled(s.provider.clone(), theme::dim()));
             spans.push(Span::styled(" · ", theme::dim()));
         }
-        spans.push(Span::styled(status, theme::status(s)));
+        spans.push(Span::styled(status, style));
         return Line::from(spans);
     }
-    let marker = if state.unread.contains(&s.id) {
+    let marker = if waiting > 0 {
+        Span::styled(theme::APPROVAL, theme::attention())
+    } else if state.unread.contains(&s.id) {
         Span::styled(theme::UNREAD, theme::assistant())
     } else {
         Span::raw(" ")

@@ -27,6 +27,18 @@ pub fn render(state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) {
         format!("  seq {}", state.last_seq),
         theme::dim(),
     ));
+    if !state.approvals.is_empty() {
+        let n = state.approvals.len();
+        left.push(Span::styled(
+            format!(
+                "  {} {n} approval{} ({})",
+                theme::APPROVAL,
+                if n == 1 { "" } else { "s" },
+                km.approvals.label()
+            ),
+            theme::attention(),
+        ));
+    }
     if state.pending > 0 {
         left.push(Span::styled(
             format!("  pending {}", state.pending),

@@ -96,6 +96,7 @@ fn empty_daemon_80x24() {
     app.update(AppEvent::Connected(ts::info(0)));
     app.update(AppEvent::Reply(Reply::Sessions(vec![])));
     app.update(AppEvent::Reply(Reply::Terminals(vec![])));
+    app.update(AppEvent::Reply(Reply::Approvals(vec![])));
     assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -145,4 +146,45 @@ fn huge_transcript_renders_only_the_viewport() {
     let screen = render_with(&app, 80, 24, &mut cache);
     assert!(!screen.contains("message number 99999"), "{screen}");
     assert!(cache.measured <= 30, "measured {} messages", cache.measured);
+}
+
+fn with_approval() -> crate::app::App {
+    let mut app = ts::app();
+    let mut long = ts::approval("apr_2", "s2");
+    long.summary = "Bash: cargo test".into();
+    app.update(AppEvent::Reply(Reply::Approvals(vec![
+        ts::approval("apr_1", "s1"),
+        long,
+    ])));
+    app
+}
+
+#[test]
+fn approval_modal_80x24() {
+    let app = with_approval();
+    assert!(matches!(app.state.modal, Some(Modal::Approval { .. })));
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn approval_modal_40x20() {
+    assert_snapshot!(render(&with_approval(), 40, 20));
+}
+
+#[test]
+fn approval_deny_prompt_80x24() {
+    let mut app = with_approval();
+    app.state.modal = Some(Modal::Approval {
+        id: "apr_1".into(),
+        deny: Some(Input::with_text("write it under tmp/ instead")),
+        scroll: 0,
+    });
+    assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn approval_badges_in_the_list_80x24() {
+    let mut app = with_approval();
+    app.state.modal = None;
+    assert_snapshot!(render(&app, 80, 24));
 }

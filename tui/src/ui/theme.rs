@@ -39,6 +39,22 @@ pub fn selected(focused: bool) -> Style {
     }
 }
 
+/// Something waits for a person (approvals).
+pub fn attention() -> Style {
+    Style::default()
+        .fg(Color::LightYellow)
+        .add_modifier(Modifier::BOLD)
+}
+pub fn diff_add() -> Style {
+    Style::default().fg(Color::Green)
+}
+pub fn diff_del() -> Style {
+    Style::default().fg(Color::Red)
+}
+pub fn diff_hunk() -> Style {
+    Style::default().fg(Color::Cyan)
+}
+
 /// Colour for `Session::display_status()`.
 pub fn status(s: &Session) -> Style {
     match s.display_status() {
@@ -60,6 +76,9 @@ pub fn title_of(s: &Session) -> String {
 
 /// Marks sessions with an assistant reply not yet looked at.
 pub const UNREAD: &str = "●";
+
+/// Marks a session with approvals waiting.
+pub const APPROVAL: &str = "!";
 
 /// Marks a terminal in the list.
 pub const TERMINAL: &str = "$";
