@@ -154,6 +154,16 @@ impl From<Message> for pb::Message {
             error: m.error,
             stop_reason: m.stop_reason,
             reply_to: m.reply_to,
+            tools: m.tools.into_iter().map(Into::into).collect(),
+            changes: m
+                .changes
+                .into_iter()
+                .map(|c| pb::FileChanged {
+                    path: c.path,
+                    diff: c.diff,
+                })
+                .collect(),
+            plan: m.plan.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -174,6 +184,60 @@ impl From<pb::Message> for Message {
             error: m.error,
             stop_reason: m.stop_reason,
             reply_to: m.reply_to,
+            tools: m.tools.into_iter().map(Into::into).collect(),
+            changes: m
+                .changes
+                .into_iter()
+                .map(|c| FileChange {
+                    path: c.path,
+                    diff: c.diff,
+                })
+                .collect(),
+            plan: m.plan.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ToolCall> for pb::ToolCall {
+    fn from(t: ToolCall) -> Self {
+        pb::ToolCall {
+            id: t.id,
+            name: t.name,
+            input_json: t.input_json,
+            status: t.status,
+            output: t.output,
+        }
+    }
+}
+
+impl From<pb::ToolCall> for ToolCall {
+    fn from(t: pb::ToolCall) -> Self {
+        ToolCall {
+            id: t.id,
+            name: t.name,
+            input_json: t.input_json,
+            status: t.status,
+            output: t.output,
+        }
+    }
+}
+
+impl From<PlanEntry> for pb::PlanEntry {
+    fn from(e: PlanEntry) -> Self {
+        pb::PlanEntry {
+            content: e.content,
+            status: e.status,
+            priority: e.priority,
+        }
+    }
+}
+
+impl From<pb::PlanEntry> for PlanEntry {
+    fn from(e: pb::PlanEntry) -> Self {
+        PlanEntry {
+            content: e.content,
+            status: e.status,
+            priority: e.priority,
         }
     }
 }
@@ -244,25 +308,12 @@ impl From<Event> for pb::Event {
                     approval: Some(approval.into()),
                 })
             }
-            EventPayload::ToolCall(t) => P::ToolCall(pb::ToolCall {
-                id: t.id,
-                name: t.name,
-                input_json: t.input_json,
-                status: t.status,
-                output: t.output,
-            }),
+            EventPayload::ToolCall(t) => P::ToolCall(t.into()),
             EventPayload::FileChanged { path, diff } => {
                 P::FileChanged(pb::FileChanged { path, diff })
             }
             EventPayload::PlanUpdated { entries } => P::PlanUpdated(pb::PlanUpdated {
-                entries: entries
-                    .into_iter()
-                    .map(|e| pb::PlanEntry {
-                        content: e.content,
-                        status: e.status,
-                        priority: e.priority,
-                    })
-                    .collect(),
+                entries: entries.into_iter().map(Into::into).collect(),
             }),
         };
         pb::Event {
@@ -331,27 +382,13 @@ impl TryFrom<pb::Event> for Event {
             P::ApprovalResolved(p) => EventPayload::ApprovalResolved {
                 approval: p.approval.ok_or_else(|| missing("approval"))?.into(),
             },
-            P::ToolCall(t) => EventPayload::ToolCall(ToolCall {
-                id: t.id,
-                name: t.name,
-                input_json: t.input_json,
-                status: t.status,
-                output: t.output,
-            }),
+            P::ToolCall(t) => EventPayload::ToolCall(t.into()),
             P::FileChanged(p) => EventPayload::FileChanged {
                 path: p.path,
                 diff: p.diff,
             },
             P::PlanUpdated(p) => EventPayload::PlanUpdated {
-                entries: p
-                    .entries
-                    .into_iter()
-                    .map(|e| PlanEntry {
-                        content: e.content,
-                        status: e.status,
-                        priority: e.priority,
-                    })
-                    .collect(),
+                entries: p.entries.into_iter().map(Into::into).collect(),
             },
         };
         Ok(Event {

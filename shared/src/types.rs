@@ -283,6 +283,49 @@ pub struct Message {
     pub error: String,
     pub stop_reason: String,
     pub reply_to: String,
+    /// What an agent's turn did besides talking, kept with its answer when the turn ends:
+    /// tool calls (latest state of each, in call order), file changes, the last plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FileChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlanEntry>,
+}
+
+/// Tool calls kept per answer: a runaway agent must not grow a message without bound (the
+/// events still carry everything).
+pub const MAX_TOOL_CALLS: usize = 500;
+
+/// Folds a tool call's new state into `tools`: an update replaces the call with its id (keeping
+/// the name and input when the update leaves them out); a new call is appended.
+pub fn merge_tool_call(tools: &mut Vec<ToolCall>, t: &ToolCall) {
+    let known = tools.iter().position(|x| x.id == t.id && !t.id.is_empty());
+    match known.and_then(|i| tools.get_mut(i)) {
+        Some(x) => {
+            let name = std::mem::take(&mut x.name);
+            let input = std::mem::take(&mut x.input_json);
+            *x = t.clone();
+            if x.name.is_empty() {
+                x.name = name;
+            }
+            if x.input_json.is_empty() {
+                x.input_json = input;
+            }
+        }
+        None => {
+            if tools.len() < MAX_TOOL_CALLS {
+                tools.push(t.clone());
+            }
+        }
+    }
+}
+
+/// A file an agent changed, with a unified diff.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct FileChange {
+    pub path: String,
+    pub diff: String,
 }
 
 /// One entry of the durable event log.

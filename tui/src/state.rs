@@ -292,6 +292,16 @@ impl State {
             .or_else(|| self.approvals.values().next())
     }
 
+    /// The answer a session's running turn is writing, if its transcript is loaded.
+    pub(crate) fn current_answer(&mut self, session_id: &str) -> Option<&mut Message> {
+        let t = self.transcripts.get_mut(session_id)?;
+        t.messages
+            .iter_mut()
+            .rev()
+            .find(|m| m.role == agentmux_shared::types::Role::Assistant)
+            .filter(|m| m.status == MessageStatus::Streaming)
+    }
+
     pub fn is_connected(&self) -> bool {
         matches!(self.conn, Conn::Connected { .. })
     }

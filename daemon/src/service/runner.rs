@@ -11,8 +11,9 @@ use crate::store::Store;
 use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    Approval, ApprovalPolicy, ApprovalStatus, Decision, EventPayload, Message, MessageStatus, Role,
-    SessionStatus, TurnFinished,
+    Approval, ApprovalPolicy, ApprovalStatus, Decision, EventPayload, FileChange, MAX_TOOL_CALLS,
+    Message, MessageStatus, PlanEntry, Role, SessionStatus, ToolCall, TurnFinished,
+    merge_tool_call,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,6 +186,7 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
 
 struct Outcome {
     text: String,
+    activity: Activity,
     status: MessageStatus,
     end: TurnEnd,
     error: String,
@@ -194,6 +196,7 @@ struct Outcome {
 async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     let mut out = Outcome {
         text: String::new(),
+        activity: Activity::default(),
         status: MessageStatus::Complete,
         end: TurnEnd::default(),
         error: String::new(),
@@ -222,13 +225,13 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
             biased;
             _ = turn.cancel.cancelled() => break None,
             _ = shutdown.cancelled() => break None,
-            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.text).await,
+            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.text, &mut out.activity).await,
             r = &mut fut => break Some(r),
         }
     };
     // The provider may have queued output before it returned.
     while let Ok(ev) = rx.try_recv() {
-        emit(svc, h, turn, ev, &mut out.text).await;
+        emit(svc, h, turn, ev, &mut out.text, &mut out.activity).await;
     }
     match result {
         Some(Ok(end)) => out.end = end,
@@ -248,7 +251,28 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     out
 }
 
-async fn emit(svc: &Service, h: &SessionHandle, turn: &Turn, ev: ProviderEvent, text: &mut String) {
+/// What a turn did besides its text, kept on the answer when the turn ends.
+#[derive(Default)]
+struct Activity {
+    tools: Vec<ToolCall>,
+    changes: Vec<FileChange>,
+    plan: Vec<PlanEntry>,
+}
+
+impl Activity {
+    fn tool(&mut self, t: &ToolCall) {
+        merge_tool_call(&mut self.tools, t);
+    }
+}
+
+async fn emit(
+    svc: &Service,
+    h: &SessionHandle,
+    turn: &Turn,
+    ev: ProviderEvent,
+    text: &mut String,
+    activity: &mut Activity,
+) {
     let session_id = &turn.assistant.session_id;
     let msg_id = &turn.assistant.id;
     let payload = match ev {
@@ -264,9 +288,23 @@ async fn emit(svc: &Service, h: &SessionHandle, turn: &Turn, ev: ProviderEvent, 
             text: t,
         },
         ProviderEvent::Warning(message) => EventPayload::Warning { message },
-        ProviderEvent::ToolCall(t) => EventPayload::ToolCall(t),
-        ProviderEvent::FileChanged { path, diff } => EventPayload::FileChanged { path, diff },
-        ProviderEvent::Plan(entries) => EventPayload::PlanUpdated { entries },
+        ProviderEvent::ToolCall(t) => {
+            activity.tool(&t);
+            EventPayload::ToolCall(t)
+        }
+        ProviderEvent::FileChanged { path, diff } => {
+            if activity.changes.len() < MAX_TOOL_CALLS {
+                activity.changes.push(FileChange {
+                    path: path.clone(),
+                    diff: diff.clone(),
+                });
+            }
+            EventPayload::FileChanged { path, diff }
+        }
+        ProviderEvent::Plan(entries) => {
+            activity.plan = entries.clone();
+            EventPayload::PlanUpdated { entries }
+        }
         ProviderEvent::SessionId(id) => {
             if let Err(e) = set_provider_session(svc, h, &id).await {
                 tracing::error!(error = %e, "cannot store the provider session id");
@@ -403,6 +441,9 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
     let now = now_ms();
     let mut a = turn.assistant;
     a.content = o.text;
+    a.tools = o.activity.tools;
+    a.changes = o.activity.changes;
+    a.plan = o.activity.plan;
     a.status = o.status;
     a.usage = o.end.usage;
     if !o.end.model.is_empty() {

@@ -297,6 +297,20 @@ async fn write_asks_then_allow_writes_the_file_with_a_diff() {
     let msgs = messages(&e.rest, &id).await;
     assert_eq!(msgs[1]["content"], "I'll create the file.Finished.");
     assert_eq!(msgs[1]["status"], "complete");
+    // The answer keeps what the turn did, so history shows it after a reload.
+    assert_eq!(msgs[1]["tools"][0]["name"], "Write", "{}", msgs[1]);
+    assert_eq!(msgs[1]["tools"][0]["status"], "finished");
+    assert_eq!(msgs[1]["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        msgs[1]["changes"][0]["path"],
+        e.file().display().to_string()
+    );
+    assert!(
+        msgs[1]["changes"][0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+hi")
+    );
 
     let events = e.events(&id).await;
     let names: Vec<&str> = events.iter().map(|e| e.payload.name()).collect();

@@ -429,11 +429,30 @@ impl App {
                 }
             }
             EventPayload::ApprovalResolved { approval } => self.approval_resolved(approval),
-            // Reasoning, tool calls and diffs are not shown yet.
-            EventPayload::ReasoningDelta { .. }
-            | EventPayload::ToolCall(_)
-            | EventPayload::FileChanged { .. }
-            | EventPayload::PlanUpdated { .. } => {}
+            // What the agent does shows under the answer being written; the daemon keeps it
+            // on the message when the turn ends, so a reload shows the same.
+            EventPayload::ToolCall(t) => {
+                if let Some(m) = s.current_answer(&e.session_id) {
+                    agentmux_shared::types::merge_tool_call(&mut m.tools, t);
+                }
+            }
+            EventPayload::FileChanged { path, diff } => {
+                if let Some(m) = s.current_answer(&e.session_id)
+                    && m.changes.len() < agentmux_shared::types::MAX_TOOL_CALLS
+                {
+                    m.changes.push(agentmux_shared::types::FileChange {
+                        path: path.clone(),
+                        diff: diff.clone(),
+                    });
+                }
+            }
+            EventPayload::PlanUpdated { entries } => {
+                if let Some(m) = s.current_answer(&e.session_id) {
+                    m.plan = entries.clone();
+                }
+            }
+            // Reasoning is not shown yet.
+            EventPayload::ReasoningDelta { .. } => {}
         }
     }
 

@@ -552,3 +552,54 @@ fn a_reconnect_replaces_the_pending_set() {
     assert_eq!(app.state.approvals_of("s1"), 0);
     assert_eq!(app.state.approvals_of("s2"), 1);
 }
+
+#[test]
+fn tool_calls_changes_and_plan_land_on_the_answer_being_written() {
+    let mut app = ts::app();
+    let call = |status: &str, input: &str| {
+        EventPayload::ToolCall(agentmux_shared::types::ToolCall {
+            id: "t1".into(),
+            name: if input.is_empty() { "" } else { "Write" }.into(),
+            input_json: input.into(),
+            status: status.into(),
+            output: String::new(),
+        })
+    };
+    app.update(event(
+        102,
+        "s1",
+        call("started", r#"{"file_path":"/w/a.rs"}"#),
+    ));
+    app.update(event(103, "s1", call("finished", "")));
+    app.update(event(
+        104,
+        "s1",
+        EventPayload::FileChanged {
+            path: "/w/a.rs".into(),
+            diff: "@@ -1 +1 @@\n-a\n+b\n".into(),
+        },
+    ));
+    app.update(event(
+        105,
+        "s1",
+        EventPayload::PlanUpdated {
+            entries: vec![agentmux_shared::types::PlanEntry {
+                content: "Write a.rs".into(),
+                status: "completed".into(),
+                priority: String::new(),
+            }],
+        },
+    ));
+    let m = app.state.transcripts["s1"].get("m3").unwrap();
+    assert_eq!(m.tools.len(), 1);
+    assert_eq!(m.tools[0].status, "finished");
+    assert_eq!(m.tools[0].name, "Write", "an update keeps the start's name");
+    assert_eq!(m.changes.len(), 1);
+    assert_eq!(m.plan.len(), 1);
+    // Another session's (unloaded) activity is ignored, not misfiled.
+    app.update(event(106, "s2", call("started", "{}")));
+    assert_eq!(
+        app.state.transcripts["s1"].get("m3").unwrap().tools.len(),
+        1
+    );
+}

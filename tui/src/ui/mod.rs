@@ -1,5 +1,6 @@
 //! Views: pure functions of `&State` (plus the transcript's wrap cache) onto a frame.
 
+pub mod activity;
 pub mod approval;
 pub mod composer;
 pub mod overlay;

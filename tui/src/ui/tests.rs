@@ -188,3 +188,44 @@ fn approval_badges_in_the_list_80x24() {
     app.state.modal = None;
     assert_snapshot!(render(&app, 80, 24));
 }
+
+#[test]
+fn transcript_with_tool_calls_diff_and_plan_80x24() {
+    use agentmux_shared::types::{FileChange, PlanEntry, ToolCall};
+    let mut app = ts::app();
+    let t = app.state.transcripts.get_mut("s1").unwrap();
+    let m = t.messages.last_mut().unwrap();
+    m.plan = vec![
+        PlanEntry {
+            content: "Extract the lexer".into(),
+            status: "completed".into(),
+            priority: String::new(),
+        },
+        PlanEntry {
+            content: "Write the parser".into(),
+            status: "in_progress".into(),
+            priority: String::new(),
+        },
+    ];
+    m.tools = vec![
+        ToolCall {
+            id: "t1".into(),
+            name: "Write".into(),
+            input_json: r#"{"file_path":"src/lexer.rs"}"#.into(),
+            status: "finished".into(),
+            output: String::new(),
+        },
+        ToolCall {
+            id: "t2".into(),
+            name: "Bash".into(),
+            input_json: r#"{"command":"cargo test"}"#.into(),
+            status: "started".into(),
+            output: String::new(),
+        },
+    ];
+    m.changes = vec![FileChange {
+        path: "src/lexer.rs".into(),
+        diff: "--- a/src/lexer.rs\n+++ b/src/lexer.rs\n@@ -1,2 +1,2 @@\n-pub struct Lexer;\n+pub struct Lexer<'a> { src: &'a str }\n fn main() {}\n".into(),
+    }];
+    assert_snapshot!(render(&app, 80, 24));
+}

@@ -14,21 +14,33 @@ use std::collections::HashMap;
 
 /// Past this many cached messages the cache starts over; it only needs what is on screen.
 const CACHE_LIMIT: usize = 4096;
-const INDENT: &str = "  ";
+pub const INDENT: &str = "  ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
     len: usize,
     status: MessageStatus,
     error_len: usize,
+    /// Tool calls, changes and plan change rarely; hashing them costs little next to wrapping.
+    activity: u64,
 }
 
 impl Fingerprint {
     fn of(m: &Message) -> Fingerprint {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for t in &m.tools {
+            (&t.id, &t.status, t.output.len()).hash(&mut h);
+        }
+        m.changes.len().hash(&mut h);
+        for p in &m.plan {
+            (&p.content, &p.status).hash(&mut h);
+        }
         Fingerprint {
             len: m.content.len(),
             status: m.status,
             error_len: m.error.len(),
+            activity: h.finish(),
         }
     }
 }
@@ -219,12 +231,13 @@ fn message_lines(m: &Message, width: u16) -> Vec<Line<'static>> {
         for l in wrap(&m.content, body_width) {
             out.push(Line::from(vec![Span::raw(INDENT), Span::styled(l, style)]));
         }
-    } else if m.status == MessageStatus::Streaming {
+    } else if m.status == MessageStatus::Streaming && m.tools.is_empty() {
         out.push(Line::from(Span::styled(
             format!("{INDENT}…"),
             Style::default().add_modifier(Modifier::DIM),
         )));
     }
+    super::activity::lines(m, body_width, &mut out);
     out.push(Line::default());
     out
 }
