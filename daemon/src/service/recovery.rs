@@ -1,5 +1,5 @@
 //! Start-up recovery: what a stopped or killed daemon left running is marked interrupted, with
-//! the partial answer rebuilt from the durable deltas.
+//! the partial answer (text, tool calls, file changes, plan) rebuilt from the durable events.
 
 use super::Service;
 use crate::log::NewEvent;
@@ -7,7 +7,10 @@ use crate::store::Store;
 use agentmux_proto::v1 as pb;
 use agentmux_shared::Result;
 use agentmux_shared::ids::now_ms;
-use agentmux_shared::types::{EventPayload, Message, MessageStatus, SessionStatus};
+use agentmux_shared::types::{
+    EventPayload, FileChange, MAX_TOOL_CALLS, Message, MessageStatus, SessionStatus,
+    merge_tool_call,
+};
 use std::collections::HashMap;
 
 pub(super) async fn recover(svc: &Service) -> Result<()> {
@@ -47,9 +50,9 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
     if ops.is_empty() {
         return Ok(());
     }
-    let mut partial = partial_texts(svc, &streaming)?;
+    let mut partial = partial_messages(svc, &streaming)?;
     for mut m in streaming {
-        m.content = partial.remove(&m.id).unwrap_or_default();
+        partial.remove(&m.id).unwrap_or_default().apply(&mut m);
         m.status = MessageStatus::Interrupted;
         m.stop_reason = "interrupted".into();
         m.completed_at_ms = now_ms();
@@ -63,40 +66,88 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
     svc.commit(ops, events).await
 }
 
-/// Concatenates the durable deltas of each message, scanning the log backwards only as far as
-/// the oldest of their turns.
-fn partial_texts(svc: &Service, messages: &[Message]) -> Result<HashMap<String, String>> {
-    let mut chunks: HashMap<String, Vec<String>> = messages
+/// What an interrupted answer had streamed before the stop: its text and its activity.
+#[derive(Default)]
+struct Partial {
+    /// Newest first while scanning backwards.
+    chunks: Vec<String>,
+    events: Vec<pb::event::Payload>,
+    started: bool,
+}
+
+/// Rebuilds each message from its durable deltas, tool calls, file changes and plan, scanning
+/// the log backwards only as far as the oldest of their turns.
+fn partial_messages(svc: &Service, messages: &[Message]) -> Result<HashMap<String, Partial>> {
+    let mut parts: HashMap<String, Partial> = messages
         .iter()
-        .map(|m| (m.id.clone(), Vec::new()))
+        .map(|m| (m.id.clone(), Partial::default()))
+        .collect();
+    // One running turn per session: activity events name the session, not the message.
+    let by_session: HashMap<&str, &str> = messages
+        .iter()
+        .map(|m| (m.session_id.as_str(), m.id.as_str()))
         .collect();
     let mut open = messages.len();
     if open == 0 {
-        return Ok(HashMap::new());
+        return Ok(parts);
     }
     for e in svc.shared.log.journal().events_rev() {
-        match e?.payload {
-            Some(pb::event::Payload::MessageDelta(d)) => {
-                if let Some(c) = chunks.get_mut(&d.message_id) {
-                    c.push(d.text);
+        let e = e?;
+        let Some(payload) = e.payload else { continue };
+        match payload {
+            pb::event::Payload::MessageDelta(d) => {
+                if let Some(p) = parts.get_mut(&d.message_id) {
+                    p.chunks.push(d.text);
                 }
             }
-            Some(pb::event::Payload::TurnStarted(t))
-                if chunks.contains_key(&t.assistant_message_id) =>
-            {
-                open -= 1;
-                if open == 0 {
-                    break;
+            pb::event::Payload::TurnStarted(t) => {
+                if let Some(p) = parts.get_mut(&t.assistant_message_id)
+                    && !p.started
+                {
+                    p.started = true;
+                    open -= 1;
+                    if open == 0 {
+                        break;
+                    }
+                }
+            }
+            ev @ (pb::event::Payload::ToolCall(_)
+            | pb::event::Payload::FileChanged(_)
+            | pb::event::Payload::PlanUpdated(_)) => {
+                if let Some(p) = by_session
+                    .get(e.session_id.as_str())
+                    .and_then(|id| parts.get_mut(*id))
+                    && !p.started
+                {
+                    p.events.push(ev);
                 }
             }
             _ => {}
         }
     }
-    Ok(chunks
-        .into_iter()
-        .map(|(id, mut c)| {
-            c.reverse();
-            (id, c.concat())
-        })
-        .collect())
+    Ok(parts)
+}
+
+impl Partial {
+    fn apply(mut self, m: &mut Message) {
+        self.chunks.reverse();
+        m.content = self.chunks.concat();
+        for ev in self.events.into_iter().rev() {
+            match ev {
+                pb::event::Payload::ToolCall(t) => merge_tool_call(&mut m.tools, &t.into()),
+                pb::event::Payload::FileChanged(c) => {
+                    if m.changes.len() < MAX_TOOL_CALLS {
+                        m.changes.push(FileChange {
+                            path: c.path,
+                            diff: c.diff,
+                        });
+                    }
+                }
+                pb::event::Payload::PlanUpdated(p) => {
+                    m.plan = p.entries.into_iter().map(Into::into).collect();
+                }
+                _ => {}
+            }
+        }
+    }
 }

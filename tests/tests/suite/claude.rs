@@ -1003,3 +1003,35 @@ async fn a_claude_that_dies_while_an_approval_waits_fails_the_turn_at_once() {
     let r = send_wait(&e.rest, &id, "Still there?").await;
     assert_eq!(r["reply"]["content"], "Back.");
 }
+
+#[tokio::test]
+async fn kill9_while_an_approval_waits_keeps_the_partial_answer_and_its_tool_call() {
+    let mut e = start().await;
+    let id = e.session("ask").await;
+    e.script_write_call();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    // The tool call's start is streamed before the request: wait until it is durable.
+    poll_until("the tool call event", Duration::from_secs(20), || async {
+        e.events(&id)
+            .await
+            .iter()
+            .any(|ev| matches!(&ev.payload, EventPayload::ToolCall(t) if t.name == "Write"))
+            .then_some(())
+    })
+    .await;
+    e.d.kill9().await;
+    e.d.restart().await;
+    let s = get_session(&e.rest, &id).await;
+    assert_eq!(s["status"], "interrupted", "{s}");
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["status"], "interrupted", "{}", msgs[1]);
+    assert_eq!(msgs[1]["content"], "I'll create the file.");
+    assert_eq!(msgs[1]["tools"][0]["name"], "Write", "{}", msgs[1]);
+    assert_eq!(msgs[1]["tools"][0]["status"], "started");
+    let a = e.rest.get_ok(&format!("/v1/approvals/{aid}")).await;
+    assert_eq!(a["status"], "cancelled", "{a}");
+    assert_eq!(a["reason"], "daemon_restarted");
+    assert!(!e.file().exists());
+}
