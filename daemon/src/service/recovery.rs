@@ -135,13 +135,11 @@ impl Partial {
         for ev in self.events.into_iter().rev() {
             match ev {
                 pb::event::Payload::ToolCall(t) => merge_tool_call(&mut m.tools, &t.into()),
-                pb::event::Payload::FileChanged(c) => {
-                    if m.changes.len() < MAX_TOOL_CALLS {
-                        m.changes.push(FileChange {
-                            path: c.path,
-                            diff: c.diff,
-                        });
-                    }
+                pb::event::Payload::FileChanged(c) if m.changes.len() < MAX_TOOL_CALLS => {
+                    m.changes.push(FileChange {
+                        path: c.path,
+                        diff: c.diff,
+                    });
                 }
                 pb::event::Payload::PlanUpdated(p) => {
                     m.plan = p.entries.into_iter().map(Into::into).collect();
