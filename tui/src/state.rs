@@ -25,6 +25,9 @@ pub enum Focus {
     Terminal,
 }
 
+/// Approval policies a new session can take, in the picker's order.
+pub const POLICIES: [&str; 3] = ["ask", "auto-edit", "never-ask"];
+
 /// A small single-buffer line editor; `cursor` is a byte offset on a char boundary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Input {
@@ -88,6 +91,13 @@ pub enum Modal {
     ConfirmDelete {
         id: String,
         title: String,
+    },
+    /// Picking the provider and approval policy of a new session.
+    NewSession {
+        providers: Vec<agentmux_shared::types::ProviderHealth>,
+        index: usize,
+        /// Into `POLICIES`.
+        policy: usize,
     },
     /// A pending approval: its tool, input and diff, and the keys that decide it.
     Approval {

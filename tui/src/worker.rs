@@ -261,8 +261,22 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
                 .list_messages(session_id, *after_index, *page_size)
                 .await?,
         },
-        Action::CreateSession => {
-            Reply::Created(Box::new(c.create_session(CreateSession::default()).await?))
+        Action::ListProviders => Reply::Providers(c.providers().await?),
+        Action::CreateSession {
+            provider,
+            approval_policy,
+        } => {
+            // The agent works where the TUI was started, like a new tmux window.
+            let cwd = std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            let req = CreateSession {
+                provider: provider.clone(),
+                approval_policy: approval_policy.clone(),
+                cwd,
+                ..CreateSession::default()
+            };
+            Reply::Created(Box::new(c.create_session(req).await?))
         }
         Action::Rename { id, title } => {
             Reply::Renamed(Box::new(c.rename_session(id, title).await?))

@@ -2,7 +2,7 @@
 //! through the `KeyMap` so behaviour and the help overlay agree.
 
 use super::{Action, App};
-use crate::state::{Focus, Input, Modal};
+use crate::state::{Focus, Input, Modal, POLICIES};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 impl App {
@@ -111,7 +111,7 @@ impl App {
         } else if km.down.matches(&k) {
             self.select(1, out);
         } else if km.new_session.matches(&k) {
-            out.push(Action::CreateSession);
+            out.push(Action::ListProviders);
         } else if km.approvals.matches(&k) {
             self.open_approvals(out);
         } else if km.compose.matches(&k) {
@@ -195,6 +195,34 @@ impl App {
                 _ => self.state.modal = Some(Modal::ConfirmDelete { id, title }),
             },
             Modal::Approval { id, deny, scroll } => self.on_approval_key(id, deny, scroll, k, out),
+            Modal::NewSession {
+                providers,
+                mut index,
+                mut policy,
+            } => {
+                let n = providers.len();
+                match k.code {
+                    KeyCode::Esc => return,
+                    KeyCode::Enter => {
+                        if let Some(p) = providers.get(index) {
+                            out.push(Action::CreateSession {
+                                provider: p.id.clone(),
+                                approval_policy: POLICIES[policy % POLICIES.len()].into(),
+                            });
+                        }
+                        return;
+                    }
+                    KeyCode::Down | KeyCode::Char('j') if n > 0 => index = (index + 1) % n,
+                    KeyCode::Up | KeyCode::Char('k') if n > 0 => index = (index + n - 1) % n,
+                    KeyCode::Tab | KeyCode::Char('p') => policy = (policy + 1) % POLICIES.len(),
+                    _ => {}
+                }
+                self.state.modal = Some(Modal::NewSession {
+                    providers,
+                    index,
+                    policy,
+                });
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
 use agentmux_shared::types::{
     Approval, ApprovalStatus, CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus,
-    Role, SendResult, Session, StreamItem, Terminal,
+    ProviderHealth, Role, SendResult, Session, StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use crossterm::event::KeyEvent;
@@ -85,6 +85,7 @@ pub enum Reply {
     Terminals(Vec<Terminal>),
     /// Every pending approval.
     Approvals(Vec<Approval>),
+    Providers(Vec<ProviderHealth>),
     Decided(Box<Approval>),
 }
 
@@ -110,7 +111,12 @@ pub enum Action {
         after_index: u64,
         page_size: u32,
     },
-    CreateSession,
+    /// The provider list, for the new-session picker.
+    ListProviders,
+    CreateSession {
+        provider: String,
+        approval_policy: String,
+    },
     Rename {
         id: String,
         title: String,
@@ -540,6 +546,16 @@ impl App {
                 }
             }
             Reply::Decided(a) => self.approval_resolved(&a),
+            Reply::Providers(providers) => {
+                if s.modal.is_none() {
+                    let index = providers.iter().position(|p| p.available).unwrap_or(0);
+                    s.modal = Some(crate::state::Modal::NewSession {
+                        providers,
+                        index,
+                        policy: 0,
+                    });
+                }
+            }
             Reply::Sent(r) => {
                 // Usually message.created got here first and may already be newer (its turn
                 // started): the reply only fills in a message the stream has not shown yet.

@@ -274,7 +274,7 @@ fn keys_drive_actions() {
     let mut app = ts::app();
     assert_eq!(
         app.update(key(KeyCode::Char('n'))),
-        vec![Action::CreateSession]
+        vec![Action::ListProviders]
     );
     assert_eq!(
         app.update(key(KeyCode::Char('c'))),
@@ -602,4 +602,41 @@ fn tool_calls_changes_and_plan_land_on_the_answer_being_written() {
         app.state.transcripts["s1"].get("m3").unwrap().tools.len(),
         1
     );
+}
+
+#[test]
+fn new_session_picks_a_provider_and_a_policy() {
+    use agentmux_shared::types::ProviderHealth;
+    let p = |id: &str, available: bool| ProviderHealth {
+        id: id.into(),
+        available,
+        detail: String::new(),
+    };
+    let mut app = ts::app();
+    assert_eq!(app.update(key('n')), vec![Action::ListProviders]);
+    app.update(AppEvent::Reply(Reply::Providers(vec![
+        p("claude", false),
+        p("codex", true),
+        p("openai", true),
+    ])));
+    // The first ready provider is preselected.
+    assert!(matches!(
+        app.state.modal,
+        Some(crate::state::Modal::NewSession { index: 1, .. })
+    ));
+    app.update(key('j'));
+    app.update(code(crossterm::event::KeyCode::Tab));
+    assert_eq!(
+        app.update(code(crossterm::event::KeyCode::Enter)),
+        vec![Action::CreateSession {
+            provider: "openai".into(),
+            approval_policy: "auto-edit".into(),
+        }]
+    );
+    assert_eq!(app.state.modal, None);
+    // Esc creates nothing.
+    app.update(key('n'));
+    app.update(AppEvent::Reply(Reply::Providers(vec![p("codex", true)])));
+    assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
+    assert_eq!(app.state.modal, None);
 }

@@ -132,6 +132,21 @@ impl Client {
         pb::key_service_client::KeyServiceClient::new(self.channel.clone())
     }
 
+    /// The providers sessions can use, with whether each is ready.
+    pub async fn providers(&self) -> Result<Vec<agentmux_shared::types::ProviderHealth>> {
+        let r = self.system().health(pb::HealthRequest {}).await;
+        Ok(r.map_err(status_to_error)?
+            .into_inner()
+            .providers
+            .into_iter()
+            .map(|p| agentmux_shared::types::ProviderHealth {
+                id: p.id,
+                available: p.available,
+                detail: p.detail,
+            })
+            .collect())
+    }
+
     pub async fn info(&self) -> Result<Info> {
         let r = self.system().info(pb::InfoRequest {}).await;
         Ok(r.map_err(status_to_error)?.into_inner().into())

@@ -12,6 +12,11 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 pub fn render(modal: &Modal, state: &State, km: &KeyMap, area: Rect, frame: &mut Frame) {
     match modal {
         Modal::Help => help(km, area, frame),
+        Modal::NewSession {
+            providers,
+            index,
+            policy,
+        } => new_session(providers, *index, *policy, area, frame),
         Modal::Approval { id, deny, scroll } => {
             if let Some(a) = state.approvals.get(id) {
                 super::approval::render(a, state, deny.as_ref(), *scroll, km, area, frame);
@@ -62,6 +67,65 @@ pub fn render(modal: &Modal, state: &State, km: &KeyMap, area: Rect, frame: &mut
             );
         }
     }
+}
+
+fn new_session(
+    providers: &[agentmux_shared::types::ProviderHealth],
+    index: usize,
+    policy: usize,
+    area: Rect,
+    frame: &mut Frame,
+) {
+    let mut lines = Vec::new();
+    for (i, p) in providers.iter().enumerate() {
+        let (mark, style) = if p.available {
+            ("● ", theme::assistant())
+        } else {
+            ("○ ", theme::dim())
+        };
+        let name = Span::styled(
+            format!("{:<10}", p.id),
+            if i == index {
+                theme::selected(true)
+            } else {
+                ratatui::style::Style::default()
+            },
+        );
+        lines.push(Line::from(vec![
+            Span::styled(mark, style),
+            name,
+            Span::styled(format!(" {}", p.detail), theme::dim()),
+        ]));
+    }
+    if providers.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no providers configured",
+            theme::dim(),
+        )));
+    }
+    lines.push(Line::default());
+    let mut pol = vec![Span::styled("policy ", theme::dim())];
+    for (i, p) in crate::state::POLICIES.iter().enumerate() {
+        let style = if i == policy % crate::state::POLICIES.len() {
+            theme::selected(true)
+        } else {
+            theme::dim()
+        };
+        pol.push(Span::styled(p.to_string(), style));
+        pol.push(Span::raw(" "));
+    }
+    lines.push(Line::from(pol));
+    lines.push(Line::from(Span::styled(
+        "↑↓ provider  Tab policy  Enter create  Esc cancel",
+        theme::dim(),
+    )));
+    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let rect = centered(area, 64, h);
+    let block = Block::bordered()
+        .border_style(theme::dim())
+        .title(Span::styled("New session", theme::bold()));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 /// Every binding, grouped by scope: built from the same struct that dispatches keys.

@@ -229,3 +229,24 @@ fn transcript_with_tool_calls_diff_and_plan_80x24() {
     }];
     assert_snapshot!(render(&app, 80, 24));
 }
+
+#[test]
+fn new_session_picker_80x24() {
+    use agentmux_shared::types::ProviderHealth;
+    let mut app = ts::app();
+    let p = |id: &str, available: bool, detail: &str| ProviderHealth {
+        id: id.into(),
+        available,
+        detail: detail.into(),
+    };
+    app.state.modal = Some(Modal::NewSession {
+        providers: vec![
+            p("claude", true, "/usr/bin/claude"),
+            p("codex", false, "codex not found on PATH"),
+            p("openai", true, "http://127.0.0.1:8080/v1"),
+        ],
+        index: 2,
+        policy: 1,
+    });
+    assert_snapshot!(render(&app, 80, 24));
+}
