@@ -49,6 +49,8 @@ def log(*a):
 
 
 def cli_bin_dir():
+    if os.environ.get("AGENTMUX_CLI_BIN"):
+        return os.environ["AGENTMUX_CLI_BIN"]
     out = subprocess.run([str(REPO / "tests/cli/install.sh")], check=True, stdout=subprocess.PIPE, text=True)
     return out.stdout.strip().splitlines()[-1]
 
