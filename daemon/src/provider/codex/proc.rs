@@ -256,7 +256,17 @@ impl Proc {
     /// approval waiting for a person) is an error.
     async fn next_line(&mut self, idle: Duration, during: &str) -> Result<String> {
         loop {
-            match tokio::time::timeout(idle, self.lines.recv()).await {
+            let (lines, child) = (&mut self.lines, &mut self.child);
+            // The npm launcher may run the native binary as its child, which keeps the pipes
+            // open when the launcher alone dies: its exit counts as the end too.
+            let next = async {
+                tokio::select! {
+                    biased;
+                    l = lines.recv() => l,
+                    _ = child.wait() => None,
+                }
+            };
+            match tokio::time::timeout(idle, next).await {
                 Err(_) if self.waiting.load(Ordering::SeqCst) > 0 => continue,
                 Err(_) => {
                     return Err(Error::unavailable(format!(
