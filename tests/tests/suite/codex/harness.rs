@@ -105,6 +105,29 @@ pub(super) struct Env {
     pub dirs: TestHome,
 }
 
+impl Drop for Env {
+    /// A codex outlives a killed daemon for a moment and would write into the home after it is
+    /// removed: stop this test's codex processes (found by their HOME) before the fields drop.
+    fn drop(&mut self) {
+        let marker = self.dirs.0.display().to_string();
+        let ours: Vec<i32> = codex_pids(&self.d)
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&marker))
+            })
+            .collect();
+        for pid in &ours {
+            // SAFETY: kill(2) on the process group of a codex this test's daemon started.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while ours.iter().any(|p| alive(*p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 pub(super) async fn start() -> Env {
     start_with(60, None).await
 }
@@ -255,15 +278,21 @@ impl Env {
     }
 }
 
-/// The pid (= process group) of the `codex` the daemon started last, from its log.
-pub(super) fn codex_pid(d: &Daemon) -> i32 {
-    d.log_tail(2000)
+/// The pids (= process groups) of the `codex` processes the daemon started, from its log.
+fn codex_pids(d: &Daemon) -> Vec<i32> {
+    d.log_tail(5000)
         .lines()
-        .rev()
-        .find(|l| l.contains("started codex"))
-        .and_then(|l| l.split("pid=").nth(1))
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
+        .filter(|l| l.contains("started codex"))
+        .filter_map(|l| l.split("pid=").nth(1))
+        .filter_map(|s| s.split_whitespace().next())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The pid (= process group) of the `codex` the daemon started last.
+pub(super) fn codex_pid(d: &Daemon) -> i32 {
+    codex_pids(d)
+        .pop()
         .unwrap_or_else(|| panic!("no 'started codex pid=' in the log:\n{}", d.log_tail(50)))
 }
 
