@@ -2,6 +2,7 @@
 //! runner turns them into durable events. A provider never touches the store.
 
 pub mod claude;
+pub mod codex;
 pub mod diff;
 pub mod openai;
 
@@ -127,6 +128,10 @@ impl Providers {
         map.insert(
             "claude".into(),
             Arc::new(claude::Claude::new(&config.providers.claude)),
+        );
+        map.insert(
+            "codex".into(),
+            Arc::new(codex::Codex::new(&config.providers.codex)),
         );
         Ok(Providers { map })
     }

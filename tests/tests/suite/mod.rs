@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod chat;
 mod claude;
+mod codex;
 mod durability;
 mod events;
 mod lifecycle;

@@ -1,0 +1,458 @@
+//! One running `codex app-server`: its pipes (a reader, a writer and a stderr task), JSON-RPC
+//! calls, the loop that reads a turn to its end, the interrupt and the kill of its process group.
+
+use super::super::{ApprovalRequest, ProviderEvent, TurnEnd};
+use super::parser::{Item, Parser, approval_response, clip, unsupported_response};
+use agentmux_shared::types::Decision;
+use agentmux_shared::{Error, Result};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+
+/// Longest stdout line read as one (a resumed thread's history can be large).
+const MAX_LINE: u64 = 32 * 1024 * 1024;
+/// Lines of the CLI's stderr kept for error messages.
+const STDERR_TAIL: usize = 30;
+/// Between SIGINT, SIGTERM and SIGKILL.
+const SIGNAL_GRACE: Duration = Duration::from_millis(700);
+
+/// How to start the CLI.
+pub(super) struct Launch<'a> {
+    pub command: &'a str,
+    pub args: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+    pub cwd: &'a str,
+    pub session_id: &'a str,
+}
+
+/// Where a turn's events go: the runner, or nowhere while a cancelled turn winds down.
+type Out<'a> = Option<&'a mpsc::Sender<ProviderEvent>>;
+
+pub(super) struct Proc {
+    child: Child,
+    pgid: i32,
+    writer: mpsc::Sender<String>,
+    lines: mpsc::Receiver<String>,
+    stderr: Arc<std::sync::Mutex<VecDeque<String>>>,
+    next_id: u64,
+    pub parser: Parser,
+    /// Approvals handed out and not answered yet: a person may take their time, so the idle
+    /// deadline does not run while any is open.
+    waiting: Arc<AtomicUsize>,
+    /// `turn/start` was sent and its `turn/completed` not seen yet.
+    pub turn_running: bool,
+    /// A `turn/completed` read while waiting for an answer.
+    early_end: Option<(String, Result<TurnEnd>)>,
+    started: Instant,
+    first_output: bool,
+}
+
+impl Proc {
+    pub fn spawn(l: &Launch<'_>) -> Result<Proc> {
+        let mut cmd = Command::new(l.command);
+        cmd.args(l.args).arg("app-server");
+        if !l.cwd.is_empty() {
+            cmd.current_dir(l.cwd);
+        }
+        // Its log goes to stderr: keep it to what matters (the daemon's own RUST_LOG is not
+        // meant for it). `[providers.codex] env` may say otherwise.
+        cmd.env("RUST_LOG", "warn")
+            .envs(l.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::unavailable(format!(
+                "cannot start {:?} for the codex provider: {e} (install @openai/codex or set \
+                 [providers.codex] command)",
+                l.command
+            ))
+        })?;
+        let pid = child.id().unwrap_or(0) as i32;
+        tracing::info!(pid, session = %l.session_id, "started codex");
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(Error::internal("codex pipes are missing"));
+        };
+        let (tx, lines) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                // A line past the cap is cut there; its pieces read as malformed lines.
+                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        if tx.send(line).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        // A writer task, so approval answers are written from their own tasks and the stdout
+        // reader never waits for a person.
+        let (writer, mut wrx) = mpsc::channel::<String>(64);
+        tokio::spawn(async move {
+            while let Some(line) = wrx.recv().await {
+                let res = async {
+                    stdin.write_all(line.as_bytes()).await?;
+                    stdin.write_all(b"\n").await?;
+                    stdin.flush().await
+                }
+                .await;
+                if let Err(e) = res {
+                    tracing::debug!(pid, error = %e, "cannot write to codex");
+                    break;
+                }
+            }
+        });
+        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
+        let t = tail.clone();
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                tracing::debug!(pid, "codex stderr: {line}");
+                if let Ok(mut t) = t.lock() {
+                    if t.len() == STDERR_TAIL {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
+                }
+            }
+        });
+        Ok(Proc {
+            child,
+            pgid: pid,
+            writer,
+            lines,
+            stderr: tail,
+            next_id: 1,
+            parser: Parser::new(l.cwd),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            turn_running: false,
+            early_end: None,
+            started: Instant::now(),
+            first_output: false,
+        })
+    }
+
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    async fn send(&mut self, v: &Value) -> Result<()> {
+        if self.writer.send(v.to_string()).await.is_err() {
+            return Err(self.died("cannot write to codex").await);
+        }
+        Ok(())
+    }
+
+    pub async fn notify(&mut self, method: &str) -> Result<()> {
+        self.send(&json!({ "method": method })).await
+    }
+
+    /// Sends a request and reads until its answer. `Err`: the process is broken; `Ok(Err)`: it
+    /// answered with an error.
+    pub async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        out: &mpsc::Sender<ProviderEvent>,
+        idle: Duration,
+    ) -> Result<std::result::Result<Value, String>> {
+        let id = self.next_id;
+        self.next_id += 1;
+        if method == "turn/start" {
+            self.turn_running = true;
+        }
+        self.send(&json!({"id": id, "method": method, "params": params}))
+            .await?;
+        loop {
+            let line = self.next_line(idle, method).await?;
+            for item in self.handle(&line, Some(out)).await {
+                match item {
+                    Item::Response { id: got, result } if got.as_u64() == Some(id) => {
+                        return Ok(result);
+                    }
+                    Item::TurnDone { turn_id, result } => {
+                        self.early_end = Some((turn_id, result));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Starts a turn: `Ok(Err)` when Codex refused it.
+    pub async fn start_turn(
+        &mut self,
+        prompt: &str,
+        out: &mpsc::Sender<ProviderEvent>,
+        idle: Duration,
+    ) -> Result<std::result::Result<(), String>> {
+        self.parser.begin_turn();
+        self.early_end = None;
+        let params = json!({"threadId": self.parser.thread_id,
+                            "input": [{"type": "text", "text": prompt}]});
+        match self.call("turn/start", params, out, idle).await? {
+            Ok(r) => {
+                if let Some(t) = r["turn"]["id"].as_str() {
+                    self.parser.turn_id = t.to_string();
+                }
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                self.turn_running = false;
+                Ok(Err(e))
+            }
+        }
+    }
+
+    /// Reads until the running turn's `turn/completed`. `Err`: the process is broken and must
+    /// go; `Ok(Err)`: the turn failed but the process is fine.
+    pub async fn run(
+        &mut self,
+        out: &mpsc::Sender<ProviderEvent>,
+        idle: Duration,
+    ) -> Result<Result<TurnEnd>> {
+        if let Some((turn, r)) = self.early_end.take()
+            && self.is_current(&turn)
+        {
+            self.turn_running = false;
+            return Ok(r);
+        }
+        loop {
+            let line = self.next_line(idle, "the turn").await?;
+            for item in self.handle(&line, Some(out)).await {
+                if let Item::TurnDone { turn_id, result } = item {
+                    if !self.is_current(&turn_id) {
+                        tracing::debug!(turn = %turn_id, "codex ended an earlier turn");
+                        continue;
+                    }
+                    self.turn_running = false;
+                    return Ok(result);
+                }
+            }
+        }
+    }
+
+    fn is_current(&self, turn: &str) -> bool {
+        self.parser.turn_id.is_empty() || turn.is_empty() || turn == self.parser.turn_id
+    }
+
+    /// The next stdout line; a process that ended or stayed silent past `idle` (with no
+    /// approval waiting for a person) is an error.
+    async fn next_line(&mut self, idle: Duration, during: &str) -> Result<String> {
+        loop {
+            let (lines, child) = (&mut self.lines, &mut self.child);
+            // The npm launcher may run the native binary as its child, which keeps the pipes
+            // open when the launcher alone dies: its exit counts as the end too.
+            let next = async {
+                tokio::select! {
+                    biased;
+                    l = lines.recv() => l,
+                    _ = child.wait() => None,
+                }
+            };
+            match tokio::time::timeout(idle, next).await {
+                Err(_) if self.waiting.load(Ordering::SeqCst) > 0 => continue,
+                Err(_) => {
+                    return Err(Error::unavailable(format!(
+                        "codex printed nothing for {} s during {during}; stopped it",
+                        idle.as_secs()
+                    )));
+                }
+                Ok(None) => {
+                    return Err(self.died(&format!("codex exited during {during}")).await);
+                }
+                Ok(Some(line)) => {
+                    if !self.first_output {
+                        self.first_output = true;
+                        tracing::info!(
+                            pgid = self.pgid,
+                            ms = self.started.elapsed().as_millis() as u64,
+                            "codex answered"
+                        );
+                    }
+                    return Ok(line);
+                }
+            }
+        }
+    }
+
+    /// Parses a line, forwards its events, raises or refuses server requests, and returns
+    /// what the caller waits for (answers, the turn's end).
+    async fn handle(&mut self, line: &str, out: Out<'_>) -> Vec<Item> {
+        let mut rest = Vec::new();
+        for item in self.parser.line(line) {
+            match item {
+                Item::Event(ev) => {
+                    if let Some(out) = out {
+                        let _ = out.send(ev).await;
+                    }
+                }
+                Item::Approval(a) => self.raise(a, out).await,
+                Item::Unsupported { id, method } => {
+                    tracing::info!(method, "codex asked for something agentmux does not serve");
+                    if let Some(out) = out {
+                        let _ = out
+                            .send(ProviderEvent::Warning(format!(
+                                "codex asked for {method:?}, which agentmux does not support"
+                            )))
+                            .await;
+                    }
+                    let _ = self
+                        .writer
+                        .send(unsupported_response(&id, &method).to_string())
+                        .await;
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    /// Hands an approval request to the runner; a task of its own writes the answer (decline
+    /// when the request is dropped unanswered).
+    async fn raise(&mut self, a: super::parser::Approval, out: Out<'_>) {
+        let (tx, rx) = oneshot::channel();
+        let req = ApprovalRequest {
+            tool: a.tool,
+            input_json: a.input_json,
+            summary: a.summary,
+            diff: a.diff,
+            edit: a.edit,
+            options: vec![
+                Decision::AllowOnce.as_str().into(),
+                Decision::AllowAlways.as_str().into(),
+                Decision::Deny.as_str().into(),
+            ],
+            respond: tx,
+        };
+        if let Some(out) = out {
+            // A send that fails drops `req` and with it the sender: the task declines.
+            let _ = out.send(ProviderEvent::ApprovalRequest(req)).await;
+        } else {
+            drop(req);
+        }
+        let writer = self.writer.clone();
+        let waiting = self.waiting.clone();
+        waiting.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let answer = rx.await.ok();
+            let _ = writer
+                .send(approval_response(&a.id, answer.as_ref()).to_string())
+                .await;
+            waiting.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Interrupts the running turn; true when the process is left usable (the turn ended in
+    /// time, or none was running).
+    pub async fn interrupt(&mut self, grace: Duration) -> bool {
+        if self.parser.thread_id.is_empty() {
+            return false; // cancelled while it was starting: its state is unknown
+        }
+        if !self.turn_running {
+            return true;
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut sent = false;
+        loop {
+            if !sent && !self.parser.turn_id.is_empty() {
+                let msg = json!({"id": self.next_id, "method": "turn/interrupt",
+                    "params": {"threadId": self.parser.thread_id, "turnId": self.parser.turn_id}});
+                self.next_id += 1;
+                if self.writer.send(msg.to_string()).await.is_err() {
+                    return false;
+                }
+                sent = true;
+            }
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) | Err(_) => return false,
+            };
+            for item in self.handle(&line, None).await {
+                match item {
+                    Item::TurnDone { turn_id, .. } if self.is_current(&turn_id) => {
+                        self.turn_running = false;
+                        return true;
+                    }
+                    // The answer to an unfinished `turn/start` names the turn.
+                    Item::Response { result: Ok(r), .. } => {
+                        if let Some(t) = r["turn"]["id"].as_str()
+                            && self.parser.turn_id.is_empty()
+                        {
+                            self.parser.turn_id = t.to_string();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The process is gone or going: an error with its exit status and stderr tail.
+    pub async fn died(&mut self, what: &str) -> Error {
+        let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok());
+        // Let the stderr reader catch up with the last lines.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let tail = match self.stderr.lock() {
+            Ok(t) => t.iter().cloned().collect::<Vec<_>>().join("\n"),
+            Err(_) => String::new(),
+        };
+        let status = status
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_else(|| " (still running)".into());
+        let mut msg = format!("{what}{status}");
+        if !tail.trim().is_empty() {
+            msg.push_str(": ");
+            msg.push_str(&clip(tail.trim(), 4000));
+        }
+        Error::unavailable(msg)
+    }
+
+    /// SIGINT, SIGTERM, then SIGKILL to the process group, each after a grace period.
+    pub async fn kill(mut self) {
+        if self.pgid > 0 {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    break;
+                }
+                // SAFETY: kill(2) on the process group of a child we spawned and still own.
+                unsafe {
+                    libc::kill(-self.pgid, sig);
+                }
+                if tokio::time::timeout(SIGNAL_GRACE, self.child.wait())
+                    .await
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+            // Whatever else was left in the group (the npm wrapper's native binary, its shells).
+            // SAFETY: as above; the group id is ours even after the leader exited.
+            unsafe {
+                libc::kill(-self.pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(SIGNAL_GRACE, self.child.wait()).await;
+        tracing::info!(pgid = self.pgid, "stopped codex");
+    }
+}
