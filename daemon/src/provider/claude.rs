@@ -9,6 +9,7 @@
 //! SIGINT → SIGTERM → SIGKILL on the process group when no `result` follows within 2 s.
 //! Protocol facts: tests/fixtures/cli/README.md.
 
+use super::process::CliProcess;
 use super::{
     ApprovalAnswer, ApprovalRequest, BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest, diff,
 };
@@ -18,21 +19,14 @@ use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStdin, Command};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
-/// Longest stdout line read as one (the biggest seen, `initialize`'s answer, is ~9 KB).
-const MAX_LINE: u64 = 32 * 1024 * 1024;
-/// Lines of the CLI's stderr kept for error messages.
-const STDERR_TAIL: usize = 30;
 /// How long an interrupted turn may take to end with its `result`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
-/// Between SIGINT, SIGTERM and SIGKILL.
-const SIGNAL_GRACE: Duration = Duration::from_millis(700);
 const DEFAULT_DENY: &str = "The user denied this";
 /// The protocol flags; `[providers.claude] args` come before them.
 const PROTOCOL_ARGS: &[&str] = &[
@@ -124,79 +118,23 @@ impl Claude {
         if !req.cwd.is_empty() {
             cmd.current_dir(&req.cwd);
         }
-        cmd.envs(QUIET_ENV.iter().copied())
-            .envs(&self.env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.envs(QUIET_ENV.iter().copied()).envs(&self.env);
         let started = std::time::Instant::now();
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::unavailable(format!(
-                "cannot start {:?} for the claude provider: {e} (install @anthropic-ai/claude-code \
-                 or set [providers.claude] command)",
-                self.command
-            ))
-        })?;
-        let pid = child.id().unwrap_or(0) as i32;
+        let (cli, stdin) = CliProcess::spawn(
+            &mut cmd,
+            "claude",
+            "install @anthropic-ai/claude-code or set [providers.claude] command",
+        )?;
         tracing::info!(
-            pid,
+            pid = cli.pgid,
             session = %req.session_id,
             resume,
             "started claude"
         );
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| Error::internal("claude stdin is not piped"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::internal("claude stdout is not piped"))?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| Error::internal("claude stderr is not piped"))?;
-        let (tx, lines) = mpsc::channel(1024);
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stdout);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                // A line past the cap is cut there; its pieces read as malformed lines.
-                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                        if tx.send(line).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
-        let t = tail.clone();
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                tracing::debug!(pid, "claude stderr: {line}");
-                if let Ok(mut t) = t.lock() {
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
-                    }
-                    t.push_back(line);
-                }
-            }
-        });
         Ok(Proc {
-            child,
+            cli,
             stdin,
-            lines,
             backlog: VecDeque::new(),
-            stderr: tail,
-            pgid: pid,
             parser: Parser::new(&req.cwd),
             pending_permission: None,
             started,
@@ -374,13 +312,10 @@ impl Drop for TurnGuard {
 }
 
 struct Proc {
-    child: Child,
+    cli: CliProcess,
     stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
     /// Lines read while an approval was waiting, handled once it is answered.
     backlog: VecDeque<String>,
-    stderr: Arc<std::sync::Mutex<VecDeque<String>>>,
-    pgid: i32,
     parser: Parser,
     /// A `can_use_tool` request waiting for an answer: (request id, tool input).
     pending_permission: Option<String>,
@@ -390,7 +325,7 @@ struct Proc {
 
 impl Proc {
     fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        self.cli.exited()
     }
 
     async fn write(&mut self, v: &Value) -> Result<()> {
@@ -436,7 +371,7 @@ impl Proc {
         loop {
             let next = match self.backlog.pop_front() {
                 Some(l) => Ok(Some(l)),
-                None => tokio::time::timeout(idle, self.lines.recv()).await,
+                None => tokio::time::timeout(idle, self.cli.lines.recv()).await,
             };
             let line = match next {
                 Err(_) => {
@@ -451,7 +386,7 @@ impl Proc {
             if !self.first_output {
                 self.first_output = true;
                 tracing::info!(
-                    pgid = self.pgid,
+                    pgid = self.cli.pgid,
                     ms = self.started.elapsed().as_millis() as u64,
                     "claude answered"
                 );
@@ -517,7 +452,7 @@ impl Proc {
         loop {
             tokio::select! {
                 a = &mut rx => return Ok(a.ok()),
-                l = self.lines.recv(), if open => match l {
+                l = self.cli.lines.recv(), if open => match l {
                     Some(l) => self.backlog.push_back(l),
                     None => open = false,
                 },
@@ -560,7 +495,12 @@ impl Proc {
         }
         let deadline = tokio::time::Instant::now() + INTERRUPT_GRACE;
         loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+            // Lines read while an approval waited belong to this turn too.
+            let next = match self.backlog.pop_front() {
+                Some(l) => Ok(Some(l)),
+                None => tokio::time::timeout_at(deadline, self.cli.lines.recv()).await,
+            };
+            match next {
                 Ok(Some(line)) => {
                     // Keep the parser's state (session id, tools) current.
                     if self
@@ -569,6 +509,7 @@ impl Proc {
                         .iter()
                         .any(|i| matches!(i, Item::Result(_)))
                     {
+                        self.backlog.clear();
                         return true;
                     }
                 }
@@ -577,56 +518,12 @@ impl Proc {
         }
     }
 
-    /// The process is gone or going: an error with its exit status and stderr tail.
     async fn died(&mut self, what: &str) -> Error {
-        let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait())
-            .await
-            .ok()
-            .and_then(|r| r.ok());
-        // Let the stderr reader catch up with the last lines.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail = match self.stderr.lock() {
-            Ok(t) => t.iter().cloned().collect::<Vec<_>>().join("\n"),
-            Err(_) => String::new(),
-        };
-        let status = status
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_else(|| " (still running)".into());
-        let mut msg = format!("{what}{status}");
-        if !tail.trim().is_empty() {
-            msg.push_str(": ");
-            msg.push_str(tail.trim());
-        }
-        Error::unavailable(msg)
+        self.cli.died(what).await
     }
 
-    /// SIGINT, SIGTERM, then SIGKILL to the process group, each after a grace period.
     async fn kill(mut self) {
-        if self.pgid > 0 {
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    break;
-                }
-                // SAFETY: kill(2) on the process group of a child we spawned and still own.
-                unsafe {
-                    libc::kill(-self.pgid, sig);
-                }
-                if tokio::time::timeout(SIGNAL_GRACE, self.child.wait())
-                    .await
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-            // Whatever else was left in the group.
-            // SAFETY: as above; the group id is ours even after the leader exited.
-            unsafe {
-                libc::kill(-self.pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(SIGNAL_GRACE, self.child.wait()).await;
-        tracing::info!(pgid = self.pgid, "stopped claude");
+        self.cli.stop().await;
     }
 }
 

@@ -5,6 +5,7 @@ pub mod claude;
 pub mod codex;
 pub mod diff;
 pub mod openai;
+pub mod process;
 
 use agentmux_shared::config::Config;
 use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};

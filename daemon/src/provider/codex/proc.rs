@@ -1,26 +1,19 @@
 //! One running `codex app-server`: its pipes (a reader, a writer and a stderr task), JSON-RPC
 //! calls, the loop that reads a turn to its end, the interrupt and the kill of its process group.
 
+use super::super::process::CliProcess;
 use super::super::{ApprovalRequest, ProviderEvent, TurnEnd};
-use super::parser::{Item, Parser, approval_response, clip, unsupported_response};
+use super::parser::{Item, Parser, approval_response, unsupported_response};
 use agentmux_shared::types::Decision;
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, VecDeque};
-use std::process::Stdio;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
-
-/// Longest stdout line read as one (a resumed thread's history can be large).
-const MAX_LINE: u64 = 32 * 1024 * 1024;
-/// Lines of the CLI's stderr kept for error messages.
-const STDERR_TAIL: usize = 30;
-/// Between SIGINT, SIGTERM and SIGKILL.
-const SIGNAL_GRACE: Duration = Duration::from_millis(700);
 
 /// How to start the CLI.
 pub(super) struct Launch<'a> {
@@ -35,11 +28,8 @@ pub(super) struct Launch<'a> {
 type Out<'a> = Option<&'a mpsc::Sender<ProviderEvent>>;
 
 pub(super) struct Proc {
-    child: Child,
-    pgid: i32,
+    cli: CliProcess,
     writer: mpsc::Sender<String>,
-    lines: mpsc::Receiver<String>,
-    stderr: Arc<std::sync::Mutex<VecDeque<String>>>,
     next_id: u64,
     pub parser: Parser,
     /// Approvals handed out and not answered yet: a person may take their time, so the idle
@@ -62,45 +52,14 @@ impl Proc {
         }
         // Its log goes to stderr: keep it to what matters (the daemon's own RUST_LOG is not
         // meant for it). `[providers.codex] env` may say otherwise.
-        cmd.env("RUST_LOG", "warn")
-            .envs(l.env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::unavailable(format!(
-                "cannot start {:?} for the codex provider: {e} (install @openai/codex or set \
-                 [providers.codex] command)",
-                l.command
-            ))
-        })?;
-        let pid = child.id().unwrap_or(0) as i32;
+        cmd.env("RUST_LOG", "warn").envs(l.env);
+        let (cli, mut stdin) = CliProcess::spawn(
+            &mut cmd,
+            "codex",
+            "install @openai/codex or set [providers.codex] command",
+        )?;
+        let pid = cli.pgid;
         tracing::info!(pid, session = %l.session_id, "started codex");
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(Error::internal("codex pipes are missing"));
-        };
-        let (tx, lines) = mpsc::channel(1024);
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stdout);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                // A line past the cap is cut there; its pieces read as malformed lines.
-                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                        if tx.send(line).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
         // A writer task, so approval answers are written from their own tasks and the stdout
         // reader never waits for a person.
         let (writer, mut wrx) = mpsc::channel::<String>(64);
@@ -118,26 +77,9 @@ impl Proc {
                 }
             }
         });
-        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
-        let t = tail.clone();
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                tracing::debug!(pid, "codex stderr: {line}");
-                if let Ok(mut t) = t.lock() {
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
-                    }
-                    t.push_back(line);
-                }
-            }
-        });
         Ok(Proc {
-            child,
-            pgid: pid,
+            cli,
             writer,
-            lines,
-            stderr: tail,
             next_id: 1,
             parser: Parser::new(l.cwd),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -149,7 +91,7 @@ impl Proc {
     }
 
     pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        self.cli.exited()
     }
 
     async fn send(&mut self, v: &Value) -> Result<()> {
@@ -256,7 +198,7 @@ impl Proc {
     /// approval waiting for a person) is an error.
     async fn next_line(&mut self, idle: Duration, during: &str) -> Result<String> {
         loop {
-            let (lines, child) = (&mut self.lines, &mut self.child);
+            let (lines, child) = (&mut self.cli.lines, &mut self.cli.child);
             // The npm launcher may run the native binary as its child, which keeps the pipes
             // open when the launcher alone dies: its exit counts as the end too.
             let next = async {
@@ -281,7 +223,7 @@ impl Proc {
                     if !self.first_output {
                         self.first_output = true;
                         tracing::info!(
-                            pgid = self.pgid,
+                            pgid = self.cli.pgid,
                             ms = self.started.elapsed().as_millis() as u64,
                             "codex answered"
                         );
@@ -380,7 +322,7 @@ impl Proc {
                 }
                 sent = true;
             }
-            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+            let line = match tokio::time::timeout_at(deadline, self.cli.lines.recv()).await {
                 Ok(Some(line)) => line,
                 Ok(None) | Err(_) => return false,
             };
@@ -404,55 +346,11 @@ impl Proc {
         }
     }
 
-    /// The process is gone or going: an error with its exit status and stderr tail.
     pub async fn died(&mut self, what: &str) -> Error {
-        let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait())
-            .await
-            .ok()
-            .and_then(|r| r.ok());
-        // Let the stderr reader catch up with the last lines.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail = match self.stderr.lock() {
-            Ok(t) => t.iter().cloned().collect::<Vec<_>>().join("\n"),
-            Err(_) => String::new(),
-        };
-        let status = status
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_else(|| " (still running)".into());
-        let mut msg = format!("{what}{status}");
-        if !tail.trim().is_empty() {
-            msg.push_str(": ");
-            msg.push_str(&clip(tail.trim(), 4000));
-        }
-        Error::unavailable(msg)
+        self.cli.died(what).await
     }
 
-    /// SIGINT, SIGTERM, then SIGKILL to the process group, each after a grace period.
     pub async fn kill(mut self) {
-        if self.pgid > 0 {
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    break;
-                }
-                // SAFETY: kill(2) on the process group of a child we spawned and still own.
-                unsafe {
-                    libc::kill(-self.pgid, sig);
-                }
-                if tokio::time::timeout(SIGNAL_GRACE, self.child.wait())
-                    .await
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-            // Whatever else was left in the group (the npm wrapper's native binary, its shells).
-            // SAFETY: as above; the group id is ours even after the leader exited.
-            unsafe {
-                libc::kill(-self.pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(SIGNAL_GRACE, self.child.wait()).await;
-        tracing::info!(pgid = self.pgid, "stopped codex");
+        self.cli.stop().await;
     }
 }
