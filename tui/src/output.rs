@@ -365,6 +365,16 @@ fn event_line(e: &Event) -> String {
             .map(|e| format!("[{}] {}", e.status, e.content))
             .collect::<Vec<_>>()
             .join("; "),
+        EventPayload::ProviderInstall { job, lines } => {
+            let mut s = format!("{} {} {}", job.id, job.provider, job.state.as_str());
+            if !lines.is_empty() {
+                s.push_str(&format!(" +{} lines", lines.len()));
+            }
+            if !job.error.is_empty() {
+                s.push_str(&format!(" {:?}", job.error));
+            }
+            s
+        }
     };
     format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
 }

@@ -3,7 +3,9 @@
 
 pub mod claude;
 pub mod diff;
+pub mod npm;
 pub mod openai;
+pub mod registry;
 
 use agentmux_shared::config::Config;
 use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};

@@ -421,7 +421,8 @@ impl App {
             | EventPayload::ApprovalResolved { .. }
             | EventPayload::ToolCall(_)
             | EventPayload::FileChanged { .. }
-            | EventPayload::PlanUpdated { .. } => {}
+            | EventPayload::PlanUpdated { .. }
+            | EventPayload::ProviderInstall { .. } => {}
         }
     }
 
