@@ -24,6 +24,10 @@ pub const FLAGS: &[&str] = &[
     "--progress=false",
 ];
 
+/// Set in npm's environment to the job id, so a later daemon can tell the npm a dead one left
+/// behind from an unrelated process that got its pid (npm rewrites its own command line).
+pub const JOB_ENV: &str = "AGENTMUX_INSTALL_JOB";
+
 pub struct NpmInstall {
     child: Child,
     pgid: i32,
@@ -32,13 +36,14 @@ pub struct NpmInstall {
 }
 
 impl NpmInstall {
-    /// Starts npm. `prefix` must exist.
-    pub fn spawn(npm: &Path, prefix: &Path, spec: &str) -> Result<NpmInstall> {
+    /// Starts npm for install job `job`. `prefix` must exist.
+    pub fn spawn(npm: &Path, prefix: &Path, spec: &str, job: &str) -> Result<NpmInstall> {
         let mut cmd = Command::new(npm);
         cmd.args(["install", "--global", "--prefix"])
             .arg(prefix)
             .args(FLAGS)
             .arg(spec)
+            .env(JOB_ENV, job)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -142,6 +147,15 @@ fn clean(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim_end().to_string()
 }
 
+/// Whether the process `pid` is the npm of install job `job` (its environment says so).
+pub fn is_job_npm(pid: u32, job: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let want = format!("{JOB_ENV}={job}");
+    environ.split(|b| *b == 0).any(|kv| kv == want.as_bytes())
+}
+
 /// npm's own error lines (`npm error …`, `npm ERR! …`), without stack frames or the pointer to
 /// its debug log.
 pub fn error_lines(output: &[String]) -> Vec<String> {
@@ -192,6 +206,21 @@ mod tests {
             got.push(l);
         }
         assert_eq!(got, ["one", "two", "three", "last"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_npm_is_recognised_by_its_environment() {
+        let mut child = tokio::process::Command::new("sleep")
+            .arg("30")
+            .env(JOB_ENV, "job_test1")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        assert!(is_job_npm(pid, "job_test1"));
+        assert!(!is_job_npm(pid, "job_test"));
+        assert!(!is_job_npm(std::process::id(), "job_test1"));
+        child.kill().await.unwrap();
     }
 
     #[test]

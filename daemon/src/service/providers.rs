@@ -293,7 +293,7 @@ impl Service {
         job.started_at_ms = now_ms();
         let prefix = PathBuf::from(&job.prefix);
         let spawned = match tokio::fs::create_dir_all(&prefix).await {
-            Ok(()) => NpmInstall::spawn(&npm_path, &prefix, &job.package),
+            Ok(()) => NpmInstall::spawn(&npm_path, &prefix, &job.package, &job.id),
             Err(e) => Err(Error::internal(format!(
                 "cannot create {}: {e}",
                 prefix.display()
@@ -439,7 +439,7 @@ impl Service {
         let mut events = Vec::new();
         for mut j in jobs.iter().filter(|j| !j.state.is_final()).cloned() {
             if j.pid != 0 {
-                kill_orphan(j.pid, &j.prefix);
+                kill_orphan(j.pid, &j.id);
             }
             j.state = InstallState::Interrupted;
             j.error = INTERRUPTED.into();
@@ -466,21 +466,16 @@ impl Service {
     }
 }
 
-/// Kills the process group of an npm a previous run started, if that pid is still npm
-/// installing into our prefix (a pid can be reused).
-fn kill_orphan(pid: u32, prefix: &str) {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return;
-    };
-    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-    let ours = cmdline.contains("npm") && !prefix.is_empty() && cmdline.contains(prefix);
+/// Kills the process group of the npm a previous run started for `job`, if that pid is still
+/// it (a pid can be reused).
+fn kill_orphan(pid: u32, job: &str) {
     let Ok(pgid) = i32::try_from(pid) else {
         return;
     };
-    if ours && pgid > 1 {
-        tracing::info!(pid, "stopping an npm install left by the previous run");
-        // SAFETY: kill(2) on a process group whose leader we checked is an npm installing
-        // into our prefix (started by a previous run in its own group).
+    if pgid > 1 && npm::is_job_npm(pid, job) {
+        tracing::info!(pid, job, "stopping an npm install left by the previous run");
+        // SAFETY: kill(2) on a process group whose leader we checked is the npm of this job
+        // (started by a previous run as the leader of its own group).
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
@@ -511,8 +506,8 @@ mod tests {
 
     #[test]
     fn orphans_are_only_killed_when_they_are_ours() {
-        // Our own pid is not an npm installing anywhere: nothing happens (we are still here).
-        kill_orphan(std::process::id(), "/nonexistent/prefix");
-        kill_orphan(u32::MAX, "/x");
+        // Our own pid is not a job's npm: nothing happens (we are still here).
+        kill_orphan(std::process::id(), "job_x");
+        kill_orphan(u32::MAX, "job_x");
     }
 }

@@ -1,6 +1,7 @@
 //! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
 
 mod approvals;
+mod providers;
 mod terminals;
 
 pub use terminals::{AttachEvent, AttachInput, AttachStart, Attachment, Exit, Snapshot};
