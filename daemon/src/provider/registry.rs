@@ -354,8 +354,20 @@ impl Registry {
                 }
             }
         };
-        let (path, env) = (path.to_path_buf(), env.clone());
-        cell.get_or_init(|| probe_version(path, env)).await.clone()
+        let (probe_path, env) = (path.to_path_buf(), env.clone());
+        let result = cell
+            .get_or_init(|| probe_version(probe_path, env))
+            .await
+            .clone();
+        if result.is_err() {
+            // A failed probe (a timeout on a busy box, say) is tried again next time.
+            let mut map = match self.versions.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            map.retain(|_, (_, c)| !Arc::ptr_eq(c, &cell));
+        }
+        result
     }
 
     /// Every provider (CLIs first, then HTTP), or only `only`. `health` is what the registered
@@ -829,6 +841,45 @@ mod tests {
         assert_eq!(r("plain"), None);
         assert_eq!(r("missing"), None);
         assert_eq!(r("/nope/a"), None);
+    }
+
+    #[tokio::test]
+    async fn versions_are_probed_once_per_build_and_failures_retried() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let bin = dir.path().join("cli");
+        let write = |body: &str| {
+            std::fs::write(
+                &bin,
+                format!("#!/bin/sh\necho run >> {}\n{body}\n", runs.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let count = || {
+            std::fs::read_to_string(&runs)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let reg = Registry::new(dir.path().join("managed"));
+        let env = BTreeMap::new();
+        write("echo 'cli 1.0.0'");
+        assert_eq!(reg.version(&bin, &env).await, Ok("1.0.0".to_string()));
+        assert_eq!(reg.version(&bin, &env).await, Ok("1.0.0".to_string()));
+        assert_eq!(count(), 1, "cached by path and mtime");
+        write("echo 'cli 1.0.10 (new build)'");
+        assert_eq!(reg.version(&bin, &env).await, Ok("1.0.10".to_string()));
+        assert_eq!(count(), 2, "a changed file is probed again");
+        write("echo oops >&2; exit 3");
+        let err = reg.version(&bin, &env).await.unwrap_err();
+        assert!(
+            err.contains("printed no version") && err.contains("oops"),
+            "{err}"
+        );
+        let _ = reg.version(&bin, &env).await;
+        assert_eq!(count(), 4, "failures are not cached");
     }
 
     #[test]
