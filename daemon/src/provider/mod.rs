@@ -2,6 +2,7 @@
 //! runner turns them into durable events. A provider never touches the store.
 
 pub mod claude;
+pub mod credentials;
 pub mod diff;
 pub mod npm;
 pub mod openai;
