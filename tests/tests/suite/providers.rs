@@ -196,7 +196,17 @@ async fn registry_finds_the_pinned_clis_their_versions_and_credentials() {
     )
     .await;
     let rest = d.rest();
+    let t0 = Instant::now();
     let list = get_slow(&rest, "/v1/providers").await;
+    let first = t0.elapsed();
+    let t1 = Instant::now();
+    let again = get_slow(&rest, "/v1/providers").await;
+    let cached = t1.elapsed();
+    eprintln!("GET /v1/providers: {first:?} probing 5 CLIs, {cached:?} cached");
+    assert_eq!(
+        again, list,
+        "a second listing (cached versions) says the same"
+    );
     let raw = list.to_string();
     for secret in [
         "sk-ant-secret-value",
@@ -501,6 +511,7 @@ async fn install_from_a_local_tarball_streams_progress_and_registers_the_cli() {
 
     let head = d.last_seq().await;
     let mut sse = rest.sse(&format!("/v1/events?after={head}"), None).await;
+    let installing = Instant::now();
     let r = rest.post("/v1/providers/tiny/install", json!({})).await;
     assert_eq!(r.status, 202, "{}", r.text());
     let job = r.json();
@@ -550,6 +561,10 @@ async fn install_from_a_local_tarball_streams_progress_and_registers_the_cli() {
             break v["data"]["job"].clone();
         }
     };
+    eprintln!(
+        "tarball install: {:?} from request to the final event",
+        installing.elapsed()
+    );
     assert_eq!(states.first().map(String::as_str), Some("queued"));
     assert!(states.iter().any(|s| s == "running"), "{states:?}");
     assert_eq!(last["state"], "succeeded", "{last}");
