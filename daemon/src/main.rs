@@ -49,6 +49,7 @@ fn run(args: Args) -> agentmux_shared::Result<()> {
     std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
         agentmux_shared::Error::invalid(format!("cannot create {}: {e}", paths.data_dir.display()))
     })?;
+    prepend_managed_bin(&paths);
     let _log_guard = init_logging(&paths, &args.log)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -74,6 +75,22 @@ fn run(args: Args) -> agentmux_shared::Result<()> {
     // Connections still open after the ordered shutdown are dropped, not waited for.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     result
+}
+
+/// Puts `<data dir>/clis/bin` (where `agentmux providers install` puts CLIs) first on `PATH`,
+/// so every spawn (provider adapters, terminal presets) finds installed CLIs the same way the
+/// registry does: a configured path, else the managed prefix, else the inherited `PATH`.
+fn prepend_managed_bin(paths: &Paths) {
+    let bin = paths.clis_bin();
+    let old = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = vec![bin.clone()];
+    dirs.extend(std::env::split_paths(&old).filter(|d| *d != bin));
+    match std::env::join_paths(dirs) {
+        // SAFETY: called from `run` before the tokio runtime and the log writer thread start:
+        // the process has one thread, so nothing can read the environment concurrently.
+        Ok(joined) => unsafe { std::env::set_var("PATH", joined) },
+        Err(e) => eprintln!("agentmuxd: cannot put {} on PATH: {e}", bin.display()),
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,11 +1,12 @@
-//! The sled store of current state: sessions, messages, API keys. One tree, keys prefixed by
-//! record type, values in protobuf encoding. Only this module knows sled.
+//! The sled store of current state: sessions, messages, API keys, terminals, approvals,
+//! install jobs. One tree, keys prefixed by record type, values in protobuf encoding. Only this
+//! module knows sled.
 //!
 //! Writes come only from the `EventLog` writer, after the journal made them durable; each group
 //! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::types::{ApiKey, Approval, Message, Session, Terminal};
+use agentmux_shared::types::{ApiKey, Approval, InstallJob, Message, Session, Terminal};
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
@@ -19,6 +20,7 @@ const MESSAGE: u8 = b'g';
 const KEY: u8 = b'k';
 const TERMINAL: u8 = b't';
 const APPROVAL: u8 = b'a';
+const INSTALL_JOB: u8 = b'j';
 
 #[derive(Clone)]
 pub struct Store {
@@ -270,6 +272,50 @@ impl Store {
             out.push(
                 pb::Approval::decode(v.as_ref())
                     .map_err(|e| decode_err("approval", e))?
+                    .into(),
+            );
+        }
+        Ok(out)
+    }
+
+    // ---- provider install jobs
+
+    pub fn install_job_key(id: &str) -> Vec<u8> {
+        let mut k = vec![INSTALL_JOB];
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    pub fn put_install_job(j: &InstallJob) -> Op {
+        Op::Put(
+            Self::install_job_key(&j.id),
+            pb::InstallJob::from(j.clone()).encode_to_vec(),
+        )
+    }
+
+    pub fn install_job(&self, id: &str) -> Result<Option<InstallJob>> {
+        match self
+            .tree
+            .get(Self::install_job_key(id))
+            .map_err(storage_err)?
+        {
+            Some(v) => Ok(Some(
+                pb::InstallJob::decode(v.as_ref())
+                    .map_err(|e| decode_err("install job", e))?
+                    .into(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Every install job, oldest first (ids sort by creation time).
+    pub fn install_jobs(&self) -> Result<Vec<InstallJob>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([INSTALL_JOB]) {
+            let (_, v) = item.map_err(storage_err)?;
+            out.push(
+                pb::InstallJob::decode(v.as_ref())
+                    .map_err(|e| decode_err("install job", e))?
                     .into(),
             );
         }

@@ -141,6 +141,10 @@ pub struct CliConfig {
     pub model: String,
     /// A turn fails (and the process is stopped) when the CLI prints nothing for this long.
     pub idle_timeout_secs: u64,
+    /// What `agentmux providers install` hands to npm instead of the CLI's usual package: a
+    /// pinned spec (`@openai/codex@0.169.0`), another package, or a local tarball path. Needed
+    /// for `[providers.acp.NAME]` agents to be installable at all.
+    pub npm_package: String,
 }
 
 impl Default for CliConfig {
@@ -151,6 +155,7 @@ impl Default for CliConfig {
             env: BTreeMap::new(),
             model: String::new(),
             idle_timeout_secs: 300,
+            npm_package: String::new(),
         }
     }
 }
@@ -255,6 +260,14 @@ impl Paths {
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("store")
     }
+    /// The npm prefix provider CLIs are installed into (`npm install --global --prefix`).
+    pub fn clis_dir(&self) -> PathBuf {
+        self.data_dir.join("clis")
+    }
+    /// Where installed CLIs' executables land; searched before `PATH`.
+    pub fn clis_bin(&self) -> PathBuf {
+        self.clis_dir().join("bin")
+    }
 }
 
 fn default_runtime_dir(dirs: Option<&directories::ProjectDirs>) -> PathBuf {
@@ -287,6 +300,11 @@ mod tests {
         assert_eq!(c.providers.claude.command, "/x/claude");
         assert_eq!(c.providers.claude.env["A"], "1");
         assert_eq!(c.providers.claude.idle_timeout_secs, 300);
+        let c = Config::parse(
+            "[providers.acp.tiny]\ncommand = \"tiny\"\nnpm_package = \"/x/tiny-1.0.0.tgz\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.providers.acp["tiny"].npm_package, "/x/tiny-1.0.0.tgz");
     }
 
     #[test]

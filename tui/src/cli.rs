@@ -51,6 +51,9 @@ pub enum Command {
     Term(TermCmd),
     /// Attach to a terminal full-screen, like tmux (prefix then d detaches)
     Attach(AttachArgs),
+    /// Provider CLIs: which are installed, versions, credentials; install them with npm
+    #[command(subcommand, alias = "provider")]
+    Providers(ProvidersCmd),
     /// Tool requests waiting for a decision
     #[command(subcommand, alias = "approval")]
     Approvals(ApprovalsCmd),
@@ -67,6 +70,23 @@ pub enum Command {
         #[arg(long, short)]
         message: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCmd {
+    /// List providers: kind, installed, version, path, credentials
+    #[command(alias = "list")]
+    Ls,
+    /// Install a provider CLI with npm into the daemon's prefix and follow its progress
+    Install {
+        /// Provider id: claude, codex, gemini, qwen, opencode, or a configured ACP agent
+        name: String,
+        /// npm version or tag (default: the configured npm_package, else the latest)
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// List install jobs, oldest first
+    Jobs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +306,22 @@ mod tests {
                 command: Some(Command::Attach(AttachArgs { ref prefix, .. })),
                 ..
             }) if prefix == "C-a"
+        ));
+        let cli = Cli::try_parse_from([
+            "agentmux",
+            "providers",
+            "install",
+            "codex",
+            "--version",
+            "0.169.0",
+            "--json",
+        ]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                global: Global { json: true, .. },
+                command: Some(Command::Providers(ProvidersCmd::Install { ref name, version: Some(ref v) })),
+            }) if name == "codex" && v == "0.169.0"
         ));
         let cli = Cli::try_parse_from(["agentmux", "--data-dir", "/x", "events", "-f"]);
         assert!(matches!(

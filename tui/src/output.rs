@@ -1,7 +1,8 @@
 //! CLI output: kubectl-style aligned tables for people, serde JSON for scripts.
 
 use agentmux_shared::types::{
-    ApiKey, Event, EventPayload, Info, Session, Terminal, TerminalStatus,
+    ApiKey, CredentialsStatus, Event, EventPayload, Info, InstallJob, ProviderInfo, ProviderKind,
+    Session, Terminal, TerminalStatus,
 };
 use agentmux_shared::{Error, Result};
 use serde::Serialize;
@@ -151,6 +152,79 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out
+}
+
+/// `agentmux providers ls`: what is installed, where, and whether it can log in.
+pub fn providers_table(providers: &[ProviderInfo]) -> String {
+    let rows: Vec<Vec<String>> = providers
+        .iter()
+        .map(|p| {
+            let (installed, version, path) = match p.kind {
+                ProviderKind::Http => ("-".to_string(), "-".to_string(), p.base_url.clone()),
+                ProviderKind::Cli if p.installed => (
+                    format!("yes ({})", p.source),
+                    if p.version.is_empty() {
+                        "?".to_string()
+                    } else {
+                        p.version.clone()
+                    },
+                    p.path.clone(),
+                ),
+                ProviderKind::Cli => ("no".to_string(), "-".to_string(), p.install_hint.clone()),
+            };
+            let credentials = match p.credentials_status {
+                CredentialsStatus::Found => format!("found: {}", p.credentials),
+                other => other.as_str().replace('_', " "),
+            };
+            vec![
+                p.id.clone(),
+                p.kind.as_str().to_string(),
+                installed,
+                version,
+                path,
+                credentials,
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "KIND", "INSTALLED", "VERSION", "PATH", "CREDENTIALS"],
+        &rows,
+    )
+}
+
+/// `agentmux providers jobs`.
+pub fn install_jobs_table(jobs: &[InstallJob], now_ms: i64) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            let detail = if j.error.is_empty() {
+                j.version.clone()
+            } else {
+                clip(&j.error, 80)
+            };
+            vec![
+                j.id.clone(),
+                j.provider.clone(),
+                j.state.as_str().to_string(),
+                j.package.clone(),
+                ago(now_ms, j.created_at_ms),
+                detail,
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "PROVIDER", "STATE", "PACKAGE", "CREATED", "DETAIL"],
+        &rows,
+    )
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
     out
 }
 
@@ -365,6 +439,16 @@ fn event_line(e: &Event) -> String {
             .map(|e| format!("[{}] {}", e.status, e.content))
             .collect::<Vec<_>>()
             .join("; "),
+        EventPayload::ProviderInstall { job, lines } => {
+            let mut s = format!("{} {} {}", job.id, job.provider, job.state.as_str());
+            if !lines.is_empty() {
+                s.push_str(&format!(" +{} lines", lines.len()));
+            }
+            if !job.error.is_empty() {
+                s.push_str(&format!(" {:?}", job.error));
+            }
+            s
+        }
     };
     format!("{} {} {} {}", e.seq, e.session_id, e.payload.name(), detail)
 }
@@ -373,6 +457,39 @@ fn event_line(e: &Event) -> String {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn providers_table_shows_install_state_and_credentials() {
+        let claude = ProviderInfo {
+            id: "claude".into(),
+            installed: true,
+            source: "managed".into(),
+            version: "2.1.197".into(),
+            path: "/d/clis/bin/claude".into(),
+            credentials_status: CredentialsStatus::Found,
+            credentials: "ANTHROPIC_API_KEY (environment)".into(),
+            ..ProviderInfo::default()
+        };
+        let codex = ProviderInfo {
+            id: "codex".into(),
+            install_hint: "agentmux providers install codex".into(),
+            ..ProviderInfo::default()
+        };
+        let openai = ProviderInfo {
+            id: "openai".into(),
+            kind: ProviderKind::Http,
+            base_url: "http://127.0.0.1:1/v1".into(),
+            credentials_status: CredentialsStatus::NotNeeded,
+            ..ProviderInfo::default()
+        };
+        assert_eq!(
+            providers_table(&[claude, codex, openai]),
+            "ID      KIND  INSTALLED      VERSION  PATH                              CREDENTIALS\n\
+             claude  cli   yes (managed)  2.1.197  /d/clis/bin/claude                found: ANTHROPIC_API_KEY (environment)\n\
+             codex   cli   no             -        agentmux providers install codex  missing\n\
+             openai  http  -              -        http://127.0.0.1:1/v1             not needed\n"
+        );
+    }
 
     #[test]
     fn sessions_table_aligns_columns() {

@@ -261,7 +261,7 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
                 .list_messages(session_id, *after_index, *page_size)
                 .await?,
         },
-        Action::ListProviders => Reply::Providers(c.providers().await?),
+        Action::ListProviders => Reply::Providers(c.provider_health().await?),
         Action::CreateSession {
             provider,
             approval_policy,

@@ -9,6 +9,7 @@ use agentmux_proto::v1::approval_service_server::{ApprovalService, ApprovalServi
 use agentmux_proto::v1::event_service_server::{EventService, EventServiceServer};
 use agentmux_proto::v1::key_service_server::{KeyService, KeyServiceServer};
 use agentmux_proto::v1::message_service_server::{MessageService, MessageServiceServer};
+use agentmux_proto::v1::provider_service_server::{ProviderService, ProviderServiceServer};
 use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceServer};
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
@@ -35,6 +36,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<EventServiceServer<Grpc>>().await;
     health.set_serving::<TerminalServiceServer<Grpc>>().await;
     health.set_serving::<ApprovalServiceServer<Grpc>>().await;
+    health.set_serving::<ProviderServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -48,7 +50,8 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(MessageServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(EventServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max))
-        .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max));
+        .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(ProviderServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));
@@ -235,6 +238,58 @@ impl ApprovalService for Grpc {
             .decide_approval(&r.id, &r.decision, &r.message, &r.idempotency_key)
             .await
             .map(Into::into))
+    }
+}
+
+#[tonic::async_trait]
+impl ProviderService for Grpc {
+    async fn list_providers(
+        &self,
+        _: Request<pb::ListProvidersRequest>,
+    ) -> Res<pb::ListProvidersResponse> {
+        ok(self
+            .svc
+            .list_providers()
+            .await
+            .map(|v| pb::ListProvidersResponse {
+                providers: v.into_iter().map(Into::into).collect(),
+            }))
+    }
+
+    async fn get_provider(&self, r: Request<pb::GetProviderRequest>) -> Res<pb::ProviderInfo> {
+        ok(self
+            .svc
+            .get_provider(&r.into_inner().id)
+            .await
+            .map(Into::into))
+    }
+
+    async fn install_provider(
+        &self,
+        r: Request<pb::InstallProviderRequest>,
+    ) -> Res<pb::InstallJob> {
+        let r = r.into_inner();
+        ok(self
+            .svc
+            .install_provider(&r.id, &r.version)
+            .await
+            .map(Into::into))
+    }
+
+    async fn list_install_jobs(
+        &self,
+        _: Request<pb::ListInstallJobsRequest>,
+    ) -> Res<pb::ListInstallJobsResponse> {
+        ok(self
+            .svc
+            .list_install_jobs()
+            .map(|v| pb::ListInstallJobsResponse {
+                jobs: v.into_iter().map(Into::into).collect(),
+            }))
+    }
+
+    async fn get_install_job(&self, r: Request<pb::GetInstallJobRequest>) -> Res<pb::InstallJob> {
+        ok(self.svc.get_install_job(&r.into_inner().id).map(Into::into))
     }
 }
 

@@ -8,7 +8,8 @@ use crate::service::Service;
 use crate::service::{AttachItem, AttachParams};
 use agentmux_shared::types::{
     ApiKey, Approval, CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval,
-    Health, Info, MessagePage, SendResult, Session, StreamItem, Terminal,
+    Health, Info, InstallJob, InstallProvider, MessagePage, ProviderInfo, SendResult, Session,
+    StreamItem, Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use axum::Json;
@@ -139,6 +140,16 @@ pub struct ApprovalList {
     pub approvals: Vec<Approval>,
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProviderList {
+    pub providers: Vec<ProviderInfo>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InstallJobList {
+    pub jobs: Vec<InstallJob>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ApprovalsQuery {
@@ -225,6 +236,11 @@ pub fn routes() -> Vec<Route> {
         route!("get" "/v1/approvals", "listApprovals", "List approvals, oldest first; filter by session and pending", None, 200 schema::<ApprovalList>(), &[("session", "string"), ("pending", "boolean")], false, get(list_approvals)),
         route!("get" "/v1/approvals/{id}", "getApproval", "Get an approval", None, 200 schema::<Approval>(), &[], false, get(get_approval)),
         route!("post" "/v1/approvals/{id}", "decideApproval", "Decide a pending approval (allow_once, allow_always, deny); Idempotency-Key accepted; a conflicting second decision is 409", schema::<DecideApproval>(), 200 schema::<Approval>(), &[], false, post(decide_approval)),
+        route!("get" "/v1/providers", "listProviders", "Provider CLIs (installed, path, version, credentials, install hint) and HTTP providers", None, 200 schema::<ProviderList>(), &[], false, get(list_providers)),
+        route!("get" "/v1/providers/jobs", "listInstallJobs", "npm install jobs, oldest first", None, 200 schema::<InstallJobList>(), &[], false, get(list_install_jobs)),
+        route!("get" "/v1/providers/jobs/{id}", "getInstallJob", "Get an install job", None, 200 schema::<InstallJob>(), &[], false, get(get_install_job)),
+        route!("get" "/v1/providers/{id}", "getProvider", "Get one provider as the registry sees it", None, 200 schema::<ProviderInfo>(), &[], false, get(get_provider)),
+        route!("post" "/v1/providers/{id}/install", "installProvider", "Install a provider CLI with npm into the daemon-managed prefix: 202 with the job (already failed when npm is missing); progress comes as provider.install events; 409 while an install of it runs", schema::<InstallProvider>(), 202 schema::<InstallJob>(), &[], false, post(install_provider)),
         route!("get" "/v1/terminals", "listTerminals", "List terminals", None, 200 schema::<TerminalList>(), &[], false, get(list_terminals)),
         route!("post" "/v1/terminals", "createTerminal", "Start a program (or a provider preset) in a daemon-owned PTY", schema::<CreateTerminal>(), 201 schema::<Terminal>(), &[], false, post(create_terminal)),
         route!("get" "/v1/terminals/{id}", "getTerminal", "Get a terminal by id, unique id prefix or name", None, 200 schema::<Terminal>(), &[], false, get(get_terminal)),
@@ -408,6 +424,41 @@ async fn decide_approval(
         svc.decide_approval(&id, &b.decision, &b.message, key)
             .await?,
     ))
+}
+
+async fn list_providers(State(svc): State<Service>) -> ApiResult<Json<ProviderList>> {
+    Ok(Json(ProviderList {
+        providers: svc.list_providers().await?,
+    }))
+}
+
+async fn get_provider(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProviderInfo>> {
+    Ok(Json(svc.get_provider(&id).await?))
+}
+
+async fn install_provider(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<InstallProvider>,
+) -> ApiResult<(StatusCode, Json<InstallJob>)> {
+    let job = svc.install_provider(&id, &b.version).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn list_install_jobs(State(svc): State<Service>) -> ApiResult<Json<InstallJobList>> {
+    Ok(Json(InstallJobList {
+        jobs: svc.list_install_jobs()?,
+    }))
+}
+
+async fn get_install_job(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<InstallJob>> {
+    Ok(Json(svc.get_install_job(&id)?))
 }
 
 async fn list_keys(State(svc): State<Service>) -> ApiResult<Json<KeyList>> {

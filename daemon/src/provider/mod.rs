@@ -3,9 +3,12 @@
 
 pub mod claude;
 pub mod codex;
+pub mod credentials;
 pub mod diff;
+pub mod npm;
 pub mod openai;
 pub mod process;
+pub mod registry;
 
 use agentmux_shared::config::Config;
 use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 const DEFAULT_MODEL: &str = "gpt-4o-mini";
 /// How much of an error body is kept for the message.
 const ERROR_BODY_LIMIT: usize = 2048;

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod keys;
+mod providers;
 mod recovery;
 mod runner;
 mod sessions;
@@ -47,6 +48,8 @@ struct Shared {
     terminals: terminals::Terminals,
     /// Idempotency keys of decided approvals → approval id.
     approval_keys: Mutex<HashMap<String, String>>,
+    /// The provider registry and npm install jobs.
+    installs: providers::Installs,
 }
 
 /// The single writer of one session: every change to it happens under `state`.
@@ -79,6 +82,7 @@ impl Service {
     /// marked interrupted (keeping their partial text).
     pub async fn start(p: ServiceParams) -> Result<Service> {
         let keys = KeyRing::load(&p.store)?;
+        let installs = providers::Installs::new(p.paths.clis_bin());
         let svc = Service {
             shared: Arc::new(Shared {
                 log: p.log,
@@ -94,11 +98,13 @@ impl Service {
                 runners: TaskTracker::new(),
                 terminals: terminals::Terminals::default(),
                 approval_keys: Mutex::new(HashMap::new()),
+                installs,
             }),
         };
         recovery::recover(&svc).await?;
         approvals::recover(&svc).await?;
         svc.recover_terminals().await?;
+        svc.recover_install_jobs().await?;
         Ok(svc)
     }
 

@@ -9,6 +9,7 @@ mod durability;
 mod events;
 mod lifecycle;
 mod openapi;
+mod providers;
 mod system;
 mod terminals;
 
@@ -104,6 +105,15 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/approvals", "/v1/approvals"),
     ("GET", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
     ("POST", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
+    ("GET", "/v1/providers", "/v1/providers"),
+    ("GET", "/v1/providers/{id}", "/v1/providers/claude"),
+    (
+        "POST",
+        "/v1/providers/{id}/install",
+        "/v1/providers/claude/install",
+    ),
+    ("GET", "/v1/providers/jobs", "/v1/providers/jobs"),
+    ("GET", "/v1/providers/jobs/{id}", "/v1/providers/jobs/job_x"),
     ("GET", "/v1/openapi.json", "/v1/openapi.json"),
     ("GET", "/v1/keys", "/v1/keys"),
     ("POST", "/v1/keys", "/v1/keys"),

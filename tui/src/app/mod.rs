@@ -457,8 +457,8 @@ impl App {
                     m.plan = entries.clone();
                 }
             }
-            // Reasoning is not shown yet.
-            EventPayload::ReasoningDelta { .. } => {}
+            // Reasoning is not shown yet; install progress is the CLI's to show.
+            EventPayload::ReasoningDelta { .. } | EventPayload::ProviderInstall { .. } => {}
         }
     }
 

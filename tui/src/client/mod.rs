@@ -1,6 +1,7 @@
 //! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
 
 mod approvals;
+mod providers;
 mod terminals;
 
 pub use terminals::{AttachEvent, AttachInput, AttachStart, Attachment, Exit, Snapshot};
@@ -133,7 +134,7 @@ impl Client {
     }
 
     /// The providers sessions can use, with whether each is ready.
-    pub async fn providers(&self) -> Result<Vec<agentmux_shared::types::ProviderHealth>> {
+    pub async fn provider_health(&self) -> Result<Vec<agentmux_shared::types::ProviderHealth>> {
         let r = self.system().health(pb::HealthRequest {}).await;
         Ok(r.map_err(status_to_error)?
             .into_inner()

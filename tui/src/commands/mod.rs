@@ -1,6 +1,7 @@
 //! The scripting subcommands: each makes a few calls and prints a table or JSON.
 
 mod approvals;
+mod providers;
 mod term;
 
 use crate::cli::{
@@ -40,6 +41,10 @@ pub async fn run(global: &Global, command: Command) -> Result<()> {
         Command::Term(cmd) => {
             let c = Client::connect_or_start(&target).await?;
             term::run(&c, &mut out, cmd).await
+        }
+        Command::Providers(cmd) => {
+            let c = Client::connect_or_start(&target).await?;
+            providers::run(&c, &mut out, cmd).await
         }
         Command::Approvals(ApprovalsCmd::Ls { session, all }) => {
             let c = Client::connect_or_start(&target).await?;
