@@ -29,6 +29,8 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 use turn::{Proc, TurnCtx};
 
+/// The least time start-up and each session set-up request get.
+const SETUP_MIN: Duration = Duration::from_secs(60);
 /// How long shutdown waits for a turn to let go of its process.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
@@ -167,6 +169,12 @@ impl Acp {
             .find(|p| p.is_file())
     }
 
+    /// Start-up and session set-up may take longer than a quiet spell in a turn (OpenCode
+    /// needs 3–13 s on a loaded box), but not forever.
+    fn setup_deadline(&self) -> Duration {
+        self.idle.max(SETUP_MIN)
+    }
+
     fn model_for(&self, req: &TurnRequest) -> String {
         if req.model.is_empty() {
             self.model.clone()
@@ -207,13 +215,13 @@ impl Acp {
             .cx
             .send_request(conn::initialize_request())
             .block_task();
-        let init = match tokio::time::timeout(self.idle, init).await {
+        let init = match tokio::time::timeout(self.setup_deadline(), init).await {
             Err(_) => {
                 let e = conn
                     .died(&format!(
                         "{} did not answer initialize within {} s",
                         self.id,
-                        self.idle.as_secs()
+                        self.setup_deadline().as_secs()
                     ))
                     .await;
                 conn.kill().await;
@@ -287,6 +295,7 @@ impl Acp {
             let ctx = TurnCtx {
                 id: &self.id,
                 idle: self.idle,
+                setup: self.setup_deadline(),
                 model: self.model_for(&req),
                 out: &out,
             };

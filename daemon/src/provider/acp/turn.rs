@@ -18,11 +18,15 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a cancelled prompt may take to answer `cancelled`.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
+/// How often a turn checks that the agent is alive and not idle too long.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 /// What a turn's steps share.
 pub(super) struct TurnCtx<'a> {
     pub id: &'a str,
     pub idle: Duration,
+    /// For set-up requests (`session/new`, `session/load`).
+    pub setup: Duration,
     pub model: String,
     pub out: &'a mpsc::Sender<ProviderEvent>,
 }
@@ -57,11 +61,11 @@ impl Proc {
         R: agent_client_protocol::JsonRpcRequest,
     {
         let fut = self.conn.cx.send_request(r).block_task();
-        match tokio::time::timeout(ctx.idle, fut).await {
+        match tokio::time::timeout(ctx.setup, fut).await {
             Err(_) => Err(Error::unavailable(format!(
                 "{} did not answer {what} within {} s; stopped it",
                 ctx.id,
-                ctx.idle.as_secs()
+                ctx.setup.as_secs()
             ))),
             Ok(Err(e)) if is_incoming_transport_closed(&e) => Err(self
                 .conn
@@ -92,10 +96,20 @@ impl Proc {
                 match self.request(ctx, "session/load", load).await? {
                     Ok(_) => {
                         // What it sent before the answer replays the old conversation.
-                        self.drain_replay(ctx).await?;
+                        let replayed = self.drain_replay(ctx).await?;
                         self.session = want.to_string();
-                        tracing::info!(session = %req.session_id, acp_session = want, "loaded the agent's conversation");
-                        return Ok(prompt.to_string());
+                        tracing::info!(session = %req.session_id, acp_session = want, replayed, "loaded the agent's conversation");
+                        if replayed > 0 || replay_prompt(&req.history, prompt) == prompt {
+                            return Ok(prompt.to_string());
+                        }
+                        // Loaded, but empty (seen with Gemini 0.61): it lost the conversation.
+                        ctx.send(ProviderEvent::Warning(format!(
+                            "{} could not reload its conversation {want} (it came back empty); \
+                             agentmux replayed the transcript to it",
+                            ctx.id
+                        )))
+                        .await;
+                        return Ok(replay_prompt(&req.history, prompt));
                     }
                     Err(e) => why = e.message,
                 }
@@ -123,11 +137,18 @@ impl Proc {
     }
 
     /// Drops what arrived so far (a load's history replay), keeping warnings and answering
-    /// stray permission requests `cancelled`.
-    async fn drain_replay(&mut self, ctx: &TurnCtx<'_>) -> Result<()> {
+    /// stray permission requests `cancelled`; counts the replayed message chunks.
+    async fn drain_replay(&mut self, ctx: &TurnCtx<'_>) -> Result<usize> {
+        let mut replayed = 0;
         while let Ok(item) = self.conn.inbox.try_recv() {
             match item {
-                Incoming::Update(_) | Incoming::PromptDone(_) => {}
+                Incoming::Update(v) => {
+                    let kind = v["update"]["sessionUpdate"].as_str().unwrap_or_default();
+                    if matches!(kind, "user_message_chunk" | "agent_message_chunk") {
+                        replayed += 1;
+                    }
+                }
+                Incoming::PromptDone(_) => {}
                 Incoming::Permission(_, r) => {
                     let _ = r.respond(map::cancelled_outcome());
                 }
@@ -140,7 +161,7 @@ impl Proc {
                 }
             }
         }
-        Ok(())
+        Ok(replayed)
     }
 
     /// Sends the prompt and maps what comes back until its result. `Err`: the process is
@@ -162,25 +183,41 @@ impl Proc {
         self.prompting = true;
         let mut waiting: VecDeque<(Value, v1::Responder<Value>)> = VecDeque::new();
         let mut decision: Option<oneshot::Receiver<ApprovalAnswer>> = None;
+        let mut quiet_since = tokio::time::Instant::now();
         loop {
-            let step = match decision.as_mut() {
-                // A person decides: no idle deadline meanwhile, and updates keep flowing.
-                Some(rx) => tokio::select! {
-                    a = rx => Step::Decided(a.ok()),
-                    item = self.conn.inbox.recv() => Step::Item(item),
-                },
-                None => match tokio::time::timeout(ctx.idle, self.conn.inbox.recv()).await {
-                    Err(_) => {
+            let step = tokio::select! {
+                a = async { decision.as_mut()?.await.ok() }, if decision.is_some() => Step::Decided(a),
+                item = self.conn.inbox.recv() => Step::Item(item),
+                // The process leader can die while a child of it keeps stdout open.
+                _ = tokio::time::sleep(WATCH_EVERY) => Step::Tick,
+            };
+            let item = match step {
+                Step::Tick => {
+                    if self.conn.exited() {
+                        return Err(self
+                            .conn
+                            .died(&format!("{} exited during the turn", ctx.id))
+                            .await);
+                    }
+                    // A person deciding is not the agent going quiet.
+                    if decision.is_some() {
+                        quiet_since = tokio::time::Instant::now();
+                    } else if quiet_since.elapsed() >= ctx.idle {
                         return Err(Error::unavailable(format!(
                             "{} sent nothing for {} s during a turn; stopped it",
                             ctx.id,
                             ctx.idle.as_secs()
                         )));
                     }
-                    Ok(item) => Step::Item(item),
-                },
+                    continue;
+                }
+                other => other,
             };
-            let item = match step {
+            if let Step::Item(Some(_)) = &item {
+                quiet_since = tokio::time::Instant::now();
+            }
+            let item = match item {
+                Step::Tick => continue,
                 Step::Decided(answer) => {
                     decision = None;
                     self.answer(answer);
@@ -344,6 +381,7 @@ impl Proc {
 enum Step {
     Decided(Option<ApprovalAnswer>),
     Item(Option<Incoming>),
+    Tick,
 }
 
 fn session_cwd(cwd: &str) -> PathBuf {
