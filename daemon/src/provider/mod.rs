@@ -1,6 +1,7 @@
 //! Providers produce a turn's answer. Each streams `ProviderEvent`s into a channel; the session
 //! runner turns them into durable events. A provider never touches the store.
 
+pub mod acp;
 pub mod claude;
 pub mod codex;
 pub mod credentials;
@@ -137,6 +138,20 @@ impl Providers {
             "codex".into(),
             Arc::new(codex::Codex::new(&config.providers.codex)),
         );
+        let p = &config.providers;
+        map.insert("gemini".into(), Arc::new(acp::Acp::gemini(&p.gemini)));
+        map.insert("qwen".into(), Arc::new(acp::Acp::qwen(&p.qwen)));
+        map.insert("opencode".into(), Arc::new(acp::Acp::opencode(&p.opencode)));
+        for (name, c) in &p.acp {
+            if map.contains_key(name) {
+                tracing::warn!(
+                    name,
+                    "[providers.acp.{name}] names a built-in provider; ignored"
+                );
+                continue;
+            }
+            map.insert(name.clone(), Arc::new(acp::Acp::custom(name, c)));
+        }
         Ok(Providers { map })
     }
 

@@ -1,5 +1,6 @@
 //! End-to-end suites, one module per area, plus the helpers they share.
 
+mod acp;
 mod auth;
 mod bad_input;
 mod chat;
