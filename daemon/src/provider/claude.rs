@@ -120,7 +120,7 @@ impl Claude {
         }
         cmd.envs(QUIET_ENV.iter().copied()).envs(&self.env);
         let started = std::time::Instant::now();
-        let (cli, stdin) = CliProcess::spawn(
+        let (cli, stdin, lines) = CliProcess::spawn(
             &mut cmd,
             "claude",
             "install @anthropic-ai/claude-code or set [providers.claude] command",
@@ -134,6 +134,7 @@ impl Claude {
         Ok(Proc {
             cli,
             stdin,
+            lines,
             backlog: VecDeque::new(),
             parser: Parser::new(&req.cwd),
             pending_permission: None,
@@ -314,6 +315,7 @@ impl Drop for TurnGuard {
 struct Proc {
     cli: CliProcess,
     stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
     /// Lines read while an approval was waiting, handled once it is answered.
     backlog: VecDeque<String>,
     parser: Parser,
@@ -371,7 +373,7 @@ impl Proc {
         loop {
             let next = match self.backlog.pop_front() {
                 Some(l) => Ok(Some(l)),
-                None => tokio::time::timeout(idle, self.cli.lines.recv()).await,
+                None => tokio::time::timeout(idle, self.lines.recv()).await,
             };
             let line = match next {
                 Err(_) => {
@@ -452,7 +454,7 @@ impl Proc {
         loop {
             tokio::select! {
                 a = &mut rx => return Ok(a.ok()),
-                l = self.cli.lines.recv(), if open => match l {
+                l = self.lines.recv(), if open => match l {
                     Some(l) => self.backlog.push_back(l),
                     None => open = false,
                 },
@@ -498,7 +500,7 @@ impl Proc {
             // Lines read while an approval waited belong to this turn too.
             let next = match self.backlog.pop_front() {
                 Some(l) => Ok(Some(l)),
-                None => tokio::time::timeout_at(deadline, self.cli.lines.recv()).await,
+                None => tokio::time::timeout_at(deadline, self.lines.recv()).await,
             };
             match next {
                 Ok(Some(line)) => {

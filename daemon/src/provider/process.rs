@@ -24,20 +24,19 @@ pub struct CliProcess {
     pub child: Child,
     /// The group leader's pid (0 when unknown).
     pub pgid: i32,
-    /// Stdout, one line per item; closed at EOF.
-    pub lines: mpsc::Receiver<String>,
     stderr: Arc<Mutex<VecDeque<String>>>,
-    name: &'static str,
+    name: String,
 }
 
 impl CliProcess {
     /// Starts `cmd` with piped stdio in a new process group. `name` labels logs and errors;
-    /// `hint` says how to get the CLI when it cannot start.
+    /// `hint` says how to get the CLI when it cannot start. Returns its stdin and its stdout
+    /// as lines (the channel closes at EOF).
     pub fn spawn(
         cmd: &mut Command,
-        name: &'static str,
+        name: &str,
         hint: &str,
-    ) -> Result<(CliProcess, ChildStdin)> {
+    ) -> Result<(CliProcess, ChildStdin, mpsc::Receiver<String>)> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -75,10 +74,11 @@ impl CliProcess {
         });
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let t = tail.clone();
+        let label = name.to_string();
         tokio::spawn(async move {
             let mut r = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = r.next_line().await {
-                tracing::debug!(pid, "{name} stderr: {line}");
+                tracing::debug!(pid, "{label} stderr: {line}");
                 if let Ok(mut t) = t.lock() {
                     if t.len() == STDERR_TAIL {
                         t.pop_front();
@@ -91,11 +91,11 @@ impl CliProcess {
             CliProcess {
                 child,
                 pgid: pid,
-                lines,
                 stderr: tail,
-                name,
+                name: name.to_string(),
             },
             stdin,
+            lines,
         ))
     }
 

@@ -3,26 +3,17 @@
 //! stdout lines and a stdin sink. The crate's handlers never wait: updates and permission
 //! requests go to the turn through an unbounded inbox, `fs/*` requests run on their own tasks.
 
+use super::super::process::CliProcess;
 use super::fs;
 use super::map::clip;
 use agent_client_protocol::v1::{self, schema};
 use agent_client_protocol::{Agent, Client, Lines, UntypedMessage};
 use agentmux_shared::{Error, Result};
 use serde_json::Value;
-use std::collections::VecDeque;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
-
-/// Longest stdout line read as one.
-const MAX_LINE: u64 = 32 * 1024 * 1024;
-/// Lines of the agent's stderr kept for error messages.
-const STDERR_TAIL: usize = 30;
-/// Between SIGINT, SIGTERM and SIGKILL.
-const SIGNAL_GRACE: Duration = Duration::from_millis(700);
 
 /// What reaches the turn from the agent, in the order it was sent.
 #[derive(Debug)]
@@ -52,10 +43,8 @@ pub(crate) struct SpawnParams<'a> {
 }
 
 pub(crate) struct Conn {
-    pub provider: String,
-    child: Child,
+    cli: CliProcess,
     pub pgid: i32,
-    stderr: Arc<std::sync::Mutex<VecDeque<String>>>,
     pub cx: v1::ConnectionTo<Agent>,
     pub inbox: mpsc::UnboundedReceiver<Incoming>,
     /// Feeds `inbox` (the prompt's result goes there, after the updates sent before it).
@@ -72,26 +61,11 @@ impl Conn {
         if !p.cwd.is_empty() {
             cmd.current_dir(p.cwd);
         }
-        cmd.envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let started = std::time::Instant::now();
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::unavailable(format!(
-                "cannot start {:?} for the {} provider: {e} ({})",
-                p.command, p.provider, p.install_hint
-            ))
-        })?;
-        let pid = child.id().unwrap_or(0) as i32;
+        let (cli, stdin, mut stdout) = CliProcess::spawn(&mut cmd, p.provider, p.install_hint)?;
+        let pid = cli.pgid;
         tracing::info!(pid, provider = p.provider, session = %p.session_id, args = ?p.args, "started acp agent");
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(Error::internal("the agent's stdio is not piped"));
-        };
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
 
         // stdout: JSON lines go to the crate; anything else is a warning for the turn.
@@ -99,48 +73,24 @@ impl Conn {
         let tx = inbox_tx.clone();
         let provider = p.provider.to_string();
         tokio::spawn(async move {
-            let mut r = BufReader::new(stdout);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf).trim().to_string();
-                        if line.is_empty() {
-                            continue;
-                        }
-                        if serde_json::from_str::<serde::de::IgnoredAny>(&line).is_err() {
-                            tracing::warn!(pid, line = %clip(&line, 300), "{provider} printed a line that is not JSON");
-                            let _ = tx.send(Incoming::Warning(format!(
-                                "{provider} printed a line that is not JSON: {}",
-                                clip(&line, 200)
-                            )));
-                            continue;
-                        }
-                        if line_tx.send(Ok(line)).await.is_err() {
-                            break;
-                        }
-                    }
+            while let Some(line) = stdout.recv().await {
+                let line = line.trim().to_string();
+                if line.is_empty() {
+                    continue;
+                }
+                if serde_json::from_str::<serde::de::IgnoredAny>(&line).is_err() {
+                    tracing::warn!(pid, line = %clip(&line, 300), "{provider} printed a line that is not JSON");
+                    let _ = tx.send(Incoming::Warning(format!(
+                        "{provider} printed a line that is not JSON: {}",
+                        clip(&line, 200)
+                    )));
+                    continue;
+                }
+                if line_tx.send(Ok(line)).await.is_err() {
+                    break;
                 }
             }
             let _ = tx.send(Incoming::Exited);
-        });
-
-        let tail = Arc::new(std::sync::Mutex::new(VecDeque::new()));
-        let t = tail.clone();
-        let provider = p.provider.to_string();
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                tracing::debug!(pid, "{provider} stderr: {line}");
-                if let Ok(mut t) = t.lock() {
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
-                    }
-                    t.push_back(line);
-                }
-            }
         });
 
         let sink = futures_util::sink::unfold(stdin, |mut stdin, line: String| async move {
@@ -192,10 +142,8 @@ impl Conn {
             .await
             .map_err(|_| Error::internal("the ACP connection did not start"))?;
         Ok(Conn {
-            provider: p.provider.to_string(),
-            child,
+            cli,
             pgid: pid,
-            stderr: tail,
             cx,
             inbox,
             inbox_tx,
@@ -205,62 +153,18 @@ impl Conn {
     }
 
     pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        self.cli.exited()
     }
 
-    /// The process is gone or going: an error with its exit status and stderr tail.
     pub async fn died(&mut self, what: &str) -> Error {
-        let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait())
-            .await
-            .ok()
-            .and_then(|r| r.ok());
-        // Let the stderr reader catch up with the last lines.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail = match self.stderr.lock() {
-            Ok(t) => t.iter().cloned().collect::<Vec<_>>().join("\n"),
-            Err(_) => String::new(),
-        };
-        let status = status
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_else(|| " (still running)".into());
-        let mut msg = format!("{what}{status}");
-        if !tail.trim().is_empty() {
-            msg.push_str(": ");
-            msg.push_str(tail.trim());
-        }
-        Error::unavailable(msg)
+        self.cli.died(what).await
     }
 
-    /// SIGINT, SIGTERM, then SIGKILL to the process group, each after a grace period.
     pub async fn kill(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        if self.pgid > 0 {
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    break;
-                }
-                // SAFETY: kill(2) on the process group of a child we spawned and still own.
-                unsafe {
-                    libc::kill(-self.pgid, sig);
-                }
-                if tokio::time::timeout(SIGNAL_GRACE, self.child.wait())
-                    .await
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-            // Whatever else was left in the group.
-            // SAFETY: as above; the group id is ours even after the leader exited.
-            unsafe {
-                libc::kill(-self.pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(SIGNAL_GRACE, self.child.wait()).await;
-        tracing::info!(pgid = self.pgid, provider = %self.provider, "stopped acp agent");
+        self.cli.stop().await;
     }
 }
 

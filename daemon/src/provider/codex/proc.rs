@@ -29,6 +29,7 @@ type Out<'a> = Option<&'a mpsc::Sender<ProviderEvent>>;
 
 pub(super) struct Proc {
     cli: CliProcess,
+    lines: mpsc::Receiver<String>,
     writer: mpsc::Sender<String>,
     next_id: u64,
     pub parser: Parser,
@@ -53,7 +54,7 @@ impl Proc {
         // Its log goes to stderr: keep it to what matters (the daemon's own RUST_LOG is not
         // meant for it). `[providers.codex] env` may say otherwise.
         cmd.env("RUST_LOG", "warn").envs(l.env);
-        let (cli, mut stdin) = CliProcess::spawn(
+        let (cli, mut stdin, lines) = CliProcess::spawn(
             &mut cmd,
             "codex",
             "install @openai/codex or set [providers.codex] command",
@@ -79,6 +80,7 @@ impl Proc {
         });
         Ok(Proc {
             cli,
+            lines,
             writer,
             next_id: 1,
             parser: Parser::new(l.cwd),
@@ -198,7 +200,7 @@ impl Proc {
     /// approval waiting for a person) is an error.
     async fn next_line(&mut self, idle: Duration, during: &str) -> Result<String> {
         loop {
-            let (lines, child) = (&mut self.cli.lines, &mut self.cli.child);
+            let (lines, child) = (&mut self.lines, &mut self.cli.child);
             // The npm launcher may run the native binary as its child, which keeps the pipes
             // open when the launcher alone dies: its exit counts as the end too.
             let next = async {
@@ -322,7 +324,7 @@ impl Proc {
                 }
                 sent = true;
             }
-            let line = match tokio::time::timeout_at(deadline, self.cli.lines.recv()).await {
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
                 Ok(Some(line)) => line,
                 Ok(None) | Err(_) => return false,
             };
