@@ -379,7 +379,15 @@ mod tests {
                 .unwrap();
             s.flush_blocking().unwrap();
         }
-        let err = Store::open(dir.path()).err().unwrap();
+        // sled's background flusher can hold the directory's lock a moment after the drop.
+        let t0 = std::time::Instant::now();
+        let err = loop {
+            let err = Store::open(dir.path()).err().unwrap();
+            if err.message.contains("newer") || t0.elapsed() > std::time::Duration::from_secs(5) {
+                break err;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         assert!(err.message.contains("newer"), "{}", err.message);
     }
 

@@ -217,6 +217,11 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id().unwrap();
+        // Until the child has exec'd, /proc shows the parent's environment.
+        let t0 = std::time::Instant::now();
+        while !is_job_npm(pid, "job_test1") && t0.elapsed() < std::time::Duration::from_secs(5) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert!(is_job_npm(pid, "job_test1"));
         assert!(!is_job_npm(pid, "job_test"));
         assert!(!is_job_npm(std::process::id(), "job_test1"));

@@ -165,6 +165,8 @@ fn pretty(input: &str) -> String {
     }
 }
 
+/// Clips long strings and sorts keys: whether serde_json keeps insertion order depends on
+/// features other crates turn on, and the modal must read the same either way.
 fn clip_strings(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) if s.chars().count() > 200 => {
@@ -172,7 +174,15 @@ fn clip_strings(v: &mut serde_json::Value) {
             *s = format!("{head}… ({} chars)", s.chars().count());
         }
         serde_json::Value::Array(xs) => xs.iter_mut().for_each(clip_strings),
-        serde_json::Value::Object(m) => m.values_mut().for_each(clip_strings),
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> =
+                std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut x) in entries {
+                clip_strings(&mut x);
+                m.insert(k, x);
+            }
+        }
         _ => {}
     }
 }
