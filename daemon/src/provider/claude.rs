@@ -9,6 +9,7 @@
 //! SIGINT → SIGTERM → SIGKILL on the process group when no `result` follows within 2 s.
 //! Protocol facts: tests/fixtures/cli/README.md.
 
+use super::cli::{self, CliProc, Slots, clip};
 use super::process::CliProcess;
 use super::{
     ApprovalAnswer, ApprovalRequest, BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest, diff,
@@ -18,15 +19,14 @@ use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
-use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 /// How long an interrupted turn may take to end with its `result`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+const INSTALL_HINT: &str = "install @anthropic-ai/claude-code or set [providers.claude] command";
 const DEFAULT_DENY: &str = "The user denied this";
 /// The protocol flags; `[providers.claude] args` come before them.
 const PROTOCOL_ARGS: &[&str] = &[
@@ -48,17 +48,14 @@ const QUIET_ENV: &[(&str, &str)] = &[
     ("DISABLE_ERROR_REPORTING", "1"),
 ];
 
-/// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
-type Slot = Arc<Mutex<Option<Proc>>>;
-
 pub struct Claude {
     command: String,
     args: Vec<String>,
     env: BTreeMap<String, String>,
     model: String,
     idle: Duration,
-    // std Mutex: held only to look a slot up, never across an await.
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    /// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
+    slots: Slots<Proc>,
 }
 
 impl Claude {
@@ -73,36 +70,8 @@ impl Claude {
             env: c.env.clone(),
             model: c.model.clone(),
             idle: Duration::from_secs(c.idle_timeout_secs.max(1)),
-            slots: std::sync::Mutex::new(HashMap::new()),
+            slots: Slots::default(),
         }
-    }
-
-    fn slot(&self, session_id: &str) -> Slot {
-        let mut map = match self.slots.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.entry(session_id.to_string()).or_default().clone()
-    }
-
-    fn take_slot(&self, session_id: &str) -> Option<Slot> {
-        let mut map = match self.slots.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.remove(session_id)
-    }
-
-    /// The executable, when it can be found.
-    fn resolve(&self) -> Option<PathBuf> {
-        let cmd = PathBuf::from(&self.command);
-        if self.command.contains('/') {
-            return cmd.is_file().then_some(cmd);
-        }
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|d| d.join(&self.command))
-            .find(|p| p.is_file())
     }
 
     /// Starts `claude` for a session, resuming Claude's session `resume` when not empty.
@@ -120,11 +89,7 @@ impl Claude {
         }
         cmd.envs(QUIET_ENV.iter().copied()).envs(&self.env);
         let started = std::time::Instant::now();
-        let (cli, stdin, lines) = CliProcess::spawn(
-            &mut cmd,
-            "claude",
-            "install @anthropic-ai/claude-code or set [providers.claude] command",
-        )?;
+        let (cli, stdin, lines) = CliProcess::spawn(&mut cmd, "claude", INSTALL_HINT)?;
         tracing::info!(
             pid = cli.pgid,
             session = %req.session_id,
@@ -151,7 +116,7 @@ impl Claude {
             .find(|m| m.role == Role::User)
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
-        let slot = self.slot(&req.session_id);
+        let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard {
             slot: Some(slot.lock_owned().await),
             done: false,
@@ -227,21 +192,7 @@ impl Provider for Claude {
     }
 
     fn health(&self) -> ProviderHealth {
-        match self.resolve() {
-            Some(p) => ProviderHealth {
-                id: "claude".into(),
-                available: true,
-                detail: p.display().to_string(),
-            },
-            None => ProviderHealth {
-                id: "claude".into(),
-                available: false,
-                detail: format!(
-                    "{:?} not found (install @anthropic-ai/claude-code or set [providers.claude] command)",
-                    self.command
-                ),
-            },
-        }
+        cli::health("claude", &self.command, INSTALL_HINT)
     }
 
     fn run_turn<'a>(
@@ -253,32 +204,12 @@ impl Provider for Claude {
     }
 
     fn forget_session<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let Some(slot) = self.take_slot(session_id) {
-                // A cancelled turn may still hold the slot while it interrupts: stop it after.
-                tokio::spawn(async move {
-                    if let Some(p) = slot.lock_owned().await.take() {
-                        p.kill().await;
-                    }
-                });
-            }
-        })
+        self.slots.forget(session_id);
+        Box::pin(async {})
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let slots: Vec<Slot> = match self.slots.lock() {
-                Ok(mut m) => m.drain().map(|(_, s)| s).collect(),
-                Err(p) => p.into_inner().drain().map(|(_, s)| s).collect(),
-            };
-            for slot in slots {
-                if let Ok(mut g) = tokio::time::timeout(INTERRUPT_GRACE, slot.lock_owned()).await
-                    && let Some(p) = g.take()
-                {
-                    p.kill().await;
-                }
-            }
-        })
+        Box::pin(self.slots.stop_all(INTERRUPT_GRACE))
     }
 }
 
@@ -526,6 +457,12 @@ impl Proc {
 
     async fn kill(mut self) {
         self.cli.stop().await;
+    }
+}
+
+impl CliProc for Proc {
+    async fn stop(self) {
+        self.kill().await;
     }
 }
 
@@ -882,17 +819,6 @@ fn content_text(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod acp;
 pub mod claude;
+pub mod cli;
 pub mod codex;
 pub mod credentials;
 pub mod diff;

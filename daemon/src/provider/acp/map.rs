@@ -397,16 +397,7 @@ fn content_text_all(content: &Value) -> String {
         .join("\n")
 }
 
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+pub(crate) use super::super::cli::clip;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ mod fs;
 mod map;
 mod turn;
 
+use super::cli::{self, CliProc, Slots};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agent_client_protocol::is_incoming_transport_closed;
 use agentmux_shared::config::CliConfig;
@@ -22,11 +23,9 @@ use agentmux_shared::types::{ProviderHealth, Role};
 use agentmux_shared::{Error, Result};
 use conn::{Conn, SpawnParams};
 use map::Mapper;
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
+use tokio::sync::{OwnedMutexGuard, mpsc};
 use turn::{Proc, TurnCtx};
 
 /// The least time start-up and each session set-up request get.
@@ -87,9 +86,6 @@ impl Flavor {
     }
 }
 
-/// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
-type Slot = Arc<Mutex<Option<Proc>>>;
-
 pub struct Acp {
     id: String,
     flavor: Flavor,
@@ -98,8 +94,8 @@ pub struct Acp {
     env: BTreeMap<String, String>,
     model: String,
     idle: Duration,
-    // std Mutex: held only to look a slot up, never across an await.
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    /// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
+    slots: Slots<Proc>,
 }
 
 impl Acp {
@@ -134,39 +130,8 @@ impl Acp {
             env: c.env.clone(),
             model: c.model.clone(),
             idle: Duration::from_secs(c.idle_timeout_secs.max(1)),
-            slots: std::sync::Mutex::new(HashMap::new()),
+            slots: Slots::default(),
         }
-    }
-
-    fn slot(&self, session_id: &str) -> Slot {
-        let mut map = match self.slots.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.entry(session_id.to_string()).or_default().clone()
-    }
-
-    fn take_slot(&self, session_id: &str) -> Option<Slot> {
-        let mut map = match self.slots.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.remove(session_id)
-    }
-
-    /// The executable, when it can be found.
-    fn resolve(&self) -> Option<PathBuf> {
-        if self.command.is_empty() {
-            return None;
-        }
-        let cmd = PathBuf::from(&self.command);
-        if self.command.contains('/') {
-            return cmd.is_file().then_some(cmd);
-        }
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|d| d.join(&self.command))
-            .find(|p| p.is_file())
     }
 
     /// Start-up and session set-up may take longer than a quiet spell in a turn (OpenCode
@@ -269,7 +234,7 @@ impl Acp {
             .find(|m| m.role == Role::User)
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
-        let slot = self.slot(&req.session_id);
+        let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard {
             slot: Some(slot.lock_owned().await),
             done: false,
@@ -331,26 +296,7 @@ impl Provider for Acp {
     }
 
     fn health(&self) -> ProviderHealth {
-        match self.resolve() {
-            Some(p) => ProviderHealth {
-                id: self.id.clone(),
-                available: true,
-                detail: p.display().to_string(),
-            },
-            None => ProviderHealth {
-                id: self.id.clone(),
-                available: false,
-                detail: if self.command.is_empty() {
-                    format!("no command ({})", self.flavor.install_hint(&self.id))
-                } else {
-                    format!(
-                        "{:?} not found ({})",
-                        self.command,
-                        self.flavor.install_hint(&self.id)
-                    )
-                },
-            },
-        }
+        cli::health(&self.id, &self.command, &self.flavor.install_hint(&self.id))
     }
 
     fn run_turn<'a>(
@@ -362,32 +308,12 @@ impl Provider for Acp {
     }
 
     fn forget_session<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let Some(slot) = self.take_slot(session_id) {
-                // A cancelled turn may still hold the slot while it cancels: stop it after.
-                tokio::spawn(async move {
-                    if let Some(p) = slot.lock_owned().await.take() {
-                        p.conn.kill().await;
-                    }
-                });
-            }
-        })
+        self.slots.forget(session_id);
+        Box::pin(async {})
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let slots: Vec<Slot> = match self.slots.lock() {
-                Ok(mut m) => m.drain().map(|(_, s)| s).collect(),
-                Err(p) => p.into_inner().drain().map(|(_, s)| s).collect(),
-            };
-            for slot in slots {
-                if let Ok(mut g) = tokio::time::timeout(CANCEL_GRACE, slot.lock_owned()).await
-                    && let Some(p) = g.take()
-                {
-                    p.conn.kill().await;
-                }
-            }
-        })
+        Box::pin(self.slots.stop_all(CANCEL_GRACE))
     }
 }
 
@@ -396,6 +322,12 @@ impl Provider for Acp {
 struct TurnGuard {
     slot: Option<OwnedMutexGuard<Option<Proc>>>,
     done: bool,
+}
+
+impl CliProc for Proc {
+    async fn stop(self) {
+        self.conn.kill().await;
+    }
 }
 
 impl Drop for TurnGuard {

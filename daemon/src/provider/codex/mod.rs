@@ -14,17 +14,16 @@
 mod parser;
 mod proc;
 
+use super::cli::{self, Slots};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::config::CliConfig;
 use agentmux_shared::types::{ProviderHealth, Role};
 use agentmux_shared::{Error, Result};
 use proc::{Launch, Proc};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
+use tokio::sync::{OwnedMutexGuard, mpsc};
 
 /// How long an interrupted turn may take to end with its `turn/completed`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
@@ -32,17 +31,14 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 const APPROVAL_POLICY: &str = "untrusted";
 const SANDBOX: &str = "workspace-write";
 
-/// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
-type Slot = Arc<Mutex<Option<Proc>>>;
-
 pub struct Codex {
     command: String,
     args: Vec<String>,
     env: BTreeMap<String, String>,
     model: String,
     idle: Duration,
-    // std Mutex: held only to look a slot up, never across an await.
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    /// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
+    slots: Slots<Proc>,
 }
 
 impl Codex {
@@ -57,34 +53,8 @@ impl Codex {
             env: c.env.clone(),
             model: c.model.clone(),
             idle: Duration::from_secs(c.idle_timeout_secs.max(1)),
-            slots: std::sync::Mutex::new(HashMap::new()),
+            slots: Slots::default(),
         }
-    }
-
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
-        match self.slots.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    fn slot(&self, session_id: &str) -> Slot {
-        self.slots()
-            .entry(session_id.to_string())
-            .or_default()
-            .clone()
-    }
-
-    /// The executable, when it can be found.
-    fn resolve(&self) -> Option<PathBuf> {
-        let cmd = PathBuf::from(&self.command);
-        if self.command.contains('/') {
-            return cmd.is_file().then_some(cmd);
-        }
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|d| d.join(&self.command))
-            .find(|p| p.is_file())
     }
 
     /// Starts `codex app-server` for a session and opens its thread (resumed when the session
@@ -171,7 +141,7 @@ impl Codex {
             .find(|m| m.role == Role::User)
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
-        let slot = self.slot(&req.session_id);
+        let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard {
             slot: Some(slot.lock_owned().await),
             done: false,
@@ -235,21 +205,7 @@ impl Provider for Codex {
     }
 
     fn health(&self) -> ProviderHealth {
-        match self.resolve() {
-            Some(p) => ProviderHealth {
-                id: "codex".into(),
-                available: true,
-                detail: p.display().to_string(),
-            },
-            None => ProviderHealth {
-                id: "codex".into(),
-                available: false,
-                detail: format!(
-                    "{:?} not found (install @openai/codex or set [providers.codex] command)",
-                    self.command
-                ),
-            },
-        }
+        cli::health("codex", &self.command, proc::INSTALL_HINT)
     }
 
     fn run_turn<'a>(
@@ -261,30 +217,12 @@ impl Provider for Codex {
     }
 
     fn forget_session<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let slot = self.slots().remove(session_id);
-            if let Some(slot) = slot {
-                // A cancelled turn may still hold the slot while it interrupts: stop it after.
-                tokio::spawn(async move {
-                    if let Some(p) = slot.lock_owned().await.take() {
-                        p.kill().await;
-                    }
-                });
-            }
-        })
+        self.slots.forget(session_id);
+        Box::pin(async {})
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let slots: Vec<Slot> = self.slots().drain().map(|(_, s)| s).collect();
-            for slot in slots {
-                if let Ok(mut g) = tokio::time::timeout(INTERRUPT_GRACE, slot.lock_owned()).await
-                    && let Some(p) = g.take()
-                {
-                    p.kill().await;
-                }
-            }
-        })
+        Box::pin(self.slots.stop_all(INTERRUPT_GRACE))
     }
 }
 

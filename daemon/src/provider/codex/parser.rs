@@ -2,6 +2,7 @@
 //! (events, answers to our requests, approval requests, the turn's end). Keeps what spans lines:
 //! the thread and turn ids, started items (their tool call and file changes), the turn's usage.
 
+use super::super::cli::clip;
 use super::super::{ApprovalAnswer, ProviderEvent, TurnEnd, diff};
 use agentmux_shared::types::{Decision, PlanEntry, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
@@ -527,17 +528,6 @@ fn with_headers(path: &str, move_path: Option<&str>, text: &str) -> String {
 
 fn warning(msg: String) -> Item {
     Item::Event(ProviderEvent::Warning(msg))
-}
-
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One running `codex app-server`: its pipes (a reader, a writer and a stderr task), JSON-RPC
 //! calls, the loop that reads a turn to its end, the interrupt and the kill of its process group.
 
+use super::super::cli::CliProc;
 use super::super::process::CliProcess;
 use super::super::{ApprovalRequest, ProviderEvent, TurnEnd};
 use super::parser::{Item, Parser, approval_response, unsupported_response};
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
+
+pub(super) const INSTALL_HINT: &str = "install @openai/codex or set [providers.codex] command";
 
 /// How to start the CLI.
 pub(super) struct Launch<'a> {
@@ -54,11 +57,7 @@ impl Proc {
         // Its log goes to stderr: keep it to what matters (the daemon's own RUST_LOG is not
         // meant for it). `[providers.codex] env` may say otherwise.
         cmd.env("RUST_LOG", "warn").envs(l.env);
-        let (cli, mut stdin, lines) = CliProcess::spawn(
-            &mut cmd,
-            "codex",
-            "install @openai/codex or set [providers.codex] command",
-        )?;
+        let (cli, mut stdin, lines) = CliProcess::spawn(&mut cmd, "codex", INSTALL_HINT)?;
         let pid = cli.pgid;
         tracing::info!(pid, session = %l.session_id, "started codex");
         // A writer task, so approval answers are written from their own tasks and the stdout
@@ -354,5 +353,11 @@ impl Proc {
 
     pub async fn kill(mut self) {
         self.cli.stop().await;
+    }
+}
+
+impl CliProc for Proc {
+    async fn stop(self) {
+        self.kill().await;
     }
 }

@@ -1,0 +1,147 @@
+//! What the coding-agent CLI adapters share: one process slot per session, finding the
+//! executable, their health, and clipping CLI output for messages.
+
+use agentmux_shared::types::ProviderHealth;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A session's running CLI, as its adapter keeps it.
+pub trait CliProc: Send + 'static {
+    /// Stops it for good (SIGINT → SIGTERM → SIGKILL on its process group).
+    fn stop(self) -> impl Future<Output = ()> + Send;
+}
+
+/// A session's process, locked by the turn that uses it.
+pub type Slot<P> = Arc<tokio::sync::Mutex<Option<P>>>;
+
+pub struct Slots<P> {
+    // std Mutex: held only to look a slot up, never across an await.
+    map: std::sync::Mutex<HashMap<String, Slot<P>>>,
+}
+
+impl<P: CliProc> Default for Slots<P> {
+    fn default() -> Self {
+        Slots {
+            map: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<P: CliProc> Slots<P> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<P>>> {
+        // A panic elsewhere must not take every session's process with it.
+        match self.map.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn get(&self, session_id: &str) -> Slot<P> {
+        self.map()
+            .entry(session_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The session is gone: its process stops once a cancelled turn that may still hold the
+    /// slot (while it interrupts) lets go.
+    pub fn forget(&self, session_id: &str) {
+        let Some(slot) = self.map().remove(session_id) else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Some(p) = slot.lock_owned().await.take() {
+                p.stop().await;
+            }
+        });
+    }
+
+    /// The daemon stops: every process, each after at most `grace` for its turn to let go.
+    pub async fn stop_all(&self, grace: Duration) {
+        let slots: Vec<Slot<P>> = self.map().drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            if let Ok(mut g) = tokio::time::timeout(grace, slot.lock_owned()).await
+                && let Some(p) = g.take()
+            {
+                p.stop().await;
+            }
+        }
+    }
+}
+
+/// The executable `command` names (a path, or a name looked up on `PATH`), when it exists.
+pub fn resolve(command: &str) -> Option<PathBuf> {
+    if command.is_empty() {
+        return None;
+    }
+    let cmd = PathBuf::from(command);
+    if command.contains('/') {
+        return cmd.is_file().then_some(cmd);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(command))
+        .find(|p| p.is_file())
+}
+
+/// Available when the executable is found; otherwise why not and how to get it.
+pub fn health(id: &str, command: &str, hint: &str) -> ProviderHealth {
+    match resolve(command) {
+        Some(p) => ProviderHealth {
+            id: id.to_string(),
+            available: true,
+            detail: p.display().to_string(),
+        },
+        None if command.is_empty() => ProviderHealth {
+            id: id.to_string(),
+            available: false,
+            detail: format!("no command ({hint})"),
+        },
+        None => ProviderHealth {
+            id: id.to_string(),
+            available: false,
+            detail: format!("{command:?} not found ({hint})"),
+        },
+    }
+}
+
+/// At most `max` bytes of `s` (cut at a char boundary), marked when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_cuts_at_char_boundaries() {
+        assert_eq!(clip("hello", 10), "hello");
+        assert_eq!(clip("hello", 3), "hel…");
+        assert_eq!(clip("héllo", 2), "h…");
+        assert_eq!(clip("", 0), "");
+    }
+
+    #[test]
+    fn resolve_finds_paths_and_names() {
+        assert!(resolve("").is_none());
+        assert!(resolve("/nonexistent/x").is_none());
+        assert_eq!(
+            resolve("sh").is_some(),
+            std::path::Path::new("/bin/sh").exists()
+        );
+        let h = health("x", "/nonexistent/x", "install x");
+        assert!(!h.available);
+        assert!(h.detail.contains("install x"), "{}", h.detail);
+    }
+}
