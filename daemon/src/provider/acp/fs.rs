@@ -53,6 +53,17 @@ pub(crate) fn confine(cwd: &str, path: &str) -> Result<PathBuf, FsError> {
     let real = loop {
         match existing.canonicalize() {
             Ok(r) => break r,
+            // A dangling symlink does not resolve, but writing through it would create its
+            // target wherever it points.
+            Err(_)
+                if existing
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                return Err(FsError::Outside(format!(
+                    "{path} goes through a symlink that leads nowhere"
+                )));
+            }
             Err(_) => {
                 let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
                     return Err(FsError::Outside(format!("{path} cannot be resolved")));
@@ -70,6 +81,35 @@ pub(crate) fn confine(cwd: &str, path: &str) -> Result<PathBuf, FsError> {
     Ok(rest.into_iter().rev().fold(real, |acc, n| acc.join(n)))
 }
 
+/// Largest file served to `fs/read_text_file`: an agent reading a huge log must not take the
+/// daemon's memory with it.
+const MAX_READ: u64 = 16 * 1024 * 1024;
+
+/// Opens without following a final symlink and without waiting on a FIFO's other end.
+fn open(p: &Path, o: &mut std::fs::OpenOptions) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(p)
+}
+
+fn regular(f: &std::fs::File, path: &str) -> Result<std::fs::Metadata, FsError> {
+    let m = f
+        .metadata()
+        .map_err(|e| FsError::Io(format!("cannot stat {path}: {e}")))?;
+    if !m.is_file() {
+        return Err(FsError::Io(format!("{path} is not a regular file")));
+    }
+    Ok(m)
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FsError> + Send + 'static,
+) -> Result<T, FsError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FsError::Io(format!("file task failed: {e}")))?
+}
+
 /// `fs/read_text_file`: a missing file reads as empty (Gemini reads a file before creating it).
 /// `line` is 1-based; `limit` counts lines.
 pub(crate) async fn read(
@@ -78,12 +118,27 @@ pub(crate) async fn read(
     line: Option<u64>,
     limit: Option<u64>,
 ) -> Result<String, FsError> {
-    let p = confine(cwd, path)?;
-    let text = match tokio::fs::read(&p).await {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(FsError::Io(format!("cannot read {path}: {e}"))),
-    };
+    let (cwd, path) = (cwd.to_string(), path.to_string());
+    let text = blocking(move || {
+        let p = confine(&cwd, &path)?;
+        let f = match open(&p, std::fs::OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+            Err(e) => return Err(FsError::Io(format!("cannot read {path}: {e}"))),
+        };
+        let m = regular(&f, &path)?;
+        if m.len() > MAX_READ {
+            return Err(FsError::Io(format!(
+                "{path} is {} bytes, over the {MAX_READ} bytes agentmux serves",
+                m.len()
+            )));
+        }
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_READ), &mut b)
+            .map_err(|e| FsError::Io(format!("cannot read {path}: {e}")))?;
+        Ok(String::from_utf8_lossy(&b).into_owned())
+    })
+    .await?;
     if line.is_none() && limit.is_none() {
         return Ok(text);
     }
@@ -94,17 +149,28 @@ pub(crate) async fn read(
 
 /// `fs/write_text_file`: creates missing parent directories (inside the session directory).
 pub(crate) async fn write(cwd: &str, path: &str, content: &str) -> Result<(), FsError> {
-    let p = confine(cwd, path)?;
-    if let Some(parent) = p.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| FsError::Io(format!("cannot create the directory of {path}: {e}")))?;
-    }
-    // A symlink created meanwhile must not lead out either.
-    confine(cwd, path)?;
-    tokio::fs::write(&p, content)
-        .await
-        .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))
+    let (cwd, path, content) = (cwd.to_string(), path.to_string(), content.to_string());
+    blocking(move || {
+        let p = confine(&cwd, &path)?;
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| FsError::Io(format!("cannot create the directory of {path}: {e}")))?;
+        }
+        // A symlink created meanwhile must not lead out either.
+        confine(&cwd, &path)?;
+        let mut f = open(
+            &p,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+        )
+        .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))?;
+        regular(&f, &path)?;
+        std::io::Write::write_all(&mut f, content.as_bytes())
+            .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -158,6 +224,39 @@ mod tests {
         assert_eq!(read(cwd, &abs, None, Some(1)).await.unwrap(), "1\n");
         assert!(matches!(
             read(cwd, "deep", None, None).await,
+            Err(FsError::Io(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn dangling_symlinks_fifos_and_huge_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let cwd = dir.path().to_str().unwrap();
+        let target = other.path().join("authorized_keys");
+        std::os::unix::fs::symlink(&target, dir.path().join("notes.txt")).unwrap();
+        assert!(outside(confine(cwd, "notes.txt")));
+        assert!(write(cwd, "notes.txt", "x").await.is_err());
+        assert!(!target.exists(), "a write through a dangling link escaped");
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) on a path in a test's own temp dir.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            read(cwd, "pipe", None, None),
+        )
+        .await
+        .expect("reading a FIFO must not hang");
+        assert!(matches!(r, Err(FsError::Io(_))), "{r:?}");
+        let w = tokio::time::timeout(std::time::Duration::from_secs(5), write(cwd, "pipe", "x"))
+            .await
+            .expect("writing a FIFO must not hang");
+        assert!(w.is_err());
+        let big = std::fs::File::create(dir.path().join("big.log")).unwrap();
+        big.set_len(MAX_READ + 1).unwrap();
+        assert!(matches!(
+            read(cwd, "big.log", None, None).await,
             Err(FsError::Io(_))
         ));
     }
