@@ -337,7 +337,7 @@ impl Proc {
                             input_json: p.input.to_string(),
                             summary: p.summary.clone(),
                             diff: p.diff.clone(),
-                            edit: EDIT_TOOLS.contains(&p.tool.as_str()),
+                            edit: is_edit(&self.parser.cwd, &p.tool, &p.input),
                             options: vec![
                                 Decision::AllowOnce.as_str().into(),
                                 Decision::AllowAlways.as_str().into(),
@@ -752,6 +752,15 @@ impl Parser {
 /// Tools that only edit files: what the `auto-edit` policy allows without asking.
 const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
+/// A file edit inside the session's directory: what `auto-edit` allows without asking.
+fn is_edit(cwd: &str, tool: &str, input: &Value) -> bool {
+    let path = input["file_path"]
+        .as_str()
+        .or_else(|| input["notebook_path"].as_str())
+        .unwrap_or_default();
+    EDIT_TOOLS.contains(&tool) && cli::inside(cwd, path)
+}
+
 /// Claude keeps its plan as a todo list: `TodoWrite {todos:[{content,status,activeForm}]}`.
 fn todo_plan(input: &Value) -> Option<Vec<PlanEntry>> {
     let todos = input["todos"].as_array()?;
@@ -1040,6 +1049,16 @@ mod tests {
         .unwrap();
         assert!(d.contains("+1\n+2\n"), "{d}");
         assert!(file_change(cwd, "Bash", &json!({"command": "ls"})).is_none());
+    }
+
+    #[test]
+    fn only_edits_inside_the_session_directory_are_edits() {
+        assert!(is_edit("/w", "Write", &json!({"file_path": "/w/a.txt"})));
+        assert!(is_edit("/w", "NotebookEdit", &json!({"notebook_path": "n.ipynb"})));
+        assert!(!is_edit("/w", "Write", &json!({"file_path": "/etc/profile"})));
+        assert!(!is_edit("/w", "Edit", &json!({"file_path": "/w/../x"})));
+        assert!(!is_edit("/w", "Bash", &json!({"command": "ls"})));
+        assert!(!is_edit("/w", "Write", &json!({})));
     }
 
     #[test]

@@ -108,6 +108,24 @@ pub fn health(id: &str, command: &str, hint: &str) -> ProviderHealth {
     }
 }
 
+/// Whether `path` (relative to `cwd`, or absolute) names a place inside `cwd`, judged by its
+/// components: what the `auto-edit` policy may allow without asking.
+pub fn inside(cwd: &str, path: &str) -> bool {
+    use std::path::{Component, Path};
+    let p = Path::new(path);
+    if cwd.is_empty()
+        || path.is_empty()
+        || p.components().any(|c| matches!(c, Component::ParentDir))
+    {
+        return false;
+    }
+    if !p.is_absolute() {
+        return true;
+    }
+    let root = Path::new(cwd);
+    p.starts_with(root) || root.canonicalize().is_ok_and(|r| p.starts_with(r))
+}
+
 /// At most `max` bytes of `s` (cut at a char boundary), marked when cut.
 pub fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -130,6 +148,25 @@ mod tests {
         assert_eq!(clip("hello", 3), "hel…");
         assert_eq!(clip("héllo", 2), "h…");
         assert_eq!(clip("", 0), "");
+    }
+
+    #[test]
+    fn inside_is_judged_by_components() {
+        for (path, want) in [
+            ("a.txt", true),
+            ("src/a.rs", true),
+            ("/w/src/a.rs", true),
+            ("/w", true),
+            ("../x", false),
+            ("src/../../x", false),
+            ("/w/../etc/passwd", false),
+            ("/home/u/.bashrc", false),
+            ("/wx/a", false),
+            ("", false),
+        ] {
+            assert_eq!(inside("/w", path), want, "{path}");
+        }
+        assert!(!inside("", "a.txt"));
     }
 
     #[test]

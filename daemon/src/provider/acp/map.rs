@@ -274,7 +274,13 @@ impl Mapper {
                 .map(|(p, o, n)| diff::unified(p, o, n))
                 .collect::<Vec<_>>()
                 .join(""),
-            edit: EDIT_KINDS.contains(&kind.as_str()) && only_diffs,
+            // Only file edits inside the session's directory count as edits.
+            edit: EDIT_KINDS.contains(&kind.as_str())
+                && only_diffs
+                && !diffs.is_empty()
+                && diffs
+                    .iter()
+                    .all(|(p, _, _)| super::super::cli::inside(&self.cwd, p)),
             options: params["options"]
                 .as_array()
                 .into_iter()

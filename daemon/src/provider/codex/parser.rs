@@ -2,7 +2,7 @@
 //! (events, answers to our requests, approval requests, the turn's end). Keeps what spans lines:
 //! the thread and turn ids, started items (their tool call and file changes), the turn's usage.
 
-use super::super::cli::clip;
+use super::super::cli::{clip, inside};
 use super::super::{ApprovalAnswer, ProviderEvent, TurnEnd, diff};
 use agentmux_shared::types::{Decision, PlanEntry, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
@@ -185,8 +185,11 @@ impl Parser {
                         .map(|(_, d)| d.as_str())
                         .collect::<Vec<_>>()
                         .join(""),
-                    // Asking for write access to another root is more than an edit.
-                    edit: p["grantRoot"].is_null(),
+                    // Asking for write access to another root, or changing files outside the
+                    // session's directory, is more than an edit.
+                    edit: p["grantRoot"].is_null()
+                        && !changes.is_empty()
+                        && changes.iter().all(|(path, _)| inside(&self.cwd, path)),
                 })
             }
             "item/commandExecution/requestApproval" => {
