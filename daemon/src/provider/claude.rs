@@ -1054,8 +1054,16 @@ mod tests {
     #[test]
     fn only_edits_inside_the_session_directory_are_edits() {
         assert!(is_edit("/w", "Write", &json!({"file_path": "/w/a.txt"})));
-        assert!(is_edit("/w", "NotebookEdit", &json!({"notebook_path": "n.ipynb"})));
-        assert!(!is_edit("/w", "Write", &json!({"file_path": "/etc/profile"})));
+        assert!(is_edit(
+            "/w",
+            "NotebookEdit",
+            &json!({"notebook_path": "n.ipynb"})
+        ));
+        assert!(!is_edit(
+            "/w",
+            "Write",
+            &json!({"file_path": "/etc/profile"})
+        ));
         assert!(!is_edit("/w", "Edit", &json!({"file_path": "/w/../x"})));
         assert!(!is_edit("/w", "Bash", &json!({"command": "ls"})));
         assert!(!is_edit("/w", "Write", &json!({})));

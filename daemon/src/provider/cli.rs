@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long stopping a process group can take (three signals, each with its grace).
+const STOP_TIME: Duration = Duration::from_secs(3);
+
 /// A session's running CLI, as its adapter keeps it.
 pub trait CliProc: Send + 'static {
     /// Stops it for good (SIGINT → SIGTERM → SIGKILL on its process group).
@@ -59,16 +62,19 @@ impl<P: CliProc> Slots<P> {
         });
     }
 
-    /// The daemon stops: every process, each after at most `grace` for its turn to let go.
+    /// The daemon stops: every process at once. A turn being cancelled holds its slot while it
+    /// interrupts (`grace`) and, failing that, stops the process itself; wait for that too.
     pub async fn stop_all(&self, grace: Duration) {
         let slots: Vec<Slot<P>> = self.map().drain().map(|(_, s)| s).collect();
-        for slot in slots {
-            if let Ok(mut g) = tokio::time::timeout(grace, slot.lock_owned()).await
+        let wait = grace + STOP_TIME;
+        futures_util::future::join_all(slots.into_iter().map(|slot| async move {
+            if let Ok(mut g) = tokio::time::timeout(wait, slot.lock_owned()).await
                 && let Some(p) = g.take()
             {
                 p.stop().await;
             }
-        }
+        }))
+        .await;
     }
 }
 

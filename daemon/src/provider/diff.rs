@@ -13,7 +13,10 @@ pub fn unified(path: &str, old: &str, new: &str) -> String {
     } else {
         (format!("a/{name}"), format!("b/{name}"))
     };
-    similar::TextDiff::from_lines(old, new)
+    // A huge, very different pair must not hold an async thread for long.
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(300))
+        .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(&a, &b)

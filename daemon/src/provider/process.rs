@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 
 /// Longest stdout line read as one (a resumed conversation's history can be large).
 const MAX_LINE: u64 = 32 * 1024 * 1024;
+/// Longest stderr line kept as one.
+const MAX_STDERR_LINE: u64 = 16 * 1024;
 /// Lines of stderr kept for error messages.
 const STDERR_TAIL: usize = 30;
 /// Bytes of that tail put in an error message.
@@ -76,8 +78,21 @@ impl CliProcess {
         let t = tail.clone();
         let label = name.to_string();
         tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
+            let mut r = BufReader::new(stderr);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                // Capped like stdout: a CLI printing megabytes without a newline must not grow
+                // the daemon.
+                match (&mut r)
+                    .take(MAX_STDERR_LINE)
+                    .read_until(b'\n', &mut buf)
+                    .await
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                 tracing::debug!(pid, "{label} stderr: {line}");
                 if let Ok(mut t) = t.lock() {
                     if t.len() == STDERR_TAIL {

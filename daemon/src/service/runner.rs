@@ -52,15 +52,14 @@ async fn release(svc: &Service, h: &SessionHandle, why: &str) {
     s.status = SessionStatus::Failed;
     s.last_error = format!("internal error: {why}");
     s.updated_at_ms = now_ms();
-    let res = svc
-        .commit(
-            vec![Store::put_session(&s)],
-            vec![NewEvent::new(
-                &s.id,
-                EventPayload::SessionUpdated { session: s.clone() },
-            )],
-        )
-        .await;
+    // Approvals of the failed turn can no longer reach anyone.
+    let (mut ops, mut events) = approvals::drain_pending(&mut st, "turn_ended");
+    ops.push(Store::put_session(&s));
+    events.push(NewEvent::new(
+        &s.id,
+        EventPayload::SessionUpdated { session: s.clone() },
+    ));
+    let res = svc.commit(ops, events).await;
     if let Err(e) = res {
         tracing::error!(error = %e, "cannot record a failed runner; the session is freed in memory");
     }

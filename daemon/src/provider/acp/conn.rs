@@ -65,7 +65,8 @@ impl Conn {
         let started = std::time::Instant::now();
         let (cli, stdin, mut stdout) = CliProcess::spawn(&mut cmd, p.provider, p.install_hint)?;
         let pid = cli.pgid;
-        tracing::info!(pid, provider = p.provider, session = %p.session_id, args = ?p.args, "started acp agent");
+        // Not the args: a configured agent may carry a key in them.
+        tracing::info!(pid, provider = p.provider, session = %p.session_id, args = p.args.len(), "started acp agent");
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
 
         // stdout: JSON lines go to the crate; anything else is a warning for the turn.
