@@ -96,7 +96,7 @@ impl Proc {
                 match self.request(ctx, "session/load", load).await? {
                     Ok(_) => {
                         // What it sent before the answer replays the old conversation.
-                        let replayed = self.drain_replay(ctx).await?;
+                        let replayed = self.drain_replay(ctx, "while loading its session").await?;
                         self.session = want.to_string();
                         tracing::info!(session = %req.session_id, acp_session = want, replayed, "loaded the agent's conversation");
                         if replayed > 0 || replay_prompt(&req.history, prompt) == prompt {
@@ -125,7 +125,7 @@ impl Proc {
         if want.is_empty() {
             return Ok(prompt.to_string());
         }
-        self.drain_replay(ctx).await?;
+        self.drain_replay(ctx, "while loading its session").await?;
         tracing::warn!(session = %req.session_id, old = want, new = %self.session, why, "the agent could not reload its conversation; replaying the transcript");
         ctx.send(ProviderEvent::Warning(format!(
             "{} could not reload its conversation {want} ({why}); agentmux started a new one \
@@ -138,7 +138,7 @@ impl Proc {
 
     /// Drops what arrived so far (a load's history replay), keeping warnings and answering
     /// stray permission requests `cancelled`; counts the replayed message chunks.
-    async fn drain_replay(&mut self, ctx: &TurnCtx<'_>) -> Result<usize> {
+    async fn drain_replay(&mut self, ctx: &TurnCtx<'_>, during: &str) -> Result<usize> {
         let mut replayed = 0;
         while let Ok(item) = self.conn.inbox.try_recv() {
             match item {
@@ -154,10 +154,7 @@ impl Proc {
                 }
                 Incoming::Warning(w) => ctx.send(ProviderEvent::Warning(w)).await,
                 Incoming::Exited => {
-                    return Err(self
-                        .conn
-                        .died(&format!("{} exited while loading its session", ctx.id))
-                        .await);
+                    return Err(self.conn.died(&format!("{} exited {during}", ctx.id)).await);
                 }
             }
         }
@@ -167,6 +164,9 @@ impl Proc {
     /// Sends the prompt and maps what comes back until its result. `Err`: the process is
     /// broken and must go; `Ok(Err)`: the turn failed but the process is fine.
     pub async fn prompt(&mut self, ctx: &TurnCtx<'_>, text: &str) -> Result<Result<TurnEnd>> {
+        // What arrived between turns (late updates of a cancelled prompt, a stray permission
+        // request) is not this turn's.
+        self.drain_replay(ctx, "between turns").await?;
         self.mapper.start_turn();
         let req = schema::PromptRequest::new(self.session.clone(), vec![text.to_string().into()]);
         let msg = UntypedMessage::new("session/prompt", req)
