@@ -4,7 +4,6 @@
 //! approvals (allow, deny), cancel, resume after `kill -9`; plus death, hang and a missing
 //! binary once.
 
-mod figures;
 
 use super::{cli_bin, get_session, id_of, messages, send, wait_session};
 use agentmux_shared::types::{Event, EventPayload};

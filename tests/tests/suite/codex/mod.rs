@@ -3,7 +3,6 @@
 //! patch and command approvals (allow, deny, policies), cancel, a CLI that dies or hangs, resume
 //! after `kill -9`, and (ignored by default, in `figures`) the first-delta latency figures.
 
-mod figures;
 mod harness;
 
 use super::{get_session, messages, send, send_wait, wait_session};
