@@ -4,7 +4,6 @@
 //! approvals (allow, deny), cancel, resume after `kill -9`; plus death, hang and a missing
 //! binary once.
 
-
 use super::{cli_bin, get_session, id_of, messages, send, wait_session};
 use agentmux_shared::types::{Event, EventPayload};
 use agentmux_tests::client::{Item, Rest};
@@ -213,18 +212,7 @@ impl Env {
     }
 
     async fn pending_approval(&self, session: &str) -> Value {
-        poll_until(
-            "an approval request",
-            Duration::from_secs(TURN_SECS),
-            || async {
-                let v = self
-                    .rest
-                    .get_ok(&format!("/v1/approvals?session={session}&pending=true"))
-                    .await;
-                v["approvals"].as_array().and_then(|a| a.first().cloned())
-            },
-        )
-        .await
+        super::pending_approval(&self.rest, session, TURN_SECS).await
     }
 
     /// Waits until the session is idle with `count` messages; returns it.
@@ -246,26 +234,7 @@ impl Env {
 
     /// Every event of the session so far.
     async fn events(&self, session: &str) -> Vec<Event> {
-        let head = self.d.last_seq().await;
-        let mut sse = self
-            .rest
-            .sse(&format!("/v1/events?session={session}&after=0"), None)
-            .await;
-        let mut out = Vec::new();
-        while let Some(item) = sse.next_item().await {
-            match item {
-                Item::Event(e) => {
-                    let seq = e.seq;
-                    out.push(e);
-                    if seq >= head {
-                        break;
-                    }
-                }
-                Item::Heartbeat => break,
-                Item::Lagged(_) => panic!("lagged while reading back events"),
-            }
-        }
-        out
+        super::session_events(&self.d, &self.rest, session).await
     }
 
     /// Requests of the agent's main turns (side requests offer no tools).

@@ -105,14 +105,7 @@ impl Env {
     }
 
     async fn pending_approval(&self, session: &str) -> Value {
-        poll_until("an approval request", Duration::from_secs(30), || async {
-            let v = self
-                .rest
-                .get_ok(&format!("/v1/approvals?session={session}&pending=true"))
-                .await;
-            v["approvals"].as_array().and_then(|a| a.first().cloned())
-        })
-        .await
+        super::pending_approval(&self.rest, session, 30).await
     }
 
     async fn idle(&self, session: &str) -> Value {
@@ -124,26 +117,7 @@ impl Env {
 
     /// Every event of the session so far.
     async fn events(&self, session: &str) -> Vec<Event> {
-        let head = self.d.last_seq().await;
-        let mut sse = self
-            .rest
-            .sse(&format!("/v1/events?session={session}&after=0"), None)
-            .await;
-        let mut out = Vec::new();
-        while let Some(item) = sse.next_item().await {
-            match item {
-                Item::Event(e) => {
-                    let seq = e.seq;
-                    out.push(e);
-                    if seq >= head {
-                        break;
-                    }
-                }
-                Item::Heartbeat => break,
-                Item::Lagged(_) => panic!("lagged while reading back events"),
-            }
-        }
-        out
+        super::session_events(&self.d, &self.rest, session).await
     }
 }
 

@@ -14,9 +14,11 @@ mod providers;
 mod system;
 mod terminals;
 
-use agentmux_tests::client::Rest;
+use agentmux_shared::types::Event;
+use agentmux_tests::client::{Item, Rest};
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use agentmux_tests::fake_openai::FakeOpenAi;
+use agentmux_tests::poll_until;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -64,6 +66,40 @@ pub fn cli_bin() -> PathBuf {
         dir
     })
     .clone()
+}
+
+/// Every event of `session` so far, read back over SSE.
+pub async fn session_events(d: &Daemon, rest: &Rest, session: &str) -> Vec<Event> {
+    let head = d.last_seq().await;
+    let mut sse = rest
+        .sse(&format!("/v1/events?session={session}&after=0"), None)
+        .await;
+    let mut out = Vec::new();
+    while let Some(item) = sse.next_item().await {
+        match item {
+            Item::Event(e) => {
+                let seq = e.seq;
+                out.push(e);
+                if seq >= head {
+                    break;
+                }
+            }
+            Item::Heartbeat => break,
+            Item::Lagged(_) => panic!("lagged while reading back events"),
+        }
+    }
+    out
+}
+
+/// The session's oldest pending approval, once there is one (within `secs`).
+pub async fn pending_approval(rest: &Rest, session: &str, secs: u64) -> Value {
+    poll_until("an approval request", Duration::from_secs(secs), || async {
+        let v = rest
+            .get_ok(&format!("/v1/approvals?session={session}&pending=true"))
+            .await;
+        v["approvals"].as_array().and_then(|a| a.first().cloned())
+    })
+    .await
 }
 
 /// Every REST route the suites exercise, as `(method, OpenAPI path, concrete path)`.

@@ -3,7 +3,7 @@
 
 use super::super::{cli_bin, id_of, wait_session};
 use agentmux_shared::types::{Event, EventPayload};
-use agentmux_tests::client::{Item, Rest};
+use agentmux_tests::client::Rest;
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use agentmux_tests::fake::{FakeModel, Match, Script, Step};
 use agentmux_tests::poll_until;
@@ -204,14 +204,7 @@ impl Env {
     }
 
     pub(super) async fn pending_approval(&self, session: &str) -> Value {
-        poll_until("an approval request", Duration::from_secs(60), || async {
-            let v = self
-                .rest
-                .get_ok(&format!("/v1/approvals?session={session}&pending=true"))
-                .await;
-            v["approvals"].as_array().and_then(|a| a.first().cloned())
-        })
-        .await
+        crate::suite::pending_approval(&self.rest, session, 60).await
     }
 
     pub(super) async fn decide(&self, approval: &Value, decision: &str) -> Value {
@@ -235,26 +228,7 @@ impl Env {
 
     /// Every event of the session so far.
     pub(super) async fn events(&self, session: &str) -> Vec<Event> {
-        let head = self.d.last_seq().await;
-        let mut sse = self
-            .rest
-            .sse(&format!("/v1/events?session={session}&after=0"), None)
-            .await;
-        let mut out = Vec::new();
-        while let Some(item) = sse.next_item().await {
-            match item {
-                Item::Event(e) => {
-                    let seq = e.seq;
-                    out.push(e);
-                    if seq >= head {
-                        break;
-                    }
-                }
-                Item::Heartbeat => break,
-                Item::Lagged(_) => panic!("lagged while reading back events"),
-            }
-        }
-        out
+        crate::suite::session_events(&self.d, &self.rest, session).await
     }
 
     pub(super) async fn wait_for_delta(&self, session: &str, text: &str) {
