@@ -145,31 +145,14 @@ impl Service {
                 a.id
             )));
         };
-        let mut a = p.approval.clone();
-        a.status = if d == Decision::Deny {
+        let status = if d == Decision::Deny {
             ApprovalStatus::Denied
         } else {
             ApprovalStatus::Allowed
         };
-        a.decision = d.as_str().into();
-        a.message = message.to_string();
-        a.reason = "decided".into();
-        a.resolved_at_ms = now_ms();
-        if let Err(e) = self
-            .commit(
-                vec![Store::put_approval(&a)],
-                vec![resolved_event(a.clone())],
-            )
-            .await
-        {
-            st.approvals.insert(p.approval.id.clone(), p);
-            return Err(e);
-        }
-        drop(st);
-        let _ = p.respond.send(ApprovalAnswer {
-            decision: d,
-            message: message.to_string(),
-        });
+        let a = self
+            .answer_pending(st, p, status, "decided", d, message)
+            .await?;
         if !key.is_empty() {
             self.remember_key(key, &a.id);
         }
@@ -193,11 +176,34 @@ impl Service {
             "Nobody answered this request within {} s, so it was denied.",
             after.as_secs()
         );
+        self.answer_pending(
+            st,
+            p,
+            ApprovalStatus::Expired,
+            "timed_out",
+            Decision::Deny,
+            &message,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records how a pending approval ended, then tells the provider; if the record cannot be
+    /// written the approval stays pending.
+    async fn answer_pending(
+        &self,
+        mut st: tokio::sync::MutexGuard<'_, SessionState>,
+        p: PendingApproval,
+        status: ApprovalStatus,
+        reason: &str,
+        decision: Decision,
+        message: &str,
+    ) -> Result<Approval> {
         let mut a = p.approval.clone();
-        a.status = ApprovalStatus::Expired;
-        a.decision = Decision::Deny.as_str().into();
-        a.message = message.clone();
-        a.reason = "timed_out".into();
+        a.status = status;
+        a.decision = decision.as_str().into();
+        a.message = message.to_string();
+        a.reason = reason.into();
         a.resolved_at_ms = now_ms();
         if let Err(e) = self
             .commit(
@@ -211,10 +217,10 @@ impl Service {
         }
         drop(st);
         let _ = p.respond.send(ApprovalAnswer {
-            decision: Decision::Deny,
-            message,
+            decision,
+            message: message.to_string(),
         });
-        Ok(())
+        Ok(a)
     }
 
     fn idempotent_hit(&self, key: &str, approval_id: &str) -> bool {
