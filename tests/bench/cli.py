@@ -98,8 +98,11 @@ class Daemon:
         self.dir.mkdir(parents=True)
         env = provider_env(cli, fake, home)
         bin_dir = record.cli_bin_dir()
-        lines = [f"[providers.{cli}]", f'command = "{bin_dir}/{cli}"', "idle_timeout_secs = 120",
-                 f"[providers.{cli}.env]"]
+        lines = [f"[providers.{cli}]", f'command = "{bin_dir}/{cli}"', "idle_timeout_secs = 120"]
+        # As record.py runs it: a named model skips Gemini CLI's model router.
+        if cli == "gemini":
+            lines.append('model = "gemini-2.5-flash"')
+        lines.append(f"[providers.{cli}.env]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in env.items()]
         (self.dir / "config.toml").write_text("\n".join(lines) + "\n")
         self.proc = subprocess.Popen([str(REPO / "target/release/agentmuxd"), "--data-dir", str(self.dir)],
