@@ -205,8 +205,9 @@ def bench(cli, runs, sessions, server_bin):
             fake.stop()
             shutil.rmtree(d, ignore_errors=True)
     med = lambda xs: statistics.median(xs) * 1000 if xs else float("nan")
-    print(f"{cli}: first delta, median of {runs} (ms): alone {med(alone):.0f}, through the daemon cold "
-          f"{med(cold):.0f} (adds {med(cold) - med(alone):+.0f}), warm turn {med(warm):.0f}", flush=True)
+    if runs:
+        print(f"{cli}: first delta, median of {runs} (ms): alone {med(alone):.0f}, through the daemon cold "
+              f"{med(cold):.0f} (adds {med(cold) - med(alone):+.0f}), warm turn {med(warm):.0f}", flush=True)
     if sessions:
         d = fresh_dir(f"{cli}-rss")
         fake = record.FakeServer(server_bin, plain_scripts(sessions), d)
@@ -215,7 +216,11 @@ def bench(cli, runs, sessions, server_bin):
             idle = daemon.rss_kb()
             ids = [call(daemon.sock, "POST", "/v1/sessions", {"provider": cli, "cwd": str(d / "work")})["id"]
                    for _ in range(sessions)]
-            for s in ids:
+            # One first, alone: a CLI's first run in a fresh HOME sets up its state (OpenCode's
+            # database migrations race when twenty start at once).
+            call(daemon.sock, "POST", f"/v1/sessions/{ids[0]}/messages", {"content": record.PLAIN_PROMPT})
+            wait_idle(daemon, ids[0])
+            for s in ids[1:]:
                 call(daemon.sock, "POST", f"/v1/sessions/{s}/messages", {"content": record.PLAIN_PROMPT})
             for s in ids:
                 wait_idle(daemon, s)
