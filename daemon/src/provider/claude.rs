@@ -9,7 +9,7 @@
 //! SIGINT → SIGTERM → SIGKILL on the process group when no `result` follows within 2 s.
 //! Protocol facts: tests/fixtures/cli/README.md.
 
-use super::cli::{self, CliProc, Slots, clip};
+use super::cli::{self, CliProc, Slots, TurnGuard, clip};
 use super::process::CliProcess;
 use super::{
     ApprovalAnswer, ApprovalRequest, BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest, diff,
@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
-use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// How long an interrupted turn may take to end with its `result`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
@@ -117,10 +117,7 @@ impl Claude {
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
         let slot = self.slots.get(&req.session_id);
-        let mut guard = TurnGuard {
-            slot: Some(slot.lock_owned().await),
-            done: false,
-        };
+        let mut guard = TurnGuard::lock(&slot).await;
         let result = async {
             let Some(g) = guard.slot.as_mut() else {
                 return Err(Error::internal("claude slot vanished"));
@@ -210,36 +207,6 @@ impl Provider for Claude {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.slots.stop_all(INTERRUPT_GRACE))
-    }
-}
-
-/// Holds a session's process for one turn. Dropped before the turn finished (a cancel), it
-/// interrupts the turn in the background and keeps the process if it ends cleanly, else kills it.
-struct TurnGuard {
-    slot: Option<OwnedMutexGuard<Option<Proc>>>,
-    done: bool,
-}
-
-impl Drop for TurnGuard {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let Some(mut slot) = self.slot.take() else {
-            return;
-        };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return; // the process is killed when it drops (kill_on_drop)
-        };
-        rt.spawn(async move {
-            let Some(p) = slot.as_mut() else { return };
-            if p.interrupt().await {
-                return;
-            }
-            if let Some(p) = slot.take() {
-                p.kill().await;
-            }
-        });
     }
 }
 
@@ -461,6 +428,10 @@ impl Proc {
 }
 
 impl CliProc for Proc {
+    async fn interrupt(&mut self) -> bool {
+        Proc::interrupt(self).await
+    }
+
     async fn stop(self) {
         self.kill().await;
     }

@@ -13,8 +13,51 @@ const STOP_TIME: Duration = Duration::from_secs(3);
 
 /// A session's running CLI, as its adapter keeps it.
 pub trait CliProc: Send + 'static {
+    /// Ends the running turn through the CLI's protocol; true when it ended in time and the
+    /// process can serve the next turn.
+    fn interrupt(&mut self) -> impl Future<Output = bool> + Send;
     /// Stops it for good (SIGINT → SIGTERM → SIGKILL on its process group).
     fn stop(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Holds a session's process for one turn. Dropped before the turn finished (a cancel), it
+/// interrupts the turn in the background and keeps the process if that works, else stops it.
+pub struct TurnGuard<P: CliProc> {
+    pub slot: Option<tokio::sync::OwnedMutexGuard<Option<P>>>,
+    pub done: bool,
+}
+
+impl<P: CliProc> TurnGuard<P> {
+    /// Waits for the session's process (a cancelled turn may still be winding down).
+    pub async fn lock(slot: &Slot<P>) -> TurnGuard<P> {
+        TurnGuard {
+            slot: Some(slot.clone().lock_owned().await),
+            done: false,
+        }
+    }
+}
+
+impl<P: CliProc> Drop for TurnGuard<P> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return; // the process is killed when it drops (kill_on_drop)
+        };
+        rt.spawn(async move {
+            let Some(p) = slot.as_mut() else { return };
+            if p.interrupt().await {
+                return;
+            }
+            if let Some(p) = slot.take() {
+                p.stop().await;
+            }
+        });
+    }
 }
 
 /// A session's process, locked by the turn that uses it.

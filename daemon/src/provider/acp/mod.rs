@@ -15,7 +15,7 @@ mod fs;
 mod map;
 mod turn;
 
-use super::cli::{self, CliProc, Slots};
+use super::cli::{self, CliProc, Slots, TurnGuard};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agent_client_protocol::is_incoming_transport_closed;
 use agentmux_shared::config::CliConfig;
@@ -25,7 +25,7 @@ use conn::{Conn, SpawnParams};
 use map::Mapper;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio::sync::mpsc;
 use turn::{Proc, TurnCtx};
 
 /// The least time start-up and each session set-up request get.
@@ -235,10 +235,7 @@ impl Acp {
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
         let slot = self.slots.get(&req.session_id);
-        let mut guard = TurnGuard {
-            slot: Some(slot.lock_owned().await),
-            done: false,
-        };
+        let mut guard = TurnGuard::lock(&slot).await;
         let result = async {
             let Some(g) = guard.slot.as_mut() else {
                 return Err(Error::internal("acp slot vanished"));
@@ -317,39 +314,13 @@ impl Provider for Acp {
     }
 }
 
-/// Holds a session's process for one turn. Dropped before the turn finished (a cancel), it
-/// cancels the prompt in the background and keeps the process if it ends in time, else kills it.
-struct TurnGuard {
-    slot: Option<OwnedMutexGuard<Option<Proc>>>,
-    done: bool,
-}
-
 impl CliProc for Proc {
+    async fn interrupt(&mut self) -> bool {
+        self.cancel().await
+    }
+
     async fn stop(self) {
         self.conn.kill().await;
-    }
-}
-
-impl Drop for TurnGuard {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let Some(mut slot) = self.slot.take() else {
-            return;
-        };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return; // the process is killed when it drops (kill_on_drop)
-        };
-        rt.spawn(async move {
-            let Some(p) = slot.as_mut() else { return };
-            if p.cancel().await {
-                return;
-            }
-            if let Some(p) = slot.take() {
-                p.conn.kill().await;
-            }
-        });
     }
 }
 

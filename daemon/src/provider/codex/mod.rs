@@ -14,7 +14,7 @@
 mod parser;
 mod proc;
 
-use super::cli::{self, Slots};
+use super::cli::{self, Slots, TurnGuard};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::config::CliConfig;
 use agentmux_shared::types::{ProviderHealth, Role};
@@ -23,7 +23,7 @@ use proc::{Launch, Proc};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio::sync::mpsc;
 
 /// How long an interrupted turn may take to end with its `turn/completed`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
@@ -142,10 +142,7 @@ impl Codex {
             .map(|m| m.content.clone())
             .ok_or_else(|| Error::invalid("the turn has no user message"))?;
         let slot = self.slots.get(&req.session_id);
-        let mut guard = TurnGuard {
-            slot: Some(slot.lock_owned().await),
-            done: false,
-        };
+        let mut guard = TurnGuard::lock(&slot).await;
         let result = async {
             let Some(g) = guard.slot.as_mut() else {
                 return Err(Error::internal("codex slot vanished"));
@@ -223,35 +220,5 @@ impl Provider for Codex {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.slots.stop_all(INTERRUPT_GRACE))
-    }
-}
-
-/// Holds a session's process for one turn. Dropped before the turn finished (a cancel), it
-/// interrupts the turn in the background and keeps the process if it ends cleanly, else kills it.
-struct TurnGuard {
-    slot: Option<OwnedMutexGuard<Option<Proc>>>,
-    done: bool,
-}
-
-impl Drop for TurnGuard {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let Some(mut slot) = self.slot.take() else {
-            return;
-        };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return; // the process is killed when it drops (kill_on_drop)
-        };
-        rt.spawn(async move {
-            let Some(p) = slot.as_mut() else { return };
-            if p.interrupt(INTERRUPT_GRACE).await {
-                return;
-            }
-            if let Some(p) = slot.take() {
-                p.kill().await;
-            }
-        });
     }
 }

@@ -357,6 +357,10 @@ impl Proc {
 }
 
 impl CliProc for Proc {
+    async fn interrupt(&mut self) -> bool {
+        Proc::interrupt(self, super::INTERRUPT_GRACE).await
+    }
+
     async fn stop(self) {
         self.kill().await;
     }
