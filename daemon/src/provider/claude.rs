@@ -15,7 +15,7 @@ use super::{
     ApprovalAnswer, ApprovalRequest, BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest, diff,
 };
 use agentmux_shared::config::CliConfig;
-use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -109,13 +109,7 @@ impl Claude {
     }
 
     async fn turn(&self, req: TurnRequest, out: mpsc::Sender<ProviderEvent>) -> Result<TurnEnd> {
-        let prompt = req
-            .history
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .ok_or_else(|| Error::invalid("the turn has no user message"))?;
+        let prompt = req.prompt()?;
         let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard::lock(&slot).await;
         let result = async {

@@ -40,6 +40,19 @@ pub struct TurnRequest {
     pub provider_session_id: String,
 }
 
+impl TurnRequest {
+    /// This turn's input: the last user message. CLI providers keep the conversation
+    /// themselves and send only this.
+    pub fn prompt(&self) -> Result<String> {
+        self.history
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .ok_or_else(|| Error::invalid("the turn has no user message"))
+    }
+}
+
 /// A person's (or the policy's) answer to an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalAnswer {

@@ -19,7 +19,7 @@ use super::cli::{self, CliProc, Slots, TurnGuard};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agent_client_protocol::is_incoming_transport_closed;
 use agentmux_shared::config::CliConfig;
-use agentmux_shared::types::{ProviderHealth, Role};
+use agentmux_shared::types::ProviderHealth;
 use agentmux_shared::{Error, Result};
 use conn::{Conn, SpawnParams};
 use map::Mapper;
@@ -227,13 +227,7 @@ impl Acp {
     }
 
     async fn turn(&self, req: TurnRequest, out: mpsc::Sender<ProviderEvent>) -> Result<TurnEnd> {
-        let prompt = req
-            .history
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .ok_or_else(|| Error::invalid("the turn has no user message"))?;
+        let prompt = req.prompt()?;
         let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard::lock(&slot).await;
         let result = async {
@@ -328,6 +322,7 @@ impl CliProc for Proc {
 mod tests {
     use super::*;
     use crate::provider::ChatMessage;
+    use agentmux_shared::types::Role;
     use turn::replay_prompt;
 
     #[test]

@@ -17,7 +17,7 @@ mod proc;
 use super::cli::{self, Slots, TurnGuard};
 use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::config::CliConfig;
-use agentmux_shared::types::{ProviderHealth, Role};
+use agentmux_shared::types::ProviderHealth;
 use agentmux_shared::{Error, Result};
 use proc::{Launch, Proc};
 use serde_json::json;
@@ -134,13 +134,7 @@ impl Codex {
     }
 
     async fn turn(&self, req: TurnRequest, out: mpsc::Sender<ProviderEvent>) -> Result<TurnEnd> {
-        let prompt = req
-            .history
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .ok_or_else(|| Error::invalid("the turn has no user message"))?;
+        let prompt = req.prompt()?;
         let slot = self.slots.get(&req.session_id);
         let mut guard = TurnGuard::lock(&slot).await;
         let result = async {
