@@ -258,7 +258,8 @@ impl Store {
             Some(v) => Ok(Some(
                 pb::Approval::decode(v.as_ref())
                     .map_err(|e| decode_err("approval", e))?
-                    .into(),
+                    .try_into()
+                    .map_err(|e| decode_err("approval", e))?,
             )),
             None => Ok(None),
         }
@@ -272,7 +273,8 @@ impl Store {
             out.push(
                 pb::Approval::decode(v.as_ref())
                     .map_err(|e| decode_err("approval", e))?
-                    .into(),
+                    .try_into()
+                    .map_err(|e| decode_err("approval", e))?,
             );
         }
         Ok(out)

@@ -1,4 +1,5 @@
-//! Generated `agentmux.v1` messages, services, and the descriptor set for reflection.
+//! Generated `agentmux.v1` messages, services and the descriptor set for reflection, and the
+//! conversions between them and the domain types of `agentmux-shared`.
 
 #[allow(
     clippy::all,
@@ -15,3 +16,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/agentmux_descriptor.bin"));
 
 pub use v1::*;
+
+mod convert;
+
+#[cfg(test)]
+mod wire_lock;

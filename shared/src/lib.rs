@@ -2,7 +2,6 @@
 //! transport, storage or UI crate.
 
 pub mod config;
-pub mod convert;
 pub mod error;
 pub mod ids;
 pub mod types;

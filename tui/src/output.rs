@@ -429,7 +429,7 @@ fn event_line(e: &Event) -> String {
                 approval.id,
                 approval.status.as_str(),
                 approval.summary,
-                approval.reason
+                approval.reason.map(|r| r.as_str()).unwrap_or_default()
             )
         }
         EventPayload::ToolCall(t) => format!("{} {} {}", t.id, t.name, t.status),

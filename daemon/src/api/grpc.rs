@@ -14,7 +14,7 @@ use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceS
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
 use agentmux_shared::Error;
-use agentmux_shared::types::StreamItem;
+use agentmux_shared::types::{DecideApproval, StreamItem};
 use futures_util::StreamExt;
 use std::pin::Pin;
 use tokio_stream::wrappers::ReceiverStream;
@@ -233,9 +233,11 @@ impl ApprovalService for Grpc {
 
     async fn decide_approval(&self, r: Request<pb::DecideApprovalRequest>) -> Res<pb::Approval> {
         let r = r.into_inner();
+        let (id, key) = (r.id.clone(), r.idempotency_key.clone());
+        let d = DecideApproval::try_from(r).map_err(to_status)?;
         ok(self
             .svc
-            .decide_approval(&r.id, &r.decision, &r.message, &r.idempotency_key)
+            .decide_approval(&id, d.decision, &d.message, &key)
             .await
             .map(Into::into))
     }

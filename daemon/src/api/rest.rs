@@ -36,7 +36,7 @@ pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned + Default,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -52,10 +52,13 @@ where
                 Error::invalid(format!("cannot read the request body: {r}"))
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(ApiJson(T::default()));
-        }
-        serde_json::from_slice(&bytes)
+        // An empty body is an empty object: optional fields default, required ones are missing.
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(body)
             .map(ApiJson)
             .map_err(|e| ApiError(Error::invalid(format!("malformed JSON body: {e}"))))
     }
@@ -421,7 +424,7 @@ async fn decide_approval(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     Ok(Json(
-        svc.decide_approval(&id, &b.decision, &b.message, key)
+        svc.decide_approval(&id, b.decision, &b.message, key)
             .await?,
     ))
 }

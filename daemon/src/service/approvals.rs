@@ -7,7 +7,7 @@ use crate::log::NewEvent;
 use crate::provider::ApprovalAnswer;
 use crate::store::{Op, Store};
 use agentmux_shared::ids::now_ms;
-use agentmux_shared::types::{Approval, ApprovalStatus, Decision, EventPayload};
+use agentmux_shared::types::{Approval, ApprovalReason, ApprovalStatus, Decision, EventPayload};
 use agentmux_shared::{Error, ErrorKind, Result};
 use tokio::sync::oneshot;
 
@@ -21,9 +21,9 @@ pub(super) struct PendingApproval {
 }
 
 /// `a` resolved without a decision (`cancelled`, with `reason`).
-fn cancelled(mut a: Approval, reason: &str) -> Approval {
+fn cancelled(mut a: Approval, reason: ApprovalReason) -> Approval {
     a.status = ApprovalStatus::Cancelled;
-    a.reason = reason.into();
+    a.reason = Some(reason);
     a.resolved_at_ms = now_ms();
     a
 }
@@ -37,7 +37,10 @@ fn resolved_event(a: Approval) -> NewEvent {
 
 /// Resolves every pending approval of a session as `cancelled` with `reason`: the writes and
 /// events to commit. Dropping the answer channels tells the provider "deny".
-pub(super) fn drain_pending(st: &mut SessionState, reason: &str) -> (Vec<Op>, Vec<NewEvent>) {
+pub(super) fn drain_pending(
+    st: &mut SessionState,
+    reason: ApprovalReason,
+) -> (Vec<Op>, Vec<NewEvent>) {
     let mut ops = Vec::new();
     let mut events = Vec::new();
     let mut pending: Vec<PendingApproval> = st.approvals.drain().map(|(_, p)| p).collect();
@@ -56,7 +59,7 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
     let mut events = Vec::new();
     for a in svc.store().approvals()? {
         if a.status == ApprovalStatus::Pending {
-            let a = cancelled(a, "daemon_restarted");
+            let a = cancelled(a, ApprovalReason::DaemonRestarted);
             ops.push(Store::put_approval(&a));
             events.push(resolved_event(a));
         }
@@ -70,13 +73,13 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
 
 /// A second decision on a resolved approval: the same one is fine, another is a conflict.
 fn same_or_conflict(a: Approval, d: Decision) -> Result<Approval> {
-    if a.decision == d.as_str() {
+    if a.decision == Some(d) {
         return Ok(a);
     }
-    let how = if a.decision.is_empty() {
-        a.reason.clone()
-    } else {
-        a.decision.clone()
+    let how = match (a.decision, a.reason) {
+        (Some(d), _) => d.as_str(),
+        (None, Some(r)) => r.as_str(),
+        (None, None) => "unresolved",
     };
     Err(Error::new(
         ErrorKind::AlreadyExists,
@@ -112,11 +115,10 @@ impl Service {
     pub async fn decide_approval(
         &self,
         id: &str,
-        decision: &str,
+        d: Decision,
         message: &str,
         idempotency_key: &str,
     ) -> Result<Approval> {
-        let d = Decision::parse(decision)?;
         if message.len() > MAX_MESSAGE {
             return Err(Error::new(
                 ErrorKind::PayloadTooLarge,
@@ -151,7 +153,7 @@ impl Service {
             ApprovalStatus::Allowed
         };
         let a = self
-            .answer_pending(st, p, status, "decided", d, message)
+            .answer_pending(st, p, status, ApprovalReason::Decided, d, message)
             .await?;
         if !key.is_empty() {
             self.remember_key(key, &a.id);
@@ -180,7 +182,7 @@ impl Service {
             st,
             p,
             ApprovalStatus::Expired,
-            "timed_out",
+            ApprovalReason::TimedOut,
             Decision::Deny,
             &message,
         )
@@ -195,15 +197,15 @@ impl Service {
         mut st: tokio::sync::MutexGuard<'_, SessionState>,
         p: PendingApproval,
         status: ApprovalStatus,
-        reason: &str,
+        reason: ApprovalReason,
         decision: Decision,
         message: &str,
     ) -> Result<Approval> {
         let mut a = p.approval.clone();
         a.status = status;
-        a.decision = decision.as_str().into();
+        a.decision = Some(decision);
         a.message = message.to_string();
-        a.reason = reason.into();
+        a.reason = Some(reason);
         a.resolved_at_ms = now_ms();
         if let Err(e) = self
             .commit(

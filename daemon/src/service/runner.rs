@@ -11,8 +11,8 @@ use crate::store::Store;
 use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    Approval, ApprovalPolicy, ApprovalStatus, Decision, EventPayload, FileChange, MAX_TOOL_CALLS,
-    Message, MessageStatus, PlanEntry, Role, SessionStatus, ToolCall, TurnFinished,
+    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload, FileChange,
+    MAX_TOOL_CALLS, Message, MessageStatus, PlanEntry, Role, SessionStatus, ToolCall, TurnFinished,
     merge_tool_call,
 };
 use std::sync::Arc;
@@ -53,7 +53,7 @@ async fn release(svc: &Service, h: &SessionHandle, why: &str) {
     s.last_error = format!("internal error: {why}");
     s.updated_at_ms = now_ms();
     // Approvals of the failed turn can no longer reach anyone.
-    let (mut ops, mut events) = approvals::drain_pending(&mut st, "turn_ended");
+    let (mut ops, mut events) = approvals::drain_pending(&mut st, ApprovalReason::TurnEnded);
     ops.push(Store::put_session(&s));
     events.push(NewEvent::new(
         &s.id,
@@ -376,8 +376,8 @@ async fn raise_approval(
     };
     if auto {
         a.status = ApprovalStatus::Allowed;
-        a.decision = Decision::AllowOnce.as_str().into();
-        a.reason = "policy".into();
+        a.decision = Some(Decision::AllowOnce);
+        a.reason = Some(ApprovalReason::Policy);
         a.resolved_at_ms = now;
         // Recorded before the provider hears the answer, so the event precedes the tool's run.
         let res = svc
@@ -476,10 +476,10 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
     let sid = s.id.clone();
     // Approvals the turn left open end with it.
     let reason = match a.status {
-        MessageStatus::Cancelled => "turn_cancelled",
+        MessageStatus::Cancelled => ApprovalReason::TurnCancelled,
         // The daemon is stopping: what a restart would say.
-        MessageStatus::Interrupted => "daemon_restarted",
-        _ => "turn_ended",
+        MessageStatus::Interrupted => ApprovalReason::DaemonRestarted,
+        _ => ApprovalReason::TurnEnded,
     };
     let (mut ops, mut events) = approvals::drain_pending(&mut st, reason);
     ops.extend([Store::put_message(&a), Store::put_session(&s)]);

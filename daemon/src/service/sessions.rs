@@ -6,8 +6,8 @@ use crate::log::NewEvent;
 use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    ApprovalPolicy, CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS, Message,
-    MessagePage, MessageStatus, Page, Role, SendResult, Session, SessionStatus,
+    ApprovalPolicy, ApprovalReason, CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS,
+    Message, MessagePage, MessageStatus, Page, Role, SendResult, Session, SessionStatus,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 
@@ -151,7 +151,8 @@ impl Service {
         let h = self.handle(&id)?;
         let mut st = h.state.lock().await;
         st.live()?;
-        let (mut ops, mut events) = super::approvals::drain_pending(&mut st, "session_deleted");
+        let (mut ops, mut events) =
+            super::approvals::drain_pending(&mut st, ApprovalReason::SessionDeleted);
         ops.push(Op::Del(Store::session_key(&id)));
         ops.extend(self.store().message_keys(&id)?.into_iter().map(Op::Del));
         events.push(NewEvent::new(
@@ -312,7 +313,8 @@ impl Service {
             None => false,
         };
         if !st.approvals.is_empty() {
-            let (ops, events) = super::approvals::drain_pending(&mut st, "turn_cancelled");
+            let (ops, events) =
+                super::approvals::drain_pending(&mut st, ApprovalReason::TurnCancelled);
             self.commit(ops, events).await?;
         }
         let mut dropped = 0u32;

@@ -3,7 +3,7 @@
 //! Plain answers, approvals (allow, deny, idempotent decisions), cancel, and resume after `kill -9`.
 
 use super::{ROUTES, cli_bin, get_session, id_of, messages, send, send_wait, wait_session};
-use agentmux_shared::types::{Event, EventPayload};
+use agentmux_shared::types::{ApprovalReason, Event, EventPayload};
 use agentmux_tests::client::{Item, Rest};
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use agentmux_tests::fake::{FakeModel, Match, Script, Step};
@@ -674,20 +674,21 @@ async fn delete_resolves_pending_approvals_and_stops_claude_and_grpc_decides() {
     let decided = approvals
         .decide_approval(pb::DecideApprovalRequest {
             id: listed[0].id.clone(),
-            decision: "allow_always".into(),
+            decision: pb::Decision::AllowAlways as i32,
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(decided.status, "allowed");
-    assert_eq!(decided.decision, "allow_always");
+    assert_eq!(decided.status(), pb::ApprovalStatus::Allowed);
+    assert_eq!(decided.decision(), pb::Decision::AllowAlways);
     e.idle(&id).await;
     assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
     let err = approvals
         .decide_approval(pb::DecideApprovalRequest {
             id: listed[0].id.clone(),
-            decision: "deny".into(),
+            // Older clients send the decision as text.
+            legacy_decision: "deny".into(),
             ..Default::default()
         })
         .await
@@ -696,7 +697,7 @@ async fn delete_resolves_pending_approvals_and_stops_claude_and_grpc_decides() {
     let err = approvals
         .decide_approval(pb::DecideApprovalRequest {
             id: "apr_nope".into(),
-            decision: "deny".into(),
+            decision: pb::Decision::Deny as i32,
             ..Default::default()
         })
         .await
@@ -948,7 +949,7 @@ async fn an_unanswered_approval_expires_after_the_sessions_timeout_and_the_model
     late.assert_error(409, "already_exists");
     let evs = e.events(&id).await;
     assert!(evs.iter().any(|ev| matches!(&ev.payload,
-        EventPayload::ApprovalResolved { approval } if approval.id == aid && approval.reason == "timed_out")));
+        EventPayload::ApprovalResolved { approval } if approval.id == aid && approval.reason == Some(ApprovalReason::TimedOut))));
 }
 
 #[tokio::test]

@@ -40,7 +40,8 @@ impl App {
         s.approvals.remove(&a.id);
         if matches!(&s.modal, Some(Modal::Approval { id, .. }) if *id == a.id) {
             s.modal = None;
-            s.notice = Some(format!("{} {} ({})", a.id, a.status.as_str(), a.reason));
+            let how = a.reason.map(|r| r.as_str()).unwrap_or("unresolved");
+            s.notice = Some(format!("{} {} ({how})", a.id, a.status.as_str()));
             let next = s
                 .approvals
                 .values()

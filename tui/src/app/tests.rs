@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::test_support::{self as ts, event};
-use agentmux_shared::types::{Approval, ApprovalStatus, Role, TurnFinished};
+use agentmux_shared::types::{Approval, ApprovalReason, ApprovalStatus, Role, TurnFinished};
 use pretty_assertions::assert_eq;
 
 fn content(app: &App, session: &str, id: &str) -> Option<String> {
@@ -519,7 +519,7 @@ fn resolved_elsewhere_closes_the_modal_and_shows_the_next() {
     assert_eq!(modal_id(&app).as_deref(), Some("apr_1"));
     let mut a = ts::approval("apr_1", "s1");
     a.status = ApprovalStatus::Expired;
-    a.reason = "timed_out".into();
+    a.reason = Some(ApprovalReason::TimedOut);
     app.update(event(
         104,
         "s1",

@@ -3,7 +3,7 @@
 use super::{Client, status_to_error};
 use agentmux_proto::v1 as pb;
 use agentmux_shared::Result;
-use agentmux_shared::types::Approval;
+use agentmux_shared::types::{Approval, Decision};
 
 impl Client {
     fn approvals(
@@ -28,25 +28,25 @@ impl Client {
             .into_inner()
             .approvals
             .into_iter()
-            .map(Approval::from)
-            .collect())
+            .map(Approval::try_from)
+            .collect::<Result<_>>()?)
     }
 
     pub async fn decide_approval(
         &self,
         id: &str,
-        decision: &str,
+        decision: Decision,
         message: &str,
     ) -> Result<Approval> {
         let r = self
             .approvals()
             .decide_approval(pb::DecideApprovalRequest {
                 id: id.to_string(),
-                decision: decision.to_string(),
+                decision: pb::Decision::from(decision) as i32,
                 message: message.to_string(),
-                idempotency_key: String::new(),
+                ..Default::default()
             })
             .await;
-        Ok(r.map_err(status_to_error)?.into_inner().into())
+        r.map_err(status_to_error)?.into_inner().try_into()
     }
 }

@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::output::{self, Out};
 use agentmux_shared::Result;
-use agentmux_shared::types::Approval;
+use agentmux_shared::types::{Approval, Decision};
 
 pub async fn list(c: &Client, out: &mut Out, session: Option<String>, all: bool) -> Result<()> {
     let approvals = c
@@ -38,7 +38,9 @@ pub async fn decide(
     decision: &str,
     message: &str,
 ) -> Result<()> {
-    let a = c.decide_approval(id, decision, message).await?;
+    let a = c
+        .decide_approval(id, Decision::parse(decision)?, message)
+        .await?;
     if out.json {
         return out.json_value(&a);
     }

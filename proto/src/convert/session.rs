@@ -1,0 +1,255 @@
+//! Sessions, messages and what a message carries (tool calls, plan entries, usage).
+
+use crate::v1 as pb;
+use agentmux_shared::types::*;
+
+impl From<SessionStatus> for pb::SessionStatus {
+    fn from(s: SessionStatus) -> Self {
+        match s {
+            SessionStatus::Idle => pb::SessionStatus::Idle,
+            SessionStatus::Busy => pb::SessionStatus::Busy,
+            SessionStatus::Interrupted => pb::SessionStatus::Interrupted,
+            SessionStatus::Failed => pb::SessionStatus::Failed,
+        }
+    }
+}
+
+pub(crate) fn session_status(v: i32) -> SessionStatus {
+    match pb::SessionStatus::try_from(v) {
+        Ok(pb::SessionStatus::Busy) => SessionStatus::Busy,
+        Ok(pb::SessionStatus::Interrupted) => SessionStatus::Interrupted,
+        Ok(pb::SessionStatus::Failed) => SessionStatus::Failed,
+        Ok(pb::SessionStatus::Idle | pb::SessionStatus::Unspecified) | Err(_) => {
+            SessionStatus::Idle
+        }
+    }
+}
+
+impl From<Role> for pb::Role {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::User => pb::Role::User,
+            Role::Assistant => pb::Role::Assistant,
+            Role::System => pb::Role::System,
+        }
+    }
+}
+
+pub(crate) fn role(v: i32) -> Role {
+    match pb::Role::try_from(v) {
+        Ok(pb::Role::Assistant) => Role::Assistant,
+        Ok(pb::Role::System) => Role::System,
+        Ok(pb::Role::User | pb::Role::Unspecified) | Err(_) => Role::User,
+    }
+}
+
+impl From<MessageStatus> for pb::MessageStatus {
+    fn from(s: MessageStatus) -> Self {
+        match s {
+            MessageStatus::Queued => pb::MessageStatus::Queued,
+            MessageStatus::Streaming => pb::MessageStatus::Streaming,
+            MessageStatus::Complete => pb::MessageStatus::Complete,
+            MessageStatus::Cancelled => pb::MessageStatus::Cancelled,
+            MessageStatus::Interrupted => pb::MessageStatus::Interrupted,
+            MessageStatus::Failed => pb::MessageStatus::Failed,
+        }
+    }
+}
+
+pub(crate) fn message_status(v: i32) -> MessageStatus {
+    match pb::MessageStatus::try_from(v) {
+        Ok(pb::MessageStatus::Queued) => MessageStatus::Queued,
+        Ok(pb::MessageStatus::Streaming) => MessageStatus::Streaming,
+        Ok(pb::MessageStatus::Cancelled) => MessageStatus::Cancelled,
+        Ok(pb::MessageStatus::Interrupted) => MessageStatus::Interrupted,
+        Ok(pb::MessageStatus::Failed) => MessageStatus::Failed,
+        Ok(pb::MessageStatus::Complete | pb::MessageStatus::Unspecified) | Err(_) => {
+            MessageStatus::Complete
+        }
+    }
+}
+
+impl From<Usage> for pb::Usage {
+    fn from(u: Usage) -> Self {
+        pb::Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl From<pb::Usage> for Usage {
+    fn from(u: pb::Usage) -> Self {
+        Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+impl From<Session> for pb::Session {
+    fn from(s: Session) -> Self {
+        pb::Session {
+            id: s.id,
+            title: s.title,
+            provider: s.provider,
+            model: s.model,
+            cwd: s.cwd,
+            status: pb::SessionStatus::from(s.status) as i32,
+            busy: s.busy,
+            queued: s.queued,
+            message_count: s.message_count,
+            created_at_ms: s.created_at_ms,
+            updated_at_ms: s.updated_at_ms,
+            forked_from: s.forked_from,
+            last_error: s.last_error,
+            usage: Some(s.usage.into()),
+            provider_session_id: s.provider_session_id,
+            approval_policy: s.approval_policy.as_str().into(),
+            approval_timeout_secs: s.approval_timeout_secs,
+        }
+    }
+}
+
+impl From<pb::Session> for Session {
+    fn from(s: pb::Session) -> Self {
+        Session {
+            id: s.id,
+            title: s.title,
+            provider: s.provider,
+            model: s.model,
+            cwd: s.cwd,
+            status: session_status(s.status),
+            busy: s.busy,
+            queued: s.queued,
+            message_count: s.message_count,
+            created_at_ms: s.created_at_ms,
+            updated_at_ms: s.updated_at_ms,
+            forked_from: s.forked_from,
+            last_error: s.last_error,
+            usage: s.usage.map(Usage::from).unwrap_or_default(),
+            provider_session_id: s.provider_session_id,
+            approval_policy: ApprovalPolicy::parse(&s.approval_policy).unwrap_or_default(),
+            approval_timeout_secs: s.approval_timeout_secs,
+        }
+    }
+}
+
+impl From<Message> for pb::Message {
+    fn from(m: Message) -> Self {
+        pb::Message {
+            id: m.id,
+            session_id: m.session_id,
+            index: m.index,
+            role: pb::Role::from(m.role) as i32,
+            content: m.content,
+            status: pb::MessageStatus::from(m.status) as i32,
+            model: m.model,
+            usage: Some(m.usage.into()),
+            created_at_ms: m.created_at_ms,
+            completed_at_ms: m.completed_at_ms,
+            error: m.error,
+            stop_reason: m.stop_reason,
+            reply_to: m.reply_to,
+            tools: m.tools.into_iter().map(Into::into).collect(),
+            changes: m
+                .changes
+                .into_iter()
+                .map(|c| pb::FileChanged {
+                    path: c.path,
+                    diff: c.diff,
+                })
+                .collect(),
+            plan: m.plan.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<pb::Message> for Message {
+    fn from(m: pb::Message) -> Self {
+        Message {
+            id: m.id,
+            session_id: m.session_id,
+            index: m.index,
+            role: role(m.role),
+            content: m.content,
+            status: message_status(m.status),
+            model: m.model,
+            usage: m.usage.map(Usage::from).unwrap_or_default(),
+            created_at_ms: m.created_at_ms,
+            completed_at_ms: m.completed_at_ms,
+            error: m.error,
+            stop_reason: m.stop_reason,
+            reply_to: m.reply_to,
+            tools: m.tools.into_iter().map(Into::into).collect(),
+            changes: m
+                .changes
+                .into_iter()
+                .map(|c| FileChange {
+                    path: c.path,
+                    diff: c.diff,
+                })
+                .collect(),
+            plan: m.plan.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ToolCall> for pb::ToolCall {
+    fn from(t: ToolCall) -> Self {
+        pb::ToolCall {
+            id: t.id,
+            name: t.name,
+            input_json: t.input_json,
+            status: t.status,
+            output: t.output,
+        }
+    }
+}
+
+impl From<pb::ToolCall> for ToolCall {
+    fn from(t: pb::ToolCall) -> Self {
+        ToolCall {
+            id: t.id,
+            name: t.name,
+            input_json: t.input_json,
+            status: t.status,
+            output: t.output,
+        }
+    }
+}
+
+impl From<PlanEntry> for pb::PlanEntry {
+    fn from(e: PlanEntry) -> Self {
+        pb::PlanEntry {
+            content: e.content,
+            status: e.status,
+            priority: e.priority,
+        }
+    }
+}
+
+impl From<pb::PlanEntry> for PlanEntry {
+    fn from(e: pb::PlanEntry) -> Self {
+        PlanEntry {
+            content: e.content,
+            status: e.status,
+            priority: e.priority,
+        }
+    }
+}
+
+impl From<pb::CreateSessionRequest> for CreateSession {
+    fn from(r: pb::CreateSessionRequest) -> Self {
+        CreateSession {
+            title: r.title,
+            provider: r.provider,
+            model: r.model,
+            cwd: r.cwd,
+            approval_policy: r.approval_policy,
+            approval_timeout_secs: r.approval_timeout_secs,
+        }
+    }
+}

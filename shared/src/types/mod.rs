@@ -1,0 +1,19 @@
+//! Domain types shared by the daemon, the client and the transports, one file per resource;
+//! their JSON mirrors agentmux.v1 and is the REST wire format.
+
+mod approval;
+mod event;
+mod message;
+mod provider;
+mod session;
+mod str_enum;
+mod system;
+mod terminal;
+
+pub use approval::*;
+pub use event::*;
+pub use message::*;
+pub use provider::*;
+pub use session::*;
+pub use system::*;
+pub use terminal::*;
