@@ -201,16 +201,18 @@ impl Journal {
     }
 
     /// Every event, newest segment first, each segment's events newest first.
-    pub fn events_rev(&self) -> impl Iterator<Item = Result<pb::Event>> + '_ {
+    pub fn events_rev(&self) -> impl Iterator<Item = Result<agentmux_shared::types::Event>> + '_ {
         let segs = self.segments();
         segs.into_iter().rev().flat_map(move |seg| {
-            let events: Vec<Result<pb::Event>> =
+            let events: Vec<Result<agentmux_shared::types::Event>> =
                 match SegmentReader::open(&segment_path(&self.dir, seg), 0) {
                     Ok(mut r) => {
                         let mut v = Vec::new();
                         loop {
                             match r.next_record() {
-                                Ok(Some(Record::Event(e))) => v.push(Ok(*e)),
+                                Ok(Some(Record::Event(e))) => {
+                                    v.push(agentmux_shared::types::Event::try_from(*e))
+                                }
                                 Ok(Some(Record::Ops(_))) => {}
                                 Ok(None) => break,
                                 Err(e) => {
@@ -494,6 +496,7 @@ mod tests {
         pb::Event {
             seq,
             session_id: format!("s{seq}"),
+            payload: Some(pb::event::Payload::Warning(pb::Warning::default())),
             ..Default::default()
         }
     }

@@ -4,13 +4,9 @@
 use super::Service;
 use crate::log::NewEvent;
 use crate::store::Store;
-use agentmux_proto::v1 as pb;
 use agentmux_shared::Result;
 use agentmux_shared::ids::now_ms;
-use agentmux_shared::types::{
-    EventPayload, FileChange, MAX_TOOL_CALLS, Message, MessageStatus, SessionStatus,
-    merge_tool_call,
-};
+use agentmux_shared::types::{EventPayload, Message, MessageStatus, SessionStatus};
 use std::collections::HashMap;
 
 pub(super) async fn recover(svc: &Service) -> Result<()> {
@@ -50,9 +46,8 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
     if ops.is_empty() {
         return Ok(());
     }
-    let mut partial = partial_messages(svc, &streaming)?;
+    rebuild(svc, &mut streaming)?;
     for mut m in streaming {
-        partial.remove(&m.id).unwrap_or_default().apply(&mut m);
         m.status = MessageStatus::Interrupted;
         m.stop_reason = "interrupted".into();
         m.completed_at_ms = now_ms();
@@ -66,86 +61,50 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
     svc.commit(ops, events).await
 }
 
-/// What an interrupted answer had streamed before the stop: its text and its activity.
-#[derive(Default)]
-struct Partial {
-    /// Newest first while scanning backwards.
-    chunks: Vec<String>,
-    events: Vec<pb::event::Payload>,
-    started: bool,
-}
-
-/// Rebuilds each message from its durable deltas, tool calls, file changes and plan, scanning
-/// the log backwards only as far as the oldest of their turns.
-fn partial_messages(svc: &Service, messages: &[Message]) -> Result<HashMap<String, Partial>> {
-    let mut parts: HashMap<String, Partial> = messages
-        .iter()
-        .map(|m| (m.id.clone(), Partial::default()))
-        .collect();
+/// Rebuilds each message from its durable events (text, tool calls, file changes, plan) with
+/// the one fold, `Message::apply`, scanning the log backwards only as far as the oldest of
+/// their turns, then folding each turn's events oldest first.
+fn rebuild(svc: &Service, messages: &mut [Message]) -> Result<()> {
     // One running turn per session: activity events name the session, not the message.
-    let by_session: HashMap<&str, &str> = messages
+    let by_session: HashMap<String, usize> = messages
         .iter()
-        .map(|m| (m.session_id.as_str(), m.id.as_str()))
+        .enumerate()
+        .map(|(i, m)| (m.session_id.clone(), i))
         .collect();
+    let mut events: Vec<Vec<EventPayload>> = vec![Vec::new(); messages.len()];
+    let mut started = vec![false; messages.len()];
     let mut open = messages.len();
     if open == 0 {
-        return Ok(parts);
+        return Ok(());
     }
     for e in svc.shared.log.journal().events_rev() {
         let e = e?;
-        let Some(payload) = e.payload else { continue };
-        match payload {
-            pb::event::Payload::MessageDelta(d) => {
-                if let Some(p) = parts.get_mut(&d.message_id) {
-                    p.chunks.push(d.text);
+        let Some(&i) = by_session.get(&e.session_id) else {
+            continue;
+        };
+        if started[i] {
+            continue;
+        }
+        match &e.payload {
+            EventPayload::TurnStarted {
+                assistant_message_id,
+                ..
+            } if *assistant_message_id == messages[i].id => {
+                started[i] = true;
+                open -= 1;
+                if open == 0 {
+                    break;
                 }
             }
-            pb::event::Payload::TurnStarted(t) => {
-                if let Some(p) = parts.get_mut(&t.assistant_message_id)
-                    && !p.started
-                {
-                    p.started = true;
-                    open -= 1;
-                    if open == 0 {
-                        break;
-                    }
-                }
-            }
-            ev @ (pb::event::Payload::ToolCall(_)
-            | pb::event::Payload::FileChanged(_)
-            | pb::event::Payload::PlanUpdated(_)) => {
-                if let Some(p) = by_session
-                    .get(e.session_id.as_str())
-                    .and_then(|id| parts.get_mut(*id))
-                    && !p.started
-                {
-                    p.events.push(ev);
-                }
-            }
+            p if Message::folds(p) => events[i].push(e.payload),
             _ => {}
         }
     }
-    Ok(parts)
-}
-
-impl Partial {
-    fn apply(mut self, m: &mut Message) {
-        self.chunks.reverse();
-        m.content = self.chunks.concat();
-        for ev in self.events.into_iter().rev() {
-            match ev {
-                pb::event::Payload::ToolCall(t) => merge_tool_call(&mut m.tools, &t.into()),
-                pb::event::Payload::FileChanged(c) if m.changes.len() < MAX_TOOL_CALLS => {
-                    m.changes.push(FileChange {
-                        path: c.path,
-                        diff: c.diff,
-                    });
-                }
-                pb::event::Payload::PlanUpdated(p) => {
-                    m.plan = p.entries.into_iter().map(Into::into).collect();
-                }
-                _ => {}
-            }
+    for (m, evs) in messages.iter_mut().zip(events) {
+        m.content.clear();
+        for p in evs.iter().rev() {
+            m.apply(p);
         }
     }
+    Ok(())
 }

@@ -11,9 +11,8 @@ use crate::store::Store;
 use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload, FileChange,
-    MAX_TOOL_CALLS, Message, MessageStatus, PlanEntry, Role, SessionStatus, ToolCall, TurnFinished,
-    merge_tool_call,
+    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload, Message,
+    MessageStatus, Role, SessionStatus, TurnFinished,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,8 +183,8 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
 }
 
 struct Outcome {
-    text: String,
-    activity: Activity,
+    /// The answer as its events fold it (text, tool calls, changes, plan).
+    answer: Message,
     status: MessageStatus,
     end: TurnEnd,
     error: String,
@@ -194,8 +193,7 @@ struct Outcome {
 /// Runs the provider until it finishes, fails, or the turn is cancelled or interrupted.
 async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     let mut out = Outcome {
-        text: String::new(),
-        activity: Activity::default(),
+        answer: turn.assistant.clone(),
         status: MessageStatus::Complete,
         end: TurnEnd::default(),
         error: String::new(),
@@ -224,13 +222,13 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
             biased;
             _ = turn.cancel.cancelled() => break None,
             _ = shutdown.cancelled() => break None,
-            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.text, &mut out.activity).await,
+            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.answer).await,
             r = &mut fut => break Some(r),
         }
     };
     // The provider may have queued output before it returned.
     while let Ok(ev) = rx.try_recv() {
-        emit(svc, h, turn, ev, &mut out.text, &mut out.activity).await;
+        emit(svc, h, turn, ev, &mut out.answer).await;
     }
     match result {
         Some(Ok(end)) => out.end = end,
@@ -250,60 +248,28 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     out
 }
 
-/// What a turn did besides its text, kept on the answer when the turn ends.
-#[derive(Default)]
-struct Activity {
-    tools: Vec<ToolCall>,
-    changes: Vec<FileChange>,
-    plan: Vec<PlanEntry>,
-}
-
-impl Activity {
-    fn tool(&mut self, t: &ToolCall) {
-        merge_tool_call(&mut self.tools, t);
-    }
-}
-
 async fn emit(
     svc: &Service,
     h: &SessionHandle,
     turn: &Turn,
     ev: ProviderEvent,
-    text: &mut String,
-    activity: &mut Activity,
+    answer: &mut Message,
 ) {
     let session_id = &turn.assistant.session_id;
     let msg_id = &turn.assistant.id;
     let payload = match ev {
-        ProviderEvent::Text(t) => {
-            text.push_str(&t);
-            EventPayload::MessageDelta {
-                message_id: msg_id.to_string(),
-                text: t,
-            }
-        }
+        ProviderEvent::Text(t) => EventPayload::MessageDelta {
+            message_id: msg_id.to_string(),
+            text: t,
+        },
         ProviderEvent::Reasoning(t) => EventPayload::ReasoningDelta {
             message_id: msg_id.to_string(),
             text: t,
         },
         ProviderEvent::Warning(message) => EventPayload::Warning { message },
-        ProviderEvent::ToolCall(t) => {
-            activity.tool(&t);
-            EventPayload::ToolCall(t)
-        }
-        ProviderEvent::FileChanged { path, diff } => {
-            if activity.changes.len() < MAX_TOOL_CALLS {
-                activity.changes.push(FileChange {
-                    path: path.clone(),
-                    diff: diff.clone(),
-                });
-            }
-            EventPayload::FileChanged { path, diff }
-        }
-        ProviderEvent::Plan(entries) => {
-            activity.plan = entries.clone();
-            EventPayload::PlanUpdated { entries }
-        }
+        ProviderEvent::ToolCall(t) => EventPayload::ToolCall(t),
+        ProviderEvent::FileChanged { path, diff } => EventPayload::FileChanged { path, diff },
+        ProviderEvent::Plan(entries) => EventPayload::PlanUpdated { entries },
         ProviderEvent::SessionId(id) => {
             if let Err(e) = set_provider_session(svc, h, &id).await {
                 tracing::error!(error = %e, "cannot store the provider session id");
@@ -317,6 +283,7 @@ async fn emit(
             return;
         }
     };
+    answer.apply(&payload);
     if let Err(e) = svc
         .shared
         .log
@@ -438,11 +405,7 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
         return Ok(());
     }
     let now = now_ms();
-    let mut a = turn.assistant;
-    a.content = o.text;
-    a.tools = o.activity.tools;
-    a.changes = o.activity.changes;
-    a.plan = o.activity.plan;
+    let mut a = o.answer;
     a.status = o.status;
     a.usage = o.end.usage;
     if !o.end.model.is_empty() {

@@ -5,13 +5,11 @@
 use super::Service;
 use crate::log::NewEvent;
 use crate::store::{Op, Store};
-use crate::terminal::{ExitStatus, Process, Screen, Snapshot, SpawnParams};
-use agentmux_proto::v1 as pb;
+use crate::terminal::{ExitStatus, Process, Screen, Snapshot, SpawnParams, saved};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{CreateTerminal, EventPayload, Terminal, TerminalStatus};
 use agentmux_shared::{Error, Result};
 use bytes::Bytes;
-use prost::Message as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -156,16 +154,10 @@ impl Service {
         let mut handles = HashMap::new();
         for mut t in self.store().terminals()? {
             let screen = Arc::new(Screen::new(t.rows as u16, t.cols as u16, self.scrollback()));
-            if let Ok(bytes) = std::fs::read(self.screen_path(&t.id)) {
-                match pb::ScreenSnapshot::decode(bytes.as_slice()) {
-                    Ok(s) => screen.restore(&Snapshot {
-                        rows: s.rows as u16,
-                        cols: s.cols as u16,
-                        screen: s.screen,
-                        scrollback: s.scrollback,
-                    }),
-                    Err(e) => tracing::warn!(error = %e, id = %t.id, "unreadable saved screen"),
-                }
+            match saved::load(&self.screen_path(&t.id)) {
+                Ok(Some(s)) => screen.restore(&s),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, id = %t.id, "unreadable saved screen"),
             }
             screen.take_dirty();
             if t.status == TerminalStatus::Running {
@@ -233,19 +225,8 @@ impl Service {
         let path = self.screen_path(&id);
         // Rebuilding scrollback replays raw history through a parser: CPU work that must not
         // run on the runtime's threads.
-        let res = tokio::task::spawn_blocking(move || {
-            let snap = screen.snapshot(lines);
-            let bytes = pb::ScreenSnapshot {
-                rows: u32::from(snap.rows),
-                cols: u32::from(snap.cols),
-                screen: snap.screen,
-                scrollback: snap.scrollback,
-                terminal: None,
-            }
-            .encode_to_vec();
-            write_atomic(&path, &bytes)
-        })
-        .await;
+        let res =
+            tokio::task::spawn_blocking(move || saved::save(&path, screen.snapshot(lines))).await;
         if let Ok(Err(e)) | Err(e) = res.map_err(|e| Error::internal(e.to_string())) {
             tracing::warn!(error = %e, id = %id, "cannot save a terminal screen");
         }
@@ -690,13 +671,4 @@ async fn wait_exit(rx: &mut watch::Receiver<Option<ExitStatus>>) -> Option<ExitS
         .await
         .ok()
         .and_then(|s| s.clone())
-}
-
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::internal(format!("{e}")))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::internal(format!("{e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::internal(format!("{e}")))
 }

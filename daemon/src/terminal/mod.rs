@@ -4,6 +4,7 @@
 //!
 //! Only this module touches a PTY. The service layer decides what to persist and announce.
 
+pub mod saved;
 mod screen;
 
 pub use screen::{Screen, Snapshot};

@@ -1,6 +1,7 @@
 //! Domain types shared by the daemon, the client and the transports, one file per resource;
 //! their JSON mirrors agentmux.v1 and is the REST wire format.
 
+mod answer;
 mod approval;
 mod event;
 mod message;

@@ -1,0 +1,70 @@
+//! A terminal's last screen on disk (`terminals/<id>.screen`, a protobuf `ScreenSnapshot`),
+//! so a restarted daemon can show what a program left. Blocking file I/O: callers run it off
+//! the async threads.
+
+use super::Snapshot;
+use agentmux_proto::v1 as pb;
+use agentmux_shared::{Error, Result};
+use prost::Message as _;
+use std::path::Path;
+
+/// Writes the screen atomically (a crash leaves the old file or the new one).
+pub fn save(path: &Path, snap: Snapshot) -> Result<()> {
+    let bytes = pb::ScreenSnapshot {
+        rows: u32::from(snap.rows),
+        cols: u32::from(snap.cols),
+        screen: snap.screen,
+        scrollback: snap.scrollback,
+        terminal: None,
+    }
+    .encode_to_vec();
+    let io = |e: std::io::Error| Error::internal(format!("saving {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The saved screen, or none when nothing was saved.
+pub fn load(path: &Path) -> Result<Option<Snapshot>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::internal(format!("reading {}: {e}", path.display()))),
+    };
+    let s = pb::ScreenSnapshot::decode(bytes.as_slice())
+        .map_err(|e| Error::internal(format!("{} is unreadable: {e}", path.display())))?;
+    Ok(Some(Snapshot {
+        rows: u16::try_from(s.rows).unwrap_or(u16::MAX),
+        cols: u16::try_from(s.cols).unwrap_or(u16::MAX),
+        screen: s.screen,
+        scrollback: s.scrollback,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_screen_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("terminals").join("t.screen");
+        assert!(load(&path).unwrap().is_none());
+        let snap = Snapshot {
+            rows: 24,
+            cols: 80,
+            screen: b"\x1b[Hhi".to_vec(),
+            scrollback: vec!["old".into()],
+        };
+        save(&path, snap.clone()).unwrap();
+        let back = load(&path).unwrap().unwrap();
+        assert_eq!((back.rows, back.cols), (24, 80));
+        assert_eq!(back.screen, snap.screen);
+        assert_eq!(back.scrollback, snap.scrollback);
+        std::fs::write(&path, b"\xff\xff\xff").unwrap();
+        assert!(load(&path).is_err());
+    }
+}
