@@ -28,7 +28,7 @@ impl App {
             let key = self.keymap.approvals.label();
             s.notice = Some(format!(
                 "approval needed: {} (press {key} in the list)",
-                crate::ui::sessions::truncate(&a.summary, 40)
+                crate::ui::text::truncate(&a.summary, 40)
             ));
         }
     }

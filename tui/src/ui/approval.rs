@@ -1,7 +1,7 @@
 //! The approval modal: which session and tool, what it wants to do (summary, input, diff), and
 //! the keys that decide it, or the prompt for a denial's message.
 
-use super::{overlay, theme};
+use super::{layout, theme};
 use crate::keymap::{KeyMap, Scope};
 use crate::state::{Input, State};
 use agentmux_shared::types::Approval;
@@ -22,7 +22,7 @@ pub fn render(
     area: Rect,
     frame: &mut Frame,
 ) {
-    let rect = overlay::centered(
+    let rect = layout::centered(
         area,
         area.width.saturating_sub(4).clamp(20, 100),
         area.height.saturating_sub(2),

@@ -3,10 +3,12 @@
 pub mod activity;
 pub mod approval;
 pub mod composer;
+pub mod layout;
 pub mod overlay;
 pub mod sessions;
 pub mod status;
 pub mod terminal;
+pub mod text;
 pub mod theme;
 pub mod transcript;
 

@@ -1,6 +1,7 @@
 //! Modal views drawn over everything: the help (generated from the `KeyMap`), the rename
 //! prompt, the delete confirmation and (in `approval`) a pending approval.
 
+use super::layout::centered;
 use super::theme;
 use crate::keymap::{KeyMap, Scope};
 use crate::state::{Modal, State};
@@ -184,17 +185,5 @@ fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
     } else {
         // Small terminal: the whole screen, no frame, no spacing; long lines are clipped.
         frame.render_widget(Paragraph::new(help_lines(km, true)), area);
-    }
-}
-
-/// A `w`×`h` box in the middle of `area`, shrunk to fit.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
     }
 }

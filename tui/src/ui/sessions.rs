@@ -2,6 +2,7 @@
 //! and status, or the approvals waiting),
 //! then a "Terminals" group with two rows per terminal (name; running or exited with code).
 
+use super::text::truncate;
 use super::theme;
 use crate::state::{Focus, State};
 use agentmux_shared::types::{Session, Terminal, TerminalStatus};
@@ -183,25 +184,4 @@ fn title_span(title: &str, selected: bool, focused: bool, width: usize) -> Span<
     } else {
         span
     }
-}
-
-/// Cuts to `max` columns, ending with `…` when something was dropped.
-pub fn truncate(s: &str, max: usize) -> String {
-    if Span::raw(s).width() <= max {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = Span::raw(&*c.encode_utf8(&mut [0; 4])).width();
-        if w + cw + 1 > max {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    if max > 0 {
-        out.push('…');
-    }
-    out
 }
