@@ -14,6 +14,9 @@ pub use crate::action::Action;
 use crate::client::AttachEvent;
 use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
+use crate::ui::ViewStack;
+use crate::ui::approval::ApprovalView;
+use crate::ui::overlay::NewSessionView;
 use agentmux_shared::types::{
     Approval, ApprovalStatus, CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus,
     ProviderHealth, Role, SendResult, Session, StreamItem, Terminal,
@@ -99,6 +102,8 @@ pub fn backoff(attempt: u32) -> Duration {
 pub struct App {
     pub state: State,
     pub keymap: KeyMap,
+    /// The panes and the modals above them; keys reach them here, in `update`.
+    pub views: ViewStack,
 }
 
 impl Default for App {
@@ -120,6 +125,7 @@ impl App {
                 ..State::default()
             },
             keymap: KeyMap::default().with_term_prefix(prefix),
+            views: ViewStack::default(),
         }
     }
 
@@ -452,10 +458,12 @@ impl App {
                     .filter(|a| a.status == ApprovalStatus::Pending)
                     .map(|a| (a.id.clone(), a))
                     .collect();
-                if let Some(crate::state::Modal::Approval { id, .. }) = &s.modal
-                    && !s.approvals.contains_key(id)
+                if self
+                    .views
+                    .top_as::<ApprovalView>()
+                    .is_some_and(|v| !s.approvals.contains_key(&v.id))
                 {
-                    s.modal = None;
+                    self.views.pop();
                 }
                 if let Some(id) = s.next_approval().map(|a| a.id.clone()) {
                     self.offer_approval(&id);
@@ -463,13 +471,8 @@ impl App {
             }
             Reply::Decided(a) => self.approval_resolved(&a),
             Reply::Providers(providers) => {
-                if s.modal.is_none() {
-                    let index = providers.iter().position(|p| p.available).unwrap_or(0);
-                    s.modal = Some(crate::state::Modal::NewSession {
-                        providers,
-                        index,
-                        policy: 0,
-                    });
+                if !self.views.has_modal() {
+                    self.views.push(Box::new(NewSessionView::new(providers)));
                 }
             }
             Reply::Sent(r) => {

@@ -417,10 +417,8 @@ fn requested(seq: u64, a: &Approval) -> AppEvent {
 }
 
 fn modal_id(app: &App) -> Option<String> {
-    match &app.state.modal {
-        Some(crate::state::Modal::Approval { id, .. }) => Some(id.clone()),
-        _ => None,
-    }
+    let v = app.views.top_as::<crate::ui::approval::ApprovalView>()?;
+    Some(v.id.clone())
 }
 
 #[test]
@@ -438,7 +436,7 @@ fn an_approval_on_the_viewed_session_opens_the_modal_and_y_allows_once() {
             message: String::new(),
         }]
     );
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     // Pending until the daemon says it is resolved.
     assert_eq!(app.state.approvals_of("s1"), 1);
     let mut done = ts::approval("apr_1", "s1");
@@ -476,7 +474,7 @@ fn always_and_decide_later() {
     let mut app = ts::app();
     app.update(requested(102, &ts::approval("apr_1", "s1")));
     assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
-    assert_eq!(app.state.modal, None, "Esc leaves it pending");
+    assert!(!app.views.has_modal(), "Esc leaves it pending");
     assert_eq!(app.state.approvals_of("s1"), 1);
     // `a` in the list brings it back; `A` allows always.
     app.update(key('a'));
@@ -498,7 +496,7 @@ fn keys_typed_in_the_composer_never_decide_an_approval() {
     app.update(key('i'));
     assert_eq!(app.state.focus, Focus::Composer);
     app.update(requested(102, &ts::approval("apr_1", "s1")));
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     assert!(
         app.state
             .notice
@@ -620,10 +618,8 @@ fn new_session_picks_a_provider_and_a_policy() {
         p("openai", true),
     ])));
     // The first ready provider is preselected.
-    assert!(matches!(
-        app.state.modal,
-        Some(crate::state::Modal::NewSession { index: 1, .. })
-    ));
+    let picker = app.views.top_as::<crate::ui::overlay::NewSessionView>();
+    assert_eq!(picker.map(|v| v.index), Some(1));
     app.update(key('j'));
     app.update(code(crossterm::event::KeyCode::Tab));
     assert_eq!(
@@ -633,10 +629,10 @@ fn new_session_picks_a_provider_and_a_policy() {
             approval_policy: "auto-edit".into(),
         }]
     );
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     // Esc creates nothing.
     app.update(key('n'));
     app.update(AppEvent::Reply(Reply::Providers(vec![p("codex", true)])));
     assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
 }

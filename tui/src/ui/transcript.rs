@@ -4,13 +4,17 @@
 
 use super::text::wrap;
 use super::theme::{self, INDENT};
+use super::view::{Ctx, Intent, KeyOutcome, View};
 use crate::state::State;
 use agentmux_shared::types::{Message, MessageStatus, Role};
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Past this many cached messages the cache starts over; it only needs what is on screen.
@@ -48,7 +52,7 @@ impl Fingerprint {
 /// Wrapped lines per message id, valid for one width. Lives beside `State` (not in it)
 /// because it is a rendering detail, not something mirrored from the daemon.
 #[derive(Debug, Default)]
-pub struct TranscriptCache {
+struct TranscriptCache {
     width: u16,
     entries: HashMap<String, (Fingerprint, Vec<Line<'static>>)>,
     /// Messages wrapped since creation: what the viewport-cost test counts.
@@ -86,7 +90,43 @@ pub struct Measure {
     pub term_size: (u16, u16),
 }
 
-pub fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
+/// The transcript pane. It never has the focus; PgUp/PgDn scroll it from the list and the
+/// composer alike.
+#[derive(Debug, Default)]
+pub struct TranscriptPane {
+    /// Behind a `RefCell` because drawing takes `&self`; only drawing touches it.
+    cache: RefCell<TranscriptCache>,
+}
+
+impl TranscriptPane {
+    pub fn draw(&self, state: &State, area: Rect, buf: &mut Buffer) -> Measure {
+        render(state, area, buf, &mut self.cache.borrow_mut())
+    }
+
+    /// Messages wrapped since creation.
+    #[cfg(test)]
+    pub fn measured(&self) -> usize {
+        self.cache.borrow().measured
+    }
+}
+
+impl View for TranscriptPane {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        self.draw(cx.state, area, frame.buffer_mut());
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
+        if cx.km.page_up.matches(&k) {
+            KeyOutcome::intent(Intent::PageUp)
+        } else if cx.km.page_down.matches(&k) {
+            KeyOutcome::intent(Intent::PageDown)
+        } else {
+            KeyOutcome::Pass
+        }
+    }
+}
+
+fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
     let mut measure = Measure {
         rows: area.height,
         max_scroll: 0,
