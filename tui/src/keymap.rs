@@ -103,6 +103,13 @@ impl Binding {
     }
 }
 
+/// One entry of a hint line: a binding's keys and what they do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub key: String,
+    pub help: &'static str,
+}
+
 /// Where a binding applies, for grouping in the help overlay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -237,7 +244,7 @@ impl KeyMap {
     }
 
     /// The short hint line for the focused pane.
-    pub fn hints(&self, scope: Scope) -> Vec<(String, &'static str)> {
+    pub fn hints(&self, scope: Scope) -> Vec<Hint> {
         let short: &[&Binding] = match scope {
             Scope::Sessions => &[
                 &self.new_session,
@@ -258,7 +265,13 @@ impl KeyMap {
             ],
             Scope::Global => &[&self.switch_focus],
         };
-        short.iter().map(|b| (b.label(), b.help)).collect()
+        short
+            .iter()
+            .map(|b| Hint {
+                key: b.label(),
+                help: b.help,
+            })
+            .collect()
     }
 }
 

@@ -1,5 +1,6 @@
 //! `agentmux`: the TUI when run bare, a scripting CLI with a subcommand.
 
+mod action;
 mod app;
 mod attach;
 mod cli;

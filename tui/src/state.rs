@@ -81,34 +81,6 @@ impl Input {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Modal {
-    Help,
-    Rename {
-        id: String,
-        input: Input,
-    },
-    ConfirmDelete {
-        id: String,
-        title: String,
-    },
-    /// Picking the provider and approval policy of a new session.
-    NewSession {
-        providers: Vec<agentmux_shared::types::ProviderHealth>,
-        index: usize,
-        /// Into `POLICIES`.
-        policy: usize,
-    },
-    /// A pending approval: its tool, input and diff, and the keys that decide it.
-    Approval {
-        id: String,
-        /// Typing the reason for a denial (Enter sends it).
-        deny: Option<Input>,
-        /// Body lines scrolled past.
-        scroll: u16,
-    },
-}
-
 /// The loaded part of one session's history: a contiguous run of indexes ending at the newest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transcript {
@@ -217,7 +189,6 @@ pub struct State {
     pub transcripts: HashMap<String, Transcript>,
     pub focus: Focus,
     pub composer: Input,
-    pub modal: Option<Modal>,
     /// Transcript lines scrolled up from the bottom; 0 follows new output.
     pub scroll: usize,
     /// Largest useful `scroll`, as measured by the last draw.
@@ -253,7 +224,6 @@ impl Default for State {
             transcripts: HashMap::new(),
             focus: Focus::Sessions,
             composer: Input::default(),
-            modal: None,
             scroll: 0,
             max_scroll: None,
             view_rows: 10,

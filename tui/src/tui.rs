@@ -3,7 +3,7 @@
 
 use crate::app::{App, AppEvent};
 use crate::client::Target;
-use crate::ui::{self, TranscriptCache};
+use crate::ui;
 use crate::worker::Worker;
 use crossterm::event::{
     self, DisableBracketedPaste, EnableBracketedPaste, KeyboardEnhancementFlags,
@@ -101,13 +101,12 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
     for a in app.start() {
         worker.run(a);
     }
-    let mut cache = TranscriptCache::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
             let mut measure = None;
-            term.draw(|f| measure = Some(ui::draw(f, &app.state, &app.keymap, &mut cache)))
+            term.draw(|f| measure = Some(ui::draw(f, &app.state, &app.keymap, &app.views)))
                 .map_err(|e| agentmux_shared::Error::internal(format!("draw failed: {e}")))?;
             last_draw = Instant::now();
             dirty = false;

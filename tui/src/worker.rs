@@ -4,7 +4,7 @@
 use crate::app::{Action, AppEvent, Reply};
 use crate::client::{AttachInput, AttachStart, Client, Target};
 use agentmux_shared::Error;
-use agentmux_shared::types::{CreateSession, Decision};
+use agentmux_shared::types::CreateSession;
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -293,10 +293,7 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             id,
             decision,
             message,
-        } => Reply::Decided(Box::new(
-            c.decide_approval(id, Decision::parse(decision)?, message)
-                .await?,
-        )),
+        } => Reply::Decided(Box::new(c.decide_approval(id, *decision, message).await?)),
         Action::Connect { .. }
         | Action::Subscribe { .. }
         | Action::Attach { .. }

@@ -1,10 +1,10 @@
-//! Pending approvals: the modal that shows one (tool, input, diff) and decides it, and keeping
-//! the pending set current from events.
+//! Pending approvals: keeping the pending set current from events, and when to show one
+//! (`ui::approval::ApprovalView` draws it and takes its keys).
 
 use super::{Action, App};
-use crate::state::{Focus, Input, Modal};
-use agentmux_shared::types::{Approval, Decision};
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::state::Focus;
+use crate::ui::approval::ApprovalView;
+use agentmux_shared::types::Approval;
 
 impl App {
     /// A new approval is waiting: shown at once when the user is looking at its session in the
@@ -16,19 +16,15 @@ impl App {
             return;
         };
         let looking = s.focus == Focus::Sessions && s.selected.as_deref() == Some(&a.session_id);
-        if s.modal.is_none() && looking {
-            s.modal = Some(Modal::Approval {
-                id: id.to_string(),
-                deny: None,
-                scroll: 0,
-            });
+        if !self.views.has_modal() && looking {
+            self.views.push(Box::new(ApprovalView::new(id)));
             return;
         }
-        if !matches!(s.modal, Some(Modal::Approval { .. })) {
+        if self.views.top_as::<ApprovalView>().is_none() {
             let key = self.keymap.approvals.label();
             s.notice = Some(format!(
                 "approval needed: {} (press {key} in the list)",
-                crate::ui::sessions::truncate(&a.summary, 40)
+                crate::ui::text::truncate(&a.summary, 40)
             ));
         }
     }
@@ -38,8 +34,12 @@ impl App {
     pub(super) fn approval_resolved(&mut self, a: &Approval) {
         let s = &mut self.state;
         s.approvals.remove(&a.id);
-        if matches!(&s.modal, Some(Modal::Approval { id, .. }) if *id == a.id) {
-            s.modal = None;
+        if self
+            .views
+            .top_as::<ApprovalView>()
+            .is_some_and(|v| v.id == a.id)
+        {
+            self.views.pop();
             let how = a.reason.map(|r| r.as_str()).unwrap_or("unresolved");
             s.notice = Some(format!("{} {} ({how})", a.id, a.status.as_str()));
             let next = s
@@ -48,11 +48,7 @@ impl App {
                 .find(|x| x.session_id == a.session_id)
                 .map(|x| x.id.clone());
             if let Some(next) = next {
-                s.modal = Some(Modal::Approval {
-                    id: next,
-                    deny: None,
-                    scroll: 0,
-                });
+                self.views.push(Box::new(ApprovalView::new(&next)));
             }
         }
     }
@@ -68,78 +64,6 @@ impl App {
             self.state.scroll = 0;
             self.ensure_history(&a.session_id, out);
         }
-        self.state.modal = Some(Modal::Approval {
-            id: a.id,
-            deny: None,
-            scroll: 0,
-        });
-    }
-
-    pub(super) fn on_approval_key(
-        &mut self,
-        id: String,
-        deny: Option<Input>,
-        scroll: u16,
-        k: KeyEvent,
-        out: &mut Vec<Action>,
-    ) {
-        let km = &self.keymap;
-        if let Some(mut input) = deny {
-            match k.code {
-                KeyCode::Enter => out.push(Action::Decide {
-                    id,
-                    decision: Decision::Deny.as_str().into(),
-                    message: input.text.trim().to_string(),
-                }),
-                // Back to the approval, undecided.
-                KeyCode::Esc => {
-                    self.state.modal = Some(Modal::Approval {
-                        id,
-                        deny: None,
-                        scroll,
-                    })
-                }
-                _ => {
-                    super::keys::edit(&mut input, k);
-                    self.state.modal = Some(Modal::Approval {
-                        id,
-                        deny: Some(input),
-                        scroll,
-                    });
-                }
-            }
-            return;
-        }
-        let decide = |d: Decision| Action::Decide {
-            id: id.clone(),
-            decision: d.as_str().into(),
-            message: String::new(),
-        };
-        if km.allow_once.matches(&k) {
-            out.push(decide(Decision::AllowOnce));
-        } else if km.allow_always.matches(&k) {
-            out.push(decide(Decision::AllowAlways));
-        } else if km.deny.matches(&k) {
-            self.state.modal = Some(Modal::Approval {
-                id,
-                deny: Some(Input::default()),
-                scroll,
-            });
-        } else if km.close_approval.matches(&k) {
-        } else {
-            let scroll = match k.code {
-                KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
-                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
-                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
-                KeyCode::PageUp => scroll.saturating_sub(10),
-                KeyCode::Home => 0,
-                _ => scroll,
-            };
-            self.state.modal = Some(Modal::Approval {
-                id,
-                deny: None,
-                scroll,
-            });
-        }
+        self.views.push(Box::new(ApprovalView::new(&a.id)));
     }
 }

@@ -10,12 +10,16 @@ mod terminals;
 #[cfg(test)]
 mod tests;
 
+pub use crate::action::Action;
 use crate::client::AttachEvent;
 use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
+use crate::ui::ViewStack;
+use crate::ui::approval::ApprovalView;
+use crate::ui::overlay::NewSessionView;
 use agentmux_shared::types::{
     Approval, ApprovalStatus, CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus,
-    ProviderHealth, Role, SendResult, Session, StreamItem, Terminal,
+    ProviderHealth, Role, SendResult, Session, StreamItem, Terminal, TurnFinished,
 };
 use agentmux_shared::{Error, ErrorKind};
 use crossterm::event::KeyEvent;
@@ -89,91 +93,6 @@ pub enum Reply {
     Decided(Box<Approval>),
 }
 
-/// Work for the daemon. Everything but `Connect`, `Subscribe` and the terminal attachment's
-/// actions is a call answered by one `Reply` or `CallFailed`, which is what `State::pending`
-/// counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Connect {
-        attempt: u32,
-        delay: Duration,
-        /// Only the first connection starts a daemon: after `agentmux daemon stop` the TUI
-        /// should wait, not bring it back behind the user's back.
-        autostart: bool,
-    },
-    Subscribe {
-        after_seq: u64,
-        generation: u64,
-    },
-    ListSessions,
-    LoadMessages {
-        session_id: String,
-        after_index: u64,
-        page_size: u32,
-    },
-    /// The provider list, for the new-session picker.
-    ListProviders,
-    CreateSession {
-        provider: String,
-        approval_policy: String,
-    },
-    Rename {
-        id: String,
-        title: String,
-    },
-    Delete {
-        id: String,
-    },
-    Cancel {
-        id: String,
-        hard: bool,
-    },
-    Send {
-        session_id: String,
-        content: String,
-    },
-    ListTerminals,
-    /// The pending approvals (after a (re)connect: events only tell what changes).
-    ListApprovals,
-    Decide {
-        id: String,
-        /// `allow_once`, `allow_always` or `deny`.
-        decision: String,
-        message: String,
-    },
-    /// Opens the attachment (replacing any other); its events carry `generation`.
-    Attach {
-        terminal_id: String,
-        rows: u16,
-        cols: u16,
-        generation: u64,
-    },
-    TermInput {
-        generation: u64,
-        data: Vec<u8>,
-    },
-    TermResize {
-        generation: u64,
-        rows: u16,
-        cols: u16,
-    },
-    Detach,
-}
-
-impl Action {
-    fn is_call(&self) -> bool {
-        !matches!(
-            self,
-            Action::Connect { .. }
-                | Action::Subscribe { .. }
-                | Action::Attach { .. }
-                | Action::TermInput { .. }
-                | Action::TermResize { .. }
-                | Action::Detach
-        )
-    }
-}
-
 /// Reconnect delay: fast at first so a daemon restart is barely visible, then up to 5 s.
 pub fn backoff(attempt: u32) -> Duration {
     let ms = 100u64.saturating_mul(1 << attempt.min(6));
@@ -183,6 +102,8 @@ pub fn backoff(attempt: u32) -> Duration {
 pub struct App {
     pub state: State,
     pub keymap: KeyMap,
+    /// The panes and the modals above them; keys reach them here, in `update`.
+    pub views: ViewStack,
 }
 
 impl Default for App {
@@ -204,6 +125,7 @@ impl App {
                 ..State::default()
             },
             keymap: KeyMap::default().with_term_prefix(prefix),
+            views: ViewStack::default(),
         }
     }
 
@@ -388,26 +310,18 @@ impl App {
                     s.unread.insert(message.session_id.clone());
                 }
             }
-            EventPayload::MessageDelta { message_id, text } => {
+            // The daemon's own fold: a live answer shows what a reload will.
+            EventPayload::MessageDelta { message_id: id, .. }
+            | EventPayload::TurnFinished(TurnFinished {
+                assistant_message_id: id,
+                ..
+            }) => {
                 if let Some(m) = s
                     .transcripts
                     .get_mut(&e.session_id)
-                    .and_then(|t| t.get_mut(message_id))
+                    .and_then(|t| t.get_mut(id))
                 {
-                    m.content.push_str(text);
-                    m.status = MessageStatus::Streaming;
-                }
-            }
-            EventPayload::TurnFinished(t) => {
-                if let Some(m) = s
-                    .transcripts
-                    .get_mut(&e.session_id)
-                    .and_then(|tr| tr.get_mut(&t.assistant_message_id))
-                {
-                    m.status = t.status;
-                    if !t.error.is_empty() {
-                        m.error = t.error.clone();
-                    }
+                    m.apply(&e.payload);
                 }
             }
             EventPayload::Warning { message } => s.notice = Some(format!("warning: {message}")),
@@ -437,24 +351,11 @@ impl App {
             EventPayload::ApprovalResolved { approval } => self.approval_resolved(approval),
             // What the agent does shows under the answer being written; the daemon keeps it
             // on the message when the turn ends, so a reload shows the same.
-            EventPayload::ToolCall(t) => {
+            EventPayload::ToolCall(_)
+            | EventPayload::FileChanged { .. }
+            | EventPayload::PlanUpdated { .. } => {
                 if let Some(m) = s.current_answer(&e.session_id) {
-                    agentmux_shared::types::merge_tool_call(&mut m.tools, t);
-                }
-            }
-            EventPayload::FileChanged { path, diff } => {
-                if let Some(m) = s.current_answer(&e.session_id)
-                    && m.changes.len() < agentmux_shared::types::MAX_TOOL_CALLS
-                {
-                    m.changes.push(agentmux_shared::types::FileChange {
-                        path: path.clone(),
-                        diff: diff.clone(),
-                    });
-                }
-            }
-            EventPayload::PlanUpdated { entries } => {
-                if let Some(m) = s.current_answer(&e.session_id) {
-                    m.plan = entries.clone();
+                    m.apply(&e.payload);
                 }
             }
             // Reasoning is not shown yet; install progress is the CLI's to show.
@@ -536,10 +437,12 @@ impl App {
                     .filter(|a| a.status == ApprovalStatus::Pending)
                     .map(|a| (a.id.clone(), a))
                     .collect();
-                if let Some(crate::state::Modal::Approval { id, .. }) = &s.modal
-                    && !s.approvals.contains_key(id)
+                if self
+                    .views
+                    .top_as::<ApprovalView>()
+                    .is_some_and(|v| !s.approvals.contains_key(&v.id))
                 {
-                    s.modal = None;
+                    self.views.pop();
                 }
                 if let Some(id) = s.next_approval().map(|a| a.id.clone()) {
                     self.offer_approval(&id);
@@ -547,13 +450,8 @@ impl App {
             }
             Reply::Decided(a) => self.approval_resolved(&a),
             Reply::Providers(providers) => {
-                if s.modal.is_none() {
-                    let index = providers.iter().position(|p| p.available).unwrap_or(0);
-                    s.modal = Some(crate::state::Modal::NewSession {
-                        providers,
-                        index,
-                        policy: 0,
-                    });
+                if !self.views.has_modal() {
+                    self.views.push(Box::new(NewSessionView::new(providers)));
                 }
             }
             Reply::Sent(r) => {

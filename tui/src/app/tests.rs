@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::test_support::{self as ts, event};
-use agentmux_shared::types::{Approval, ApprovalReason, ApprovalStatus, Role, TurnFinished};
+use agentmux_shared::types::{
+    Approval, ApprovalReason, ApprovalStatus, Decision, Role, TurnFinished,
+};
 use pretty_assertions::assert_eq;
 
 fn content(app: &App, session: &str, id: &str) -> Option<String> {
@@ -417,10 +419,8 @@ fn requested(seq: u64, a: &Approval) -> AppEvent {
 }
 
 fn modal_id(app: &App) -> Option<String> {
-    match &app.state.modal {
-        Some(crate::state::Modal::Approval { id, .. }) => Some(id.clone()),
-        _ => None,
-    }
+    let v = app.views.top_as::<crate::ui::approval::ApprovalView>()?;
+    Some(v.id.clone())
 }
 
 #[test]
@@ -434,11 +434,11 @@ fn an_approval_on_the_viewed_session_opens_the_modal_and_y_allows_once() {
         actions,
         vec![Action::Decide {
             id: "apr_1".into(),
-            decision: "allow_once".into(),
+            decision: Decision::AllowOnce,
             message: String::new(),
         }]
     );
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     // Pending until the daemon says it is resolved.
     assert_eq!(app.state.approvals_of("s1"), 1);
     let mut done = ts::approval("apr_1", "s1");
@@ -465,7 +465,7 @@ fn deny_asks_for_a_message_and_sends_it() {
         actions,
         vec![Action::Decide {
             id: "apr_1".into(),
-            decision: "deny".into(),
+            decision: Decision::Deny,
             message: "use tmp/".into(),
         }]
     );
@@ -476,7 +476,7 @@ fn always_and_decide_later() {
     let mut app = ts::app();
     app.update(requested(102, &ts::approval("apr_1", "s1")));
     assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
-    assert_eq!(app.state.modal, None, "Esc leaves it pending");
+    assert!(!app.views.has_modal(), "Esc leaves it pending");
     assert_eq!(app.state.approvals_of("s1"), 1);
     // `a` in the list brings it back; `A` allows always.
     app.update(key('a'));
@@ -486,7 +486,7 @@ fn always_and_decide_later() {
         actions,
         vec![Action::Decide {
             id: "apr_1".into(),
-            decision: "allow_always".into(),
+            decision: Decision::AllowAlways,
             message: String::new(),
         }]
     );
@@ -498,7 +498,7 @@ fn keys_typed_in_the_composer_never_decide_an_approval() {
     app.update(key('i'));
     assert_eq!(app.state.focus, Focus::Composer);
     app.update(requested(102, &ts::approval("apr_1", "s1")));
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     assert!(
         app.state
             .notice
@@ -620,10 +620,8 @@ fn new_session_picks_a_provider_and_a_policy() {
         p("openai", true),
     ])));
     // The first ready provider is preselected.
-    assert!(matches!(
-        app.state.modal,
-        Some(crate::state::Modal::NewSession { index: 1, .. })
-    ));
+    let picker = app.views.top_as::<crate::ui::overlay::NewSessionView>();
+    assert_eq!(picker.map(|v| v.index), Some(1));
     app.update(key('j'));
     app.update(code(crossterm::event::KeyCode::Tab));
     assert_eq!(
@@ -633,10 +631,10 @@ fn new_session_picks_a_provider_and_a_policy() {
             approval_policy: "auto-edit".into(),
         }]
     );
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
     // Esc creates nothing.
     app.update(key('n'));
     app.update(AppEvent::Reply(Reply::Providers(vec![p("codex", true)])));
     assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
-    assert_eq!(app.state.modal, None);
+    assert!(!app.views.has_modal());
 }

@@ -1,8 +1,8 @@
 //! What an agent did besides talking, drawn under its answer: the plan, each tool call with its
 //! status, and each file change as a coloured diff (long diffs are cut).
 
-use super::theme;
-use super::transcript::{INDENT as BODY_INDENT, wrap};
+use super::text::{truncate, wrap};
+use super::theme::{self, INDENT as BODY_INDENT};
 use agentmux_shared::types::{Message, ToolCall};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -59,8 +59,7 @@ pub fn lines(m: &Message, width: usize, out: &mut Vec<Line<'static>>) {
             } else {
                 theme::dim()
             };
-            let shown =
-                super::sessions::truncate(&l.replace('\t', "    "), width.saturating_sub(2));
+            let shown = truncate(&l.replace('\t', "    "), width.saturating_sub(2));
             out.push(Line::from(vec![
                 Span::raw(format!("{BODY_INDENT}  ")),
                 Span::styled(shown, style),
@@ -94,10 +93,7 @@ fn tool_line(t: &ToolCall, width: usize) -> Line<'static> {
     Line::from(vec![
         Span::raw(BODY_INDENT),
         Span::styled("⚙ ", style),
-        Span::styled(
-            super::sessions::truncate(&text, width.saturating_sub(2)),
-            style,
-        ),
+        Span::styled(truncate(&text, width.saturating_sub(2)), style),
     ])
 }
 

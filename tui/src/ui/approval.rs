@@ -1,10 +1,13 @@
 //! The approval modal: which session and tool, what it wants to do (summary, input, diff), and
 //! the keys that decide it, or the prompt for a denial's message.
 
-use super::{overlay, theme};
-use crate::keymap::{KeyMap, Scope};
+use super::view::{Ctx, Intent, KeyOutcome, View, edit, paste_line};
+use super::{layout, theme};
+use crate::action::Action;
+use crate::keymap::Scope;
 use crate::state::{Input, State};
-use agentmux_shared::types::Approval;
+use agentmux_shared::types::{Approval, Decision};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -13,16 +16,88 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 /// Input JSON lines shown before the rest is elided (the diff matters more).
 const MAX_INPUT_LINES: usize = 12;
 
-pub fn render(
-    a: &Approval,
-    state: &State,
-    deny: Option<&Input>,
-    scroll: u16,
-    km: &KeyMap,
-    area: Rect,
-    frame: &mut Frame,
-) {
-    let rect = overlay::centered(
+/// One pending approval, decided by its keys (`KeyMap::hints(Scope::Approval)`, listed in its
+/// footer rather than the status bar).
+#[derive(Debug)]
+pub struct ApprovalView {
+    pub id: String,
+    /// Typing the reason for a denial (Enter sends it).
+    pub deny: Option<Input>,
+    /// Body lines scrolled past.
+    pub scroll: u16,
+}
+
+impl ApprovalView {
+    pub fn new(id: &str) -> ApprovalView {
+        ApprovalView {
+            id: id.to_string(),
+            deny: None,
+            scroll: 0,
+        }
+    }
+
+    fn decide(&self, d: Decision, message: String) -> KeyOutcome {
+        KeyOutcome::Close(vec![Intent::Call(Action::Decide {
+            id: self.id.clone(),
+            decision: d,
+            message,
+        })])
+    }
+}
+
+impl View for ApprovalView {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        if let Some(a) = cx.state.approvals.get(&self.id) {
+            draw(self, a, cx, area, frame);
+        }
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
+        let km = cx.km;
+        if let Some(input) = &mut self.deny {
+            match k.code {
+                KeyCode::Enter => {
+                    let message = input.text.trim().to_string();
+                    return self.decide(Decision::Deny, message);
+                }
+                // Back to the approval, undecided.
+                KeyCode::Esc => self.deny = None,
+                _ => edit(input, k),
+            }
+            return KeyOutcome::done();
+        }
+        if km.allow_once.matches(&k) {
+            return self.decide(Decision::AllowOnce, String::new());
+        } else if km.allow_always.matches(&k) {
+            return self.decide(Decision::AllowAlways, String::new());
+        } else if km.deny.matches(&k) {
+            self.deny = Some(Input::default());
+        } else if km.close_approval.matches(&k) {
+            return KeyOutcome::Close(Vec::new());
+        } else {
+            self.scroll = match k.code {
+                KeyCode::Down | KeyCode::Char('j') => self.scroll.saturating_add(1),
+                KeyCode::Up | KeyCode::Char('k') => self.scroll.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => self.scroll.saturating_add(10),
+                KeyCode::PageUp => self.scroll.saturating_sub(10),
+                KeyCode::Home => 0,
+                _ => self.scroll,
+            };
+        }
+        KeyOutcome::done()
+    }
+
+    fn handle_paste(&mut self, text: &str, _cx: &Ctx) -> KeyOutcome {
+        if let Some(input) = &mut self.deny {
+            paste_line(input, text);
+        }
+        KeyOutcome::done()
+    }
+}
+
+fn draw(v: &ApprovalView, a: &Approval, cx: &Ctx, area: Rect, frame: &mut Frame) {
+    let (state, km, deny, scroll) = (cx.state, cx.km, v.deny.as_ref(), v.scroll);
+    let rect = layout::centered(
         area,
         area.width.saturating_sub(4).clamp(20, 100),
         area.height.saturating_sub(2),
@@ -45,9 +120,9 @@ pub fn render(
         return;
     }
     let mut hints = Vec::new();
-    for (key, help) in km.hints(Scope::Approval) {
-        hints.push(Span::styled(key, theme::bold()));
-        hints.push(Span::styled(format!(" {help}  "), theme::dim()));
+    for h in km.hints(Scope::Approval) {
+        hints.push(Span::styled(h.key, theme::bold()));
+        hints.push(Span::styled(format!(" {}  ", h.help), theme::dim()));
     }
     hints.push(Span::styled("↑↓ scroll", theme::dim()));
     let hints = Line::from(hints);

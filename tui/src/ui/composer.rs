@@ -1,7 +1,10 @@
 //! The message composer at the bottom of the transcript, a few lines tall.
 
 use super::theme;
+use super::view::{Ctx, Intent, KeyOutcome, View, pasted};
+use crate::keymap::{Hint, Scope};
 use crate::state::{Focus, Input, State};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -16,8 +19,47 @@ pub fn height(state: &State) -> u16 {
     u16::try_from(rows + 1).unwrap_or(2)
 }
 
-pub fn render(state: &State, area: Rect, frame: &mut Frame) {
-    let focused = state.focus == Focus::Composer && state.modal.is_none();
+/// The composer pane: its text lives in `State` (a failed send gives it back), so its keys
+/// are edits for `App::update` to make.
+#[derive(Debug, Default)]
+pub struct ComposerPane;
+
+impl View for ComposerPane {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        render(
+            cx.state,
+            cx.top && cx.state.focus == Focus::Composer,
+            area,
+            frame,
+        );
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
+        let km = cx.km;
+        KeyOutcome::intent(if km.leave_composer.matches(&k) {
+            Intent::Focus(Focus::Sessions)
+        } else if km.newline.matches(&k) {
+            Intent::Insert("\n".into())
+        } else if km.send.matches(&k) {
+            Intent::Send
+        } else {
+            Intent::Edit(k)
+        })
+    }
+
+    fn handle_paste(&mut self, text: &str, _cx: &Ctx) -> KeyOutcome {
+        KeyOutcome::Consumed(vec![
+            Intent::Focus(Focus::Composer),
+            Intent::Insert(pasted(text)),
+        ])
+    }
+
+    fn hints(&self, cx: &Ctx) -> Vec<Hint> {
+        cx.km.hints(Scope::Composer)
+    }
+}
+
+fn render(state: &State, focused: bool, area: Rect, frame: &mut Frame) {
     let title = if focused {
         Span::styled("Message", theme::bold())
     } else {
@@ -48,14 +90,14 @@ pub fn render(state: &State, area: Rect, frame: &mut Frame) {
     }
 }
 
-struct View {
+struct Visible {
     lines: Vec<String>,
     /// Row and column of the cursor inside the view.
     cursor: (usize, usize),
 }
 
 /// Picks the rows and horizontal offset that keep the cursor visible.
-fn layout(input: &Input, width: usize, rows: usize) -> View {
+fn layout(input: &Input, width: usize, rows: usize) -> Visible {
     let before = &input.text[..input.cursor];
     let cur_row = before.matches('\n').count();
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -72,7 +114,7 @@ fn layout(input: &Input, width: usize, rows: usize) -> View {
         .take(rows)
         .map(|l| skip_columns(l, hscroll))
         .collect();
-    View {
+    Visible {
         lines,
         cursor: (cur_row - first_row, col - hscroll),
     }

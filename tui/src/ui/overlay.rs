@@ -1,76 +1,172 @@
-//! Modal views drawn over everything: the help (generated from the `KeyMap`), the rename
-//! prompt, the delete confirmation and (in `approval`) a pending approval.
+//! Small modals: the rename prompt, the delete confirmation and the new-session picker. Each
+//! holds what it edits; what it decides goes out as an `Action` when it closes.
 
+use super::layout::centered;
 use super::theme;
-use crate::keymap::{KeyMap, Scope};
-use crate::state::{Modal, State};
+use super::view::{Ctx, Intent, KeyOutcome, View, edit, paste_line};
+use crate::action::Action;
+use crate::state::{Input, POLICIES};
+use agentmux_shared::types::ProviderHealth;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-pub fn render(modal: &Modal, state: &State, km: &KeyMap, area: Rect, frame: &mut Frame) {
-    match modal {
-        Modal::Help => help(km, area, frame),
-        Modal::NewSession {
-            providers,
-            index,
-            policy,
-        } => new_session(providers, *index, *policy, area, frame),
-        Modal::Approval { id, deny, scroll } => {
-            if let Some(a) = state.approvals.get(id) {
-                super::approval::render(a, state, deny.as_ref(), *scroll, km, area, frame);
-            }
-        }
-        Modal::Rename { input, .. } => {
-            let rect = centered(area, 50, 3);
-            let block = Block::bordered()
-                .border_style(theme::dim())
-                .title(Span::styled(
-                    "Rename (Enter to save, Esc to cancel)",
-                    theme::bold(),
-                ));
-            let inner = block.inner(rect);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(block, rect);
-            let before = Span::raw(&input.text[..input.cursor]).width();
-            // Show the tail when the title is wider than the box.
-            let skip = before.saturating_sub(usize::from(inner.width.saturating_sub(1)));
-            let shown: String = input.text.chars().skip(skip).collect();
-            frame.render_widget(Paragraph::new(shown), inner);
-            frame.set_cursor_position(Position {
-                x: inner.x + u16::try_from(before - skip).unwrap_or(0),
-                y: inner.y,
-            });
-        }
-        Modal::ConfirmDelete { title, .. } => {
-            let rect = centered(area, 50, 4);
-            let block = Block::bordered()
-                .border_style(theme::failed())
-                .title(Span::styled("Delete session", theme::bold()));
-            frame.render_widget(Clear, rect);
-            let name = if title.is_empty() {
-                "(untitled)"
-            } else {
-                title
-            };
-            let text = vec![
-                Line::from(format!("Delete {name:?} and its history?")),
-                Line::from(Span::styled(
-                    "y / Enter: delete    n / Esc: keep",
-                    theme::dim(),
-                )),
-            ];
-            frame.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
-                rect,
-            );
+/// Renaming a session: Enter saves, Esc cancels.
+#[derive(Debug)]
+pub struct RenameView {
+    pub id: String,
+    pub input: Input,
+}
+
+impl RenameView {
+    pub fn new(id: &str, title: &str) -> RenameView {
+        RenameView {
+            id: id.to_string(),
+            input: Input::with_text(title),
         }
     }
 }
 
+impl View for RenameView {
+    fn render(&self, _cx: &Ctx, area: Rect, frame: &mut Frame) {
+        let rect = centered(area, 50, 3);
+        let block = Block::bordered()
+            .border_style(theme::dim())
+            .title(Span::styled(
+                "Rename (Enter to save, Esc to cancel)",
+                theme::bold(),
+            ));
+        let inner = block.inner(rect);
+        frame.render_widget(Clear, rect);
+        frame.render_widget(block, rect);
+        let before = Span::raw(&self.input.text[..self.input.cursor]).width();
+        // Show the tail when the title is wider than the box.
+        let skip = before.saturating_sub(usize::from(inner.width.saturating_sub(1)));
+        let shown: String = self.input.text.chars().skip(skip).collect();
+        frame.render_widget(Paragraph::new(shown), inner);
+        frame.set_cursor_position(Position {
+            x: inner.x + u16::try_from(before - skip).unwrap_or(0),
+            y: inner.y,
+        });
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, _cx: &Ctx) -> KeyOutcome {
+        match k.code {
+            KeyCode::Esc => KeyOutcome::Close(Vec::new()),
+            KeyCode::Enter => KeyOutcome::Close(vec![Intent::Call(Action::Rename {
+                id: self.id.clone(),
+                title: self.input.text.trim().to_string(),
+            })]),
+            _ => {
+                edit(&mut self.input, k);
+                KeyOutcome::done()
+            }
+        }
+    }
+
+    fn handle_paste(&mut self, text: &str, _cx: &Ctx) -> KeyOutcome {
+        paste_line(&mut self.input, text);
+        KeyOutcome::done()
+    }
+}
+
+/// Deleting a session and its history, once confirmed.
+#[derive(Debug)]
+pub struct ConfirmDeleteView {
+    pub id: String,
+    pub title: String,
+}
+
+impl View for ConfirmDeleteView {
+    fn render(&self, _cx: &Ctx, area: Rect, frame: &mut Frame) {
+        let rect = centered(area, 50, 4);
+        let block = Block::bordered()
+            .border_style(theme::failed())
+            .title(Span::styled("Delete session", theme::bold()));
+        frame.render_widget(Clear, rect);
+        let name = if self.title.is_empty() {
+            "(untitled)"
+        } else {
+            self.title.as_str()
+        };
+        let text = vec![
+            Line::from(format!("Delete {name:?} and its history?")),
+            Line::from(Span::styled(
+                "y / Enter: delete    n / Esc: keep",
+                theme::dim(),
+            )),
+        ];
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+            rect,
+        );
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, _cx: &Ctx) -> KeyOutcome {
+        match k.code {
+            KeyCode::Char('y') | KeyCode::Enter => {
+                KeyOutcome::Close(vec![Intent::Call(Action::Delete {
+                    id: self.id.clone(),
+                })])
+            }
+            KeyCode::Char('n') | KeyCode::Esc => KeyOutcome::Close(Vec::new()),
+            _ => KeyOutcome::done(),
+        }
+    }
+}
+
+/// Picking the provider and approval policy of a new session.
+#[derive(Debug)]
+pub struct NewSessionView {
+    pub providers: Vec<ProviderHealth>,
+    pub index: usize,
+    /// Into `POLICIES`.
+    pub policy: usize,
+}
+
+impl NewSessionView {
+    /// The first available provider is preselected.
+    pub fn new(providers: Vec<ProviderHealth>) -> NewSessionView {
+        let index = providers.iter().position(|p| p.available).unwrap_or(0);
+        NewSessionView {
+            providers,
+            index,
+            policy: 0,
+        }
+    }
+}
+
+impl View for NewSessionView {
+    fn render(&self, _cx: &Ctx, area: Rect, frame: &mut Frame) {
+        new_session(&self.providers, self.index, self.policy, area, frame);
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, _cx: &Ctx) -> KeyOutcome {
+        let n = self.providers.len();
+        match k.code {
+            KeyCode::Esc => return KeyOutcome::Close(Vec::new()),
+            KeyCode::Enter => {
+                let create = self.providers.get(self.index).map(|p| {
+                    Intent::Call(Action::CreateSession {
+                        provider: p.id.clone(),
+                        approval_policy: POLICIES[self.policy % POLICIES.len()].into(),
+                    })
+                });
+                return KeyOutcome::Close(create.into_iter().collect());
+            }
+            KeyCode::Down | KeyCode::Char('j') if n > 0 => self.index = (self.index + 1) % n,
+            KeyCode::Up | KeyCode::Char('k') if n > 0 => self.index = (self.index + n - 1) % n,
+            KeyCode::Tab | KeyCode::Char('p') => self.policy = (self.policy + 1) % POLICIES.len(),
+            _ => {}
+        }
+        KeyOutcome::done()
+    }
+}
+
 fn new_session(
-    providers: &[agentmux_shared::types::ProviderHealth],
+    providers: &[ProviderHealth],
     index: usize,
     policy: usize,
     area: Rect,
@@ -105,8 +201,8 @@ fn new_session(
     }
     lines.push(Line::default());
     let mut pol = vec![Span::styled("policy ", theme::dim())];
-    for (i, p) in crate::state::POLICIES.iter().enumerate() {
-        let style = if i == policy % crate::state::POLICIES.len() {
+    for (i, p) in POLICIES.iter().enumerate() {
+        let style = if i == policy % POLICIES.len() {
             theme::selected(true)
         } else {
             theme::dim()
@@ -126,75 +222,4 @@ fn new_session(
         .title(Span::styled("New session", theme::bold()));
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
-}
-
-/// Every binding, grouped by scope: built from the same struct that dispatches keys.
-/// `compact` drops the blank lines between groups, for short terminals.
-pub fn help_lines(km: &KeyMap, compact: bool) -> Vec<Line<'static>> {
-    let entries = km.entries();
-    let key_w = entries
-        .iter()
-        .map(|(_, b)| b.label().chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut lines = Vec::new();
-    for scope in [
-        Scope::Global,
-        Scope::Sessions,
-        Scope::Composer,
-        Scope::Terminal,
-    ] {
-        if !lines.is_empty() && !compact {
-            lines.push(Line::default());
-        }
-        lines.push(Line::from(Span::styled(scope.title(), theme::bold())));
-        for (_, b) in entries.iter().filter(|(s, _)| *s == scope) {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {:<key_w$}", b.label()), theme::user()),
-                Span::raw(format!("  {}", b.help)),
-            ]));
-        }
-    }
-    lines
-}
-
-fn help(km: &KeyMap, area: Rect, frame: &mut Frame) {
-    let fits = |lines: &[Line]| {
-        let w = lines.iter().map(Line::width).max().unwrap_or(0) + 2;
-        lines.len() + 2 <= usize::from(area.height) && w <= usize::from(area.width)
-    };
-    // Spaced out if that fits, else framed without the blank lines, else the fallback below.
-    let mut full = help_lines(km, false);
-    if !fits(&full) {
-        full = help_lines(km, true);
-    }
-    let want_w = full.iter().map(Line::width).max().unwrap_or(0) + 2;
-    let fits = fits(&full);
-    let title = Span::styled("Keys (any key closes)", theme::bold());
-    frame.render_widget(Clear, area);
-    if fits {
-        let rect = centered(
-            area,
-            u16::try_from(want_w).unwrap_or(u16::MAX),
-            u16::try_from(full.len() + 2).unwrap_or(u16::MAX),
-        );
-        let block = Block::bordered().border_style(theme::dim()).title(title);
-        frame.render_widget(Clear, rect);
-        frame.render_widget(Paragraph::new(full).block(block), rect);
-    } else {
-        // Small terminal: the whole screen, no frame, no spacing; long lines are clipped.
-        frame.render_widget(Paragraph::new(help_lines(km, true)), area);
-    }
-}
-
-/// A `w`×`h` box in the middle of `area`, shrunk to fit.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
 }

@@ -1,18 +1,87 @@
-//! The session list: two rows per session (title with an approval or unread marker; provider
-//! and status, or the approvals waiting),
-//! then a "Terminals" group with two rows per terminal (name; running or exited with code).
+//! The session list pane and its keys: two rows per session (title with an approval or
+//! unread marker; provider and status, or the approvals waiting), then a "Terminals" group
+//! with two rows per terminal (name; running or exited with code).
 
+use super::help::HelpView;
+use super::overlay::{ConfirmDeleteView, RenameView};
+use super::text::truncate;
 use super::theme;
+use super::view::{Ctx, Intent, KeyOutcome, View};
+use crate::action::Action;
+use crate::keymap::{Hint, Scope};
 use crate::state::{Focus, State};
 use agentmux_shared::types::{Session, Terminal, TerminalStatus};
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
-    let focused = state.focus == Focus::Sessions && state.modal.is_none();
+/// The list pane; its keys pick, create, rename, delete and cancel sessions.
+#[derive(Debug, Default)]
+pub struct SessionsPane;
+
+impl View for SessionsPane {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        let focused = cx.top && cx.state.focus == Focus::Sessions;
+        render(cx.state, focused, area, frame.buffer_mut());
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
+        let (state, km) = (cx.state, cx.km);
+        let intent = if km.quit.matches(&k) {
+            Intent::Quit
+        } else if km.help.matches(&k) {
+            Intent::Open(Box::new(HelpView))
+        } else if km.up.matches(&k) {
+            Intent::Select(-1)
+        } else if km.down.matches(&k) {
+            Intent::Select(1)
+        } else if km.new_session.matches(&k) {
+            Intent::Call(Action::ListProviders)
+        } else if km.approvals.matches(&k) {
+            Intent::OpenApprovals
+        } else if km.compose.matches(&k) {
+            Intent::Focus(if state.selected_terminal().is_some() {
+                Focus::Terminal
+            } else {
+                Focus::Composer
+            })
+        } else if let Some(s) = state.selected_session() {
+            if km.rename.matches(&k) {
+                Intent::Open(Box::new(RenameView::new(&s.id, &s.title)))
+            } else if km.delete.matches(&k) {
+                Intent::Open(Box::new(ConfirmDeleteView {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                }))
+            } else if km.cancel.matches(&k) {
+                Intent::Call(Action::Cancel {
+                    id: s.id.clone(),
+                    hard: false,
+                })
+            } else if km.cancel_hard.matches(&k) {
+                Intent::Call(Action::Cancel {
+                    id: s.id.clone(),
+                    hard: true,
+                })
+            } else {
+                return KeyOutcome::Pass;
+            }
+        } else {
+            return KeyOutcome::Pass;
+        };
+        KeyOutcome::intent(intent)
+    }
+
+    fn hints(&self, cx: &Ctx) -> Vec<Hint> {
+        cx.km.hints(Scope::Sessions)
+    }
+}
+
+fn render(state: &State, focused: bool, area: Rect, buf: &mut Buffer) {
     let title_style = if focused { theme::bold() } else { theme::dim() };
     let block = Block::new()
         .borders(Borders::RIGHT)
@@ -183,25 +252,4 @@ fn title_span(title: &str, selected: bool, focused: bool, width: usize) -> Span<
     } else {
         span
     }
-}
-
-/// Cuts to `max` columns, ending with `…` when something was dropped.
-pub fn truncate(s: &str, max: usize) -> String {
-    if Span::raw(s).width() <= max {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = Span::raw(&*c.encode_utf8(&mut [0; 4])).width();
-        if w + cw + 1 > max {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    if max > 0 {
-        out.push('…');
-    }
-    out
 }

@@ -1,15 +1,16 @@
 //! The one-line status bar: connection, event log position, pending calls, notices and hints.
 
 use super::theme;
-use crate::keymap::{KeyMap, Scope};
-use crate::state::{Conn, Focus, State};
+use crate::keymap::{Hint, KeyMap};
+use crate::state::{Conn, State};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub fn render(state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) {
+/// `hints`: the keys of the view that has them (`ViewStack::hints`).
+pub fn render(state: &State, km: &KeyMap, hints: &[Hint], area: Rect, buf: &mut Buffer) {
     let mut left = match &state.conn {
         Conn::Connected { version } => vec![
             Span::styled("● ", Style::default().fg(Color::Green)),
@@ -50,15 +51,10 @@ pub fn render(state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) {
     } else if let Conn::Connecting { error: Some(e), .. } = &state.conn {
         vec![Span::styled(e.clone(), theme::dim())]
     } else {
-        let scope = match state.focus {
-            Focus::Sessions => Scope::Sessions,
-            Focus::Composer => Scope::Composer,
-            Focus::Terminal => Scope::Terminal,
-        };
         let mut spans = Vec::new();
-        for (key, help) in km.hints(scope) {
-            spans.push(Span::styled(key, theme::bold()));
-            spans.push(Span::styled(format!(" {help}  "), theme::dim()));
+        for h in hints {
+            spans.push(Span::styled(h.key.clone(), theme::bold()));
+            spans.push(Span::styled(format!(" {}  ", h.help), theme::dim()));
         }
         spans
     };

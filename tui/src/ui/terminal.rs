@@ -2,10 +2,13 @@
 //! from the local vt100 copy. A frame touches only the cells the pane shows.
 
 use super::theme;
+use super::view::{Ctx, Intent, KeyOutcome, View};
+use crate::keymap::{Hint, KeyMap, Scope};
 use crate::output::{command_line, terminal_status};
 use crate::state::{Focus, State};
 use crate::term_view::Link;
 use agentmux_shared::types::TerminalStatus;
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -21,11 +24,34 @@ pub fn screen_area(area: Rect) -> Rect {
     }
 }
 
-pub fn render(state: &State, km: &crate::keymap::KeyMap, area: Rect, frame: &mut Frame) {
+/// The terminal pane: every key and paste goes to the program; `App::update` runs them
+/// through the prefix machine.
+#[derive(Debug, Default)]
+pub struct TerminalPane;
+
+impl View for TerminalPane {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        let focused = cx.top && cx.state.focus == Focus::Terminal;
+        render(cx.state, cx.km, focused, area, frame);
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, _cx: &Ctx) -> KeyOutcome {
+        KeyOutcome::intent(Intent::TermKey(k))
+    }
+
+    fn handle_paste(&mut self, text: &str, _cx: &Ctx) -> KeyOutcome {
+        KeyOutcome::intent(Intent::TermPaste(text.to_string()))
+    }
+
+    fn hints(&self, cx: &Ctx) -> Vec<Hint> {
+        cx.km.hints(Scope::Terminal)
+    }
+}
+
+fn render(state: &State, km: &KeyMap, focused: bool, area: Rect, frame: &mut Frame) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    let focused = state.focus == Focus::Terminal && state.modal.is_none();
     let header = header(state, km, focused);
     frame
         .buffer_mut()
@@ -45,7 +71,7 @@ pub fn render(state: &State, km: &crate::keymap::KeyMap, area: Rect, frame: &mut
     }
 }
 
-fn header(state: &State, km: &crate::keymap::KeyMap, focused: bool) -> Line<'static> {
+fn header(state: &State, km: &KeyMap, focused: bool) -> Line<'static> {
     let Some(t) = state.selected_terminal() else {
         return Line::default();
     };

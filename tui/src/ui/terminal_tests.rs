@@ -13,10 +13,9 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 
 fn render(app: &crate::app::App, w: u16, h: u16) -> (String, Option<(u16, u16)>) {
-    let mut cache = TranscriptCache::default();
     let Ok(mut term) = Terminal::new(TestBackend::new(w, h));
     if let Err(e) = term.draw(|f| {
-        draw(f, &app.state, &app.keymap, &mut cache);
+        draw(f, &app.state, &app.keymap, &app.views);
     }) {
         panic!("draw: {e}");
     }

@@ -2,22 +2,20 @@
 
 use super::*;
 use crate::app::{AppEvent, Reply};
-use crate::state::{Conn, Focus, Input, Modal};
+use crate::state::{Conn, Focus, Input};
 use crate::test_support as ts;
+use crate::ui::approval::ApprovalView;
+use crate::ui::help::HelpView;
+use crate::ui::overlay::{ConfirmDeleteView, NewSessionView};
 use agentmux_shared::types::{MessagePage, Role};
 use insta::assert_snapshot;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn render(app: &crate::app::App, w: u16, h: u16) -> String {
-    let mut cache = TranscriptCache::default();
-    render_with(app, w, h, &mut cache)
-}
-
-fn render_with(app: &crate::app::App, w: u16, h: u16, cache: &mut TranscriptCache) -> String {
     let Ok(mut term) = Terminal::new(TestBackend::new(w, h));
     if let Err(e) = term.draw(|f| {
-        draw(f, &app.state, &app.keymap, cache);
+        draw(f, &app.state, &app.keymap, &app.views);
     }) {
         panic!("draw: {e}");
     }
@@ -49,24 +47,24 @@ fn composer_focused_multiline_80x24() {
 #[test]
 fn help_overlay_80x24() {
     let mut app = ts::app();
-    app.state.modal = Some(Modal::Help);
+    app.views.push(Box::new(HelpView));
     assert_snapshot!(render(&app, 80, 24));
 }
 
 #[test]
 fn help_overlay_40x20() {
     let mut app = ts::app();
-    app.state.modal = Some(Modal::Help);
+    app.views.push(Box::new(HelpView));
     assert_snapshot!(render(&app, 40, 20));
 }
 
 #[test]
 fn delete_confirm_80x24() {
     let mut app = ts::app();
-    app.state.modal = Some(Modal::ConfirmDelete {
+    app.views.push(Box::new(ConfirmDeleteView {
         id: "s1".into(),
         title: "refactor the parser".into(),
-    });
+    }));
     assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -135,17 +133,17 @@ fn huge_transcript_renders_only_the_viewport() {
             last_seq: 0,
         },
     }));
-    let mut cache = TranscriptCache::default();
-    let screen = render_with(&app, 80, 24, &mut cache);
+    let measured = |app: &crate::app::App| app.views.screen.transcript.measured();
+    let screen = render(&app, 80, 24);
     assert!(screen.contains("message number 99999"), "{screen}");
-    assert!(cache.measured <= 10, "measured {} messages", cache.measured);
+    assert!(measured(&app) <= 10, "measured {} messages", measured(&app));
     // Same frame again: everything comes from the cache.
-    render_with(&app, 80, 24, &mut cache);
-    assert!(cache.measured <= 10, "measured {} messages", cache.measured);
+    render(&app, 80, 24);
+    assert!(measured(&app) <= 10, "measured {} messages", measured(&app));
     app.state.scroll = 40;
-    let screen = render_with(&app, 80, 24, &mut cache);
+    let screen = render(&app, 80, 24);
     assert!(!screen.contains("message number 99999"), "{screen}");
-    assert!(cache.measured <= 30, "measured {} messages", cache.measured);
+    assert!(measured(&app) <= 30, "measured {} messages", measured(&app));
 }
 
 fn with_approval() -> crate::app::App {
@@ -162,7 +160,7 @@ fn with_approval() -> crate::app::App {
 #[test]
 fn approval_modal_80x24() {
     let app = with_approval();
-    assert!(matches!(app.state.modal, Some(Modal::Approval { .. })));
+    assert!(app.views.top_as::<ApprovalView>().is_some());
     assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -174,18 +172,19 @@ fn approval_modal_40x20() {
 #[test]
 fn approval_deny_prompt_80x24() {
     let mut app = with_approval();
-    app.state.modal = Some(Modal::Approval {
+    app.views.pop();
+    app.views.push(Box::new(ApprovalView {
         id: "apr_1".into(),
         deny: Some(Input::with_text("write it under tmp/ instead")),
         scroll: 0,
-    });
+    }));
     assert_snapshot!(render(&app, 80, 24));
 }
 
 #[test]
 fn approval_badges_in_the_list_80x24() {
     let mut app = with_approval();
-    app.state.modal = None;
+    app.views.pop();
     assert_snapshot!(render(&app, 80, 24));
 }
 
@@ -239,7 +238,7 @@ fn new_session_picker_80x24() {
         available,
         detail: detail.into(),
     };
-    app.state.modal = Some(Modal::NewSession {
+    app.views.push(Box::new(NewSessionView {
         providers: vec![
             p("claude", true, "/usr/bin/claude"),
             p("codex", false, "codex not found on PATH"),
@@ -247,6 +246,6 @@ fn new_session_picker_80x24() {
         ],
         index: 2,
         policy: 1,
-    });
+    }));
     assert_snapshot!(render(&app, 80, 24));
 }

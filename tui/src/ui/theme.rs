@@ -74,6 +74,9 @@ pub fn title_of(s: &Session) -> String {
     }
 }
 
+/// How far a message's body and its activity sit under its header.
+pub const INDENT: &str = "  ";
+
 /// Marks sessions with an assistant reply not yet looked at.
 pub const UNREAD: &str = "●";
 

@@ -2,19 +2,23 @@
 //! viewport are wrapped, and their wrapped lines are cached, so a frame costs the same for
 //! ten messages or a hundred thousand.
 
-use super::theme;
+use super::text::wrap;
+use super::theme::{self, INDENT};
+use super::view::{Ctx, Intent, KeyOutcome, View};
 use crate::state::State;
 use agentmux_shared::types::{Message, MessageStatus, Role};
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Past this many cached messages the cache starts over; it only needs what is on screen.
 const CACHE_LIMIT: usize = 4096;
-pub const INDENT: &str = "  ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
@@ -48,7 +52,7 @@ impl Fingerprint {
 /// Wrapped lines per message id, valid for one width. Lives beside `State` (not in it)
 /// because it is a rendering detail, not something mirrored from the daemon.
 #[derive(Debug, Default)]
-pub struct TranscriptCache {
+struct TranscriptCache {
     width: u16,
     entries: HashMap<String, (Fingerprint, Vec<Line<'static>>)>,
     /// Messages wrapped since creation: what the viewport-cost test counts.
@@ -86,7 +90,43 @@ pub struct Measure {
     pub term_size: (u16, u16),
 }
 
-pub fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
+/// The transcript pane. It never has the focus; PgUp/PgDn scroll it from the list and the
+/// composer alike.
+#[derive(Debug, Default)]
+pub struct TranscriptPane {
+    /// Behind a `RefCell` because drawing takes `&self`; only drawing touches it.
+    cache: RefCell<TranscriptCache>,
+}
+
+impl TranscriptPane {
+    pub fn draw(&self, state: &State, area: Rect, buf: &mut Buffer) -> Measure {
+        render(state, area, buf, &mut self.cache.borrow_mut())
+    }
+
+    /// Messages wrapped since creation.
+    #[cfg(test)]
+    pub fn measured(&self) -> usize {
+        self.cache.borrow().measured
+    }
+}
+
+impl View for TranscriptPane {
+    fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
+        self.draw(cx.state, area, frame.buffer_mut());
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
+        if cx.km.page_up.matches(&k) {
+            KeyOutcome::intent(Intent::PageUp)
+        } else if cx.km.page_down.matches(&k) {
+            KeyOutcome::intent(Intent::PageDown)
+        } else {
+            KeyOutcome::Pass
+        }
+    }
+}
+
+fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
     let mut measure = Measure {
         rows: area.height,
         max_scroll: 0,
@@ -240,74 +280,4 @@ fn message_lines(m: &Message, width: u16) -> Vec<Line<'static>> {
     super::activity::lines(m, body_width, &mut out);
     out.push(Line::default());
     out
-}
-
-fn char_width(c: char) -> usize {
-    // ratatui measures with unicode-width; going through it keeps our wrap and its
-    // rendering in agreement without another dependency.
-    Span::raw(&*c.encode_utf8(&mut [0; 4])).width()
-}
-
-/// Greedy word wrap to `width` columns; words longer than a line are split anywhere.
-/// Newlines are kept as line breaks; tabs become spaces and other control characters are
-/// dropped so they cannot move the terminal cursor.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    for para in text.split('\n') {
-        let para = para.replace('\t', "    ");
-        let mut line = String::new();
-        let mut w = 0usize;
-        for word in para.split(' ') {
-            let word: String = word.chars().filter(|c| !c.is_control()).collect();
-            let ww: usize = word.chars().map(char_width).sum();
-            if w > 0 {
-                if w + 1 + ww <= width {
-                    line.push(' ');
-                    w += 1;
-                } else {
-                    out.push(std::mem::take(&mut line));
-                    w = 0;
-                }
-            }
-            if ww <= width - w {
-                line.push_str(&word);
-                w += ww;
-                continue;
-            }
-            for c in word.chars() {
-                let cw = char_width(c);
-                if w + cw > width && w > 0 {
-                    out.push(std::mem::take(&mut line));
-                    w = 0;
-                }
-                line.push(c);
-                w += cw;
-            }
-        }
-        out.push(line);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pretty_assertions::assert_eq;
-
-    #[test]
-    fn wrap_cases() {
-        let check = |text: &str, width: usize, want: &[&str]| {
-            assert_eq!(wrap(text, width), want, "{text:?} at {width}");
-        };
-        check("", 10, &[""]);
-        check("hello world", 20, &["hello world"]);
-        check("hello world", 5, &["hello", "world"]);
-        check("hello world", 8, &["hello", "world"]);
-        check("a\n\nb", 8, &["a", "", "b"]);
-        check("abcdefghij", 4, &["abcd", "efgh", "ij"]);
-        check("ab abcdefgh", 4, &["ab", "abcd", "efgh"]);
-        check("日本語テキスト", 6, &["日本語", "テキス", "ト"]);
-        check("a\tb\x1b[2J", 20, &["a    b[2J"]);
-    }
 }

@@ -1,0 +1,89 @@
+//! `Action`: work for the daemon, which `App::update` returns and the worker runs. A leaf, so
+//! the views that ask for it need not depend on the app.
+
+use agentmux_shared::types::Decision;
+use std::time::Duration;
+
+/// Work for the daemon. Everything but `Connect`, `Subscribe` and the terminal attachment's
+/// actions is a call answered by one `Reply` or `CallFailed`, which is what `State::pending`
+/// counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Connect {
+        attempt: u32,
+        delay: Duration,
+        /// Only the first connection starts a daemon: after `agentmux daemon stop` the TUI
+        /// should wait, not bring it back behind the user's back.
+        autostart: bool,
+    },
+    Subscribe {
+        after_seq: u64,
+        generation: u64,
+    },
+    ListSessions,
+    LoadMessages {
+        session_id: String,
+        after_index: u64,
+        page_size: u32,
+    },
+    /// The provider list, for the new-session picker.
+    ListProviders,
+    CreateSession {
+        provider: String,
+        approval_policy: String,
+    },
+    Rename {
+        id: String,
+        title: String,
+    },
+    Delete {
+        id: String,
+    },
+    Cancel {
+        id: String,
+        hard: bool,
+    },
+    Send {
+        session_id: String,
+        content: String,
+    },
+    ListTerminals,
+    /// The pending approvals (after a (re)connect: events only tell what changes).
+    ListApprovals,
+    Decide {
+        id: String,
+        decision: Decision,
+        message: String,
+    },
+    /// Opens the attachment (replacing any other); its events carry `generation`.
+    Attach {
+        terminal_id: String,
+        rows: u16,
+        cols: u16,
+        generation: u64,
+    },
+    TermInput {
+        generation: u64,
+        data: Vec<u8>,
+    },
+    TermResize {
+        generation: u64,
+        rows: u16,
+        cols: u16,
+    },
+    Detach,
+}
+
+impl Action {
+    pub fn is_call(&self) -> bool {
+        !matches!(
+            self,
+            Action::Connect { .. }
+                | Action::Subscribe { .. }
+                | Action::Attach { .. }
+                | Action::TermInput { .. }
+                | Action::TermResize { .. }
+                | Action::Detach
+        )
+    }
+}
