@@ -17,13 +17,11 @@ impl Message {
                 }
             }
             EventPayload::ToolCall(t) => merge_tool_call(&mut self.tools, t),
-            EventPayload::FileChanged { path, diff } => {
-                if self.changes.len() < MAX_TOOL_CALLS {
-                    self.changes.push(FileChange {
-                        path: path.clone(),
-                        diff: diff.clone(),
-                    });
-                }
+            EventPayload::FileChanged { path, diff } if self.changes.len() < MAX_TOOL_CALLS => {
+                self.changes.push(FileChange {
+                    path: path.clone(),
+                    diff: diff.clone(),
+                });
             }
             EventPayload::PlanUpdated { entries } => self.plan = entries.clone(),
             EventPayload::TurnFinished(t) if t.assistant_message_id == self.id => {

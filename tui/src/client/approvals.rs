@@ -24,12 +24,12 @@ impl Client {
                 pending_only,
             })
             .await;
-        Ok(r.map_err(status_to_error)?
+        r.map_err(status_to_error)?
             .into_inner()
             .approvals
             .into_iter()
             .map(Approval::try_from)
-            .collect::<Result<_>>()?)
+            .collect()
     }
 
     pub async fn decide_approval(
