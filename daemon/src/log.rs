@@ -83,6 +83,7 @@ impl EventLog {
             store.apply(Store::batch(ops, end))?;
             store.flush_blocking()?;
         }
+        store.upgrade()?;
         let (tx, rx) = mpsc::channel(64 * 1024);
         let (bus, _) = broadcast::channel(opts.subscriber_buffer.max(16));
         let inner = Arc::new(Inner {

@@ -11,7 +11,7 @@ use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
 /// Bumped when the key layout or an encoding changes incompatibly; `migrate` upgrades older stores.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META_SCHEMA: &[u8] = b"m:schema";
 const META_APPLIED: &[u8] = b"m:applied";
@@ -20,6 +20,7 @@ const MESSAGE: u8 = b'g';
 const KEY: u8 = b'k';
 const TERMINAL: u8 = b't';
 const APPROVAL: u8 = b'a';
+const APPROVAL_SESSION: u8 = b'x';
 const INSTALL_JOB: u8 = b'j';
 
 #[derive(Clone)]
@@ -53,12 +54,13 @@ impl Store {
             .map_err(storage_err)?;
         let tree = db.open_tree("v1").map_err(storage_err)?;
         let store = Store { db, tree };
-        store.migrate()?;
+        store.schema()?;
         Ok(store)
     }
 
-    /// Brings an older store up to `SCHEMA_VERSION`; refuses a newer one rather than corrupt it.
-    fn migrate(&self) -> Result<()> {
+    /// The stored schema version; a newer one than this build's is refused rather than
+    /// corrupted.
+    fn schema(&self) -> Result<u32> {
         let found = match self.tree.get(META_SCHEMA).map_err(storage_err)? {
             Some(v) => u32::from_be_bytes(
                 v.as_ref()
@@ -72,7 +74,18 @@ impl Store {
                 "store schema {found} is newer than this agentmuxd ({SCHEMA_VERSION}): upgrade agentmuxd"
             )));
         }
-        // Version 0 is an empty store; later versions add steps here, one per version.
+        Ok(found)
+    }
+
+    /// Brings an older store up to `SCHEMA_VERSION`, one step per version. Runs after the
+    /// journal's writes were re-applied (they are in the old layout) and before any new one.
+    pub fn upgrade(&self) -> Result<()> {
+        let found = self.schema()?;
+        // Version 0 is an empty store.
+        if (1..2).contains(&found) {
+            let n = self.rekey_approvals()?;
+            tracing::info!(approvals = n, "store upgraded to schema 2");
+        }
         if found < SCHEMA_VERSION {
             self.tree
                 .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
@@ -202,6 +215,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The last `limit` messages of a session with `index < before`, oldest first: what a turn
+    /// reads, so its cost does not grow with the session.
+    pub fn messages_before(
+        &self,
+        session_id: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let range = Self::message_key(session_id, 0)..Self::message_key(session_id, before);
+        let mut out = Vec::new();
+        for item in self.tree.range(range).rev().take(limit) {
+            let (_, v) = item.map_err(storage_err)?;
+            out.push(decode_message(&v)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     pub fn message_keys(&self, session_id: &str) -> Result<Vec<Vec<u8>>> {
         self.tree
             .scan_prefix(Self::message_prefix(session_id))
@@ -238,46 +269,110 @@ impl Store {
         Ok(out)
     }
 
-    // ---- approvals
+    // ---- approvals: `a<session>\0<id>`, so they list and go with their session, and
+    // `x<id>` → session, so one is found by id alone.
 
-    pub fn approval_key(id: &str) -> Vec<u8> {
+    fn approval_prefix(session_id: &str) -> Vec<u8> {
         let mut k = vec![APPROVAL];
+        k.extend_from_slice(session_id.as_bytes());
+        k.push(0);
+        k
+    }
+
+    fn approval_key(session_id: &str, id: &str) -> Vec<u8> {
+        let mut k = Self::approval_prefix(session_id);
         k.extend_from_slice(id.as_bytes());
         k
     }
 
-    pub fn put_approval(a: &Approval) -> Op {
-        Op::Put(
-            Self::approval_key(&a.id),
-            pb::Approval::from(a.clone()).encode_to_vec(),
-        )
+    fn approval_index_key(id: &str) -> Vec<u8> {
+        let mut k = vec![APPROVAL_SESSION];
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    /// The record and its index entry.
+    pub fn put_approval(a: &Approval) -> [Op; 2] {
+        [
+            Op::Put(
+                Self::approval_key(&a.session_id, &a.id),
+                pb::Approval::from(a.clone()).encode_to_vec(),
+            ),
+            Op::Put(
+                Self::approval_index_key(&a.id),
+                a.session_id.as_bytes().to_vec(),
+            ),
+        ]
     }
 
     pub fn approval(&self, id: &str) -> Result<Option<Approval>> {
-        match self.tree.get(Self::approval_key(id)).map_err(storage_err)? {
-            Some(v) => Ok(Some(
-                pb::Approval::decode(v.as_ref())
-                    .map_err(|e| decode_err("approval", e))?
-                    .try_into()
-                    .map_err(|e| decode_err("approval", e))?,
-            )),
+        let Some(session) = self
+            .tree
+            .get(Self::approval_index_key(id))
+            .map_err(storage_err)?
+        else {
+            return Ok(None);
+        };
+        let session = String::from_utf8_lossy(&session);
+        match self
+            .tree
+            .get(Self::approval_key(&session, id))
+            .map_err(storage_err)?
+        {
+            Some(v) => Ok(Some(decode_approval(&v)?)),
             None => Ok(None),
         }
     }
 
-    /// Every approval, oldest first (ids sort by creation time).
-    pub fn approvals(&self) -> Result<Vec<Approval>> {
+    /// A session's approvals (every session's with `""`), oldest first within a session.
+    pub fn approvals(&self, session_id: &str) -> Result<Vec<Approval>> {
+        let prefix = if session_id.is_empty() {
+            vec![APPROVAL]
+        } else {
+            Self::approval_prefix(session_id)
+        };
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix([APPROVAL]) {
+        for item in self.tree.scan_prefix(prefix) {
             let (_, v) = item.map_err(storage_err)?;
-            out.push(
-                pb::Approval::decode(v.as_ref())
-                    .map_err(|e| decode_err("approval", e))?
-                    .try_into()
-                    .map_err(|e| decode_err("approval", e))?,
-            );
+            out.push(decode_approval(&v)?);
+        }
+        if session_id.is_empty() {
+            // Ids are time-ordered: oldest first across sessions too.
+            out.sort_by(|a, b| a.id.cmp(&b.id));
         }
         Ok(out)
+    }
+
+    /// Deletes of every approval of a session (a session delete takes them along).
+    pub fn approval_deletes(&self, session_id: &str) -> Result<Vec<Op>> {
+        let mut ops = Vec::new();
+        for a in self.approvals(session_id)? {
+            ops.push(Op::Del(Self::approval_key(session_id, &a.id)));
+            ops.push(Op::Del(Self::approval_index_key(&a.id)));
+        }
+        Ok(ops)
+    }
+
+    /// Schema 1 kept approvals as `a<id>`: rekey them under their session.
+    fn rekey_approvals(&self) -> Result<usize> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.tree.scan_prefix([APPROVAL]) {
+            let (k, v) = item.map_err(storage_err)?;
+            if k.contains(&0) {
+                continue;
+            }
+            let a = decode_approval(&v)?;
+            batch.remove(k);
+            for op in Self::put_approval(&a) {
+                if let Op::Put(k, v) = op {
+                    batch.insert(k, v);
+                }
+            }
+            n += 1;
+        }
+        self.tree.apply_batch(batch).map_err(storage_err)?;
+        Ok(n)
     }
 
     // ---- provider install jobs
@@ -366,6 +461,13 @@ fn decode_message(v: &[u8]) -> Result<Message> {
         .into())
 }
 
+fn decode_approval(v: &[u8]) -> Result<Approval> {
+    pb::Approval::decode(v)
+        .map_err(|e| decode_err("approval", e))?
+        .try_into()
+        .map_err(|e| decode_err("approval", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +493,92 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
         assert!(err.message.contains("newer"), "{}", err.message);
+    }
+
+    fn approval(session: &str, id: &str) -> Approval {
+        Approval {
+            id: id.into(),
+            session_id: session.into(),
+            ..Approval::default()
+        }
+    }
+
+    #[test]
+    fn approvals_live_under_their_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let ops = [("ses_b", "apr_1"), ("ses_a", "apr_2"), ("ses_b", "apr_3")]
+            .iter()
+            .flat_map(|(ses, id)| Store::put_approval(&approval(ses, id)))
+            .collect();
+        s.apply(Store::batch(ops, Default::default())).unwrap();
+        let ids = |v: Vec<Approval>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(ids(s.approvals("").unwrap()), ["apr_1", "apr_2", "apr_3"]);
+        assert_eq!(ids(s.approvals("ses_b").unwrap()), ["apr_1", "apr_3"]);
+        assert_eq!(s.approval("apr_3").unwrap().unwrap().session_id, "ses_b");
+        let dels = s.approval_deletes("ses_b").unwrap();
+        s.apply(Store::batch(dels, Default::default())).unwrap();
+        assert_eq!(ids(s.approvals("").unwrap()), ["apr_2"]);
+        assert!(s.approval("apr_1").unwrap().is_none());
+        // Nothing of the deleted session's approvals is left, index included.
+        assert_eq!(s.tree.scan_prefix([APPROVAL_SESSION]).count(), 1);
+    }
+
+    #[test]
+    fn a_schema_1_store_is_rekeyed_on_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.tree.insert(META_SCHEMA, &1u32.to_be_bytes()).unwrap();
+        let old = approval("ses_a", "apr_1");
+        let mut k = vec![APPROVAL];
+        k.extend_from_slice(b"apr_1");
+        s.tree
+            .insert(k, pb::Approval::from(old.clone()).encode_to_vec())
+            .unwrap();
+        assert!(
+            s.approval("apr_1").unwrap().is_none(),
+            "not found by id before"
+        );
+        s.upgrade().unwrap();
+        assert_eq!(s.approval("apr_1").unwrap(), Some(old.clone()));
+        assert_eq!(s.approvals("ses_a").unwrap(), vec![old]);
+        assert_eq!(s.schema().unwrap(), SCHEMA_VERSION);
+        s.upgrade().unwrap();
+        assert_eq!(
+            s.approvals("").unwrap().len(),
+            1,
+            "upgrading twice changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_tail_of_messages_reads_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let ops = (0..10)
+            .flat_map(|i| {
+                ["ses_a", "ses_b"].map(|ses| {
+                    Store::put_message(&Message {
+                        session_id: ses.into(),
+                        index: i,
+                        content: format!("{ses}{i}"),
+                        ..Message::default()
+                    })
+                })
+            })
+            .collect();
+        s.apply(Store::batch(ops, Default::default())).unwrap();
+        let text = |v: Vec<Message>| v.into_iter().map(|m| m.content).collect::<Vec<_>>();
+        assert_eq!(
+            text(s.messages_before("ses_a", 7, 3).unwrap()),
+            ["ses_a4", "ses_a5", "ses_a6"]
+        );
+        assert_eq!(
+            text(s.messages_before("ses_b", 2, 5).unwrap()),
+            ["ses_b0", "ses_b1"]
+        );
+        assert!(s.messages_before("ses_a", 0, 5).unwrap().is_empty());
+        assert!(s.messages_before("ses_c", 10, 5).unwrap().is_empty());
     }
 
     #[test]

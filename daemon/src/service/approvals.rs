@@ -47,7 +47,7 @@ pub(super) fn drain_pending(
     pending.sort_by(|a, b| a.approval.id.cmp(&b.approval.id));
     for p in pending {
         let a = cancelled(p.approval, reason);
-        ops.push(Store::put_approval(&a));
+        ops.extend(Store::put_approval(&a));
         events.push(resolved_event(a));
     }
     (ops, events)
@@ -57,10 +57,10 @@ pub(super) fn drain_pending(
 pub(super) async fn recover(svc: &Service) -> Result<()> {
     let mut ops = Vec::new();
     let mut events = Vec::new();
-    for a in svc.store().approvals()? {
+    for a in svc.store().approvals("")? {
         if a.status == ApprovalStatus::Pending {
             let a = cancelled(a, ApprovalReason::DaemonRestarted);
-            ops.push(Store::put_approval(&a));
+            ops.extend(Store::put_approval(&a));
             events.push(resolved_event(a));
         }
     }
@@ -96,9 +96,8 @@ impl Service {
         };
         Ok(self
             .store()
-            .approvals()?
+            .approvals(&session)?
             .into_iter()
-            .filter(|a| session.is_empty() || a.session_id == session)
             .filter(|a| !pending_only || a.status == ApprovalStatus::Pending)
             .collect())
     }
@@ -209,7 +208,7 @@ impl Service {
         a.resolved_at_ms = now_ms();
         if let Err(e) = self
             .commit(
-                vec![Store::put_approval(&a)],
+                Store::put_approval(&a).to_vec(),
                 vec![resolved_event(a.clone())],
             )
             .await

@@ -65,6 +65,9 @@ async fn release(svc: &Service, h: &SessionHandle, why: &str) {
     st.session = s;
 }
 
+/// Earlier messages a turn reads: its input plus the context an HTTP model is sent.
+const HISTORY_TAIL: usize = 200;
+
 struct Turn {
     user: Message,
     assistant: Message,
@@ -156,9 +159,12 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
     let approval_timeout_secs = s.approval_timeout_secs;
     st.session = s;
     drop(st);
+    // A bounded tail: CLI agents keep the conversation themselves and use only the last
+    // prompt; HTTP models get the recent context. Either way the read does not grow with the
+    // session.
     let history = svc
         .store()
-        .messages(&assistant.session_id, 0, assistant.index as usize)?
+        .messages_before(&assistant.session_id, assistant.index, HISTORY_TAIL)?
         .into_iter()
         .filter(|m| m.role != Role::Assistant || !m.content.is_empty())
         .filter(|m| !matches!(m.status, MessageStatus::Queued | MessageStatus::Failed))
@@ -349,7 +355,7 @@ async fn raise_approval(
         // Recorded before the provider hears the answer, so the event precedes the tool's run.
         let res = svc
             .commit(
-                vec![Store::put_approval(&a)],
+                Store::put_approval(&a).to_vec(),
                 vec![NewEvent::new(
                     &a.session_id.clone(),
                     EventPayload::ApprovalResolved { approval: a },
@@ -367,7 +373,7 @@ async fn raise_approval(
         return Ok(()); // dropping `respond` denies
     }
     svc.commit(
-        vec![Store::put_approval(&a)],
+        Store::put_approval(&a).to_vec(),
         vec![NewEvent::new(
             &a.session_id,
             EventPayload::ApprovalRequested {

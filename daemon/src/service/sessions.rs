@@ -155,6 +155,8 @@ impl Service {
             super::approvals::drain_pending(&mut st, ApprovalReason::SessionDeleted);
         ops.push(Op::Del(Store::session_key(&id)));
         ops.extend(self.store().message_keys(&id)?.into_iter().map(Op::Del));
+        // Its approvals go with it (after `drain_pending` resolved them: the deletes win).
+        ops.extend(self.store().approval_deletes(&id)?);
         events.push(NewEvent::new(
             &id,
             EventPayload::SessionDeleted { id: id.clone() },

@@ -3,7 +3,7 @@
 //! Plain answers, approvals (allow, deny, idempotent decisions), cancel, and resume after `kill -9`.
 
 use super::{ROUTES, cli_bin, get_session, id_of, messages, send, send_wait, wait_session};
-use agentmux_shared::types::{ApprovalReason, Event, EventPayload};
+use agentmux_shared::types::{ApprovalReason, ApprovalStatus, Event, EventPayload};
 use agentmux_tests::client::{Item, Rest};
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use agentmux_tests::fake::{FakeModel, Match, Script, Step};
@@ -714,12 +714,20 @@ async fn delete_resolves_pending_approvals_and_stops_claude_and_grpc_decides() {
     let pid = claude_pid(&e.d);
     let r = e.rest.delete(&format!("/v1/sessions/{id}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let a = e
-        .rest
-        .get_ok(&format!("/v1/approvals/{}", a["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(a["status"], "cancelled", "{a}");
-    assert_eq!(a["reason"], "session_deleted");
+    // The approval was resolved before it went with its session.
+    let aid = a["id"].as_str().unwrap();
+    let evs = e.events(&id).await;
+    assert!(
+        evs.iter().any(|ev| matches!(&ev.payload,
+            EventPayload::ApprovalResolved { approval } if approval.id == aid
+                && approval.status == ApprovalStatus::Cancelled
+                && approval.reason == Some(ApprovalReason::SessionDeleted))),
+        "{evs:?}"
+    );
+    let r = e.rest.get(&format!("/v1/approvals/{aid}")).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let left = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    assert_eq!(left["approvals"], serde_json::json!([]), "{left}");
     poll_until("claude to exit", Duration::from_secs(15), || async {
         // SAFETY: signal 0 only checks whether the pid exists.
         (unsafe { libc::kill(pid, 0) } != 0).then_some(())
