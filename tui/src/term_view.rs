@@ -3,7 +3,7 @@
 //! `App::update` changes it.
 
 use crate::attach::{AltScan, Prefix};
-use crate::client::{Exit, Snapshot};
+use crate::client::{ScreenSnapshot, TerminalExit};
 use std::num::NonZeroU16;
 
 /// Where the attachment stands.
@@ -22,7 +22,7 @@ pub struct TermView {
     /// Of the attachment whose events are applied; events of older ones are dropped.
     pub generation: u64,
     pub link: Link,
-    pub exit: Option<Exit>,
+    pub exit: Option<TerminalExit>,
     /// Why the attachment ended, when it was not the program exiting.
     pub error: Option<String>,
     /// The size last asked of the daemon (rows, cols).
@@ -57,7 +57,7 @@ impl TermView {
     }
 
     /// Replaces the screen with a snapshot (at attach, or after this client fell behind).
-    pub(crate) fn snapshot(&mut self, s: &Snapshot) {
+    pub(crate) fn snapshot(&mut self, s: &ScreenSnapshot) {
         self.parser = vt100::Parser::new(dim(s.rows), dim(s.cols), 0);
         self.parser.process(&s.screen);
         self.scan = AltScan::default();

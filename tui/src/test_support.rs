@@ -1,7 +1,7 @@
 //! Fixed fixture data for unit and snapshot tests: no clocks, no random ids.
 
 use crate::app::{Action, App, AppEvent, Reply};
-use crate::client::{AttachEvent, Snapshot};
+use crate::client::{AttachEvent, ScreenSnapshot};
 use agentmux_shared::types::{
     Approval, ApprovalStatus, Event, EventPayload, Info, Message, MessagePage, MessageStatus, Role,
     Session, SessionStatus, StreamItem, Terminal, TerminalStatus,
@@ -176,11 +176,11 @@ pub fn app_with_terminal(rows: u16, cols: u16) -> App {
     let generation = app.state.term_gen;
     app.update(AppEvent::Term {
         generation,
-        event: AttachEvent::Snapshot(Box::new(Snapshot {
+        event: AttachEvent::Snapshot(Box::new(ScreenSnapshot {
             rows,
             cols,
             screen: SCREEN.to_vec(),
-            ..Snapshot::default()
+            ..ScreenSnapshot::default()
         })),
     });
     app

@@ -55,7 +55,7 @@ impl Worker {
                 generation,
             } => self.attach(terminal_id, rows, cols, generation),
             Action::TermInput { generation, data } => {
-                self.to_term(generation, AttachInput::Input(data))
+                self.to_term(generation, AttachInput::Input(data.into()))
             }
             Action::TermResize {
                 generation,

@@ -2,8 +2,8 @@
 
 use super::Transport;
 use super::error::to_status;
+use crate::service::AttachParams;
 use crate::service::Service;
-use crate::service::{AttachItem, AttachParams};
 use agentmux_proto::v1 as pb;
 use agentmux_proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};
 use agentmux_proto::v1::event_service_server::{EventService, EventServiceServer};
@@ -14,7 +14,7 @@ use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceS
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
 use agentmux_shared::Error;
-use agentmux_shared::types::{DecideApproval, StreamItem};
+use agentmux_shared::types::{AttachInput, DecideApproval, StreamItem};
 use futures_util::StreamExt;
 use std::pin::Pin;
 use tokio_stream::wrappers::ReceiverStream;
@@ -326,29 +326,6 @@ impl KeyService for Grpc {
 type AttachStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<pb::AttachResponse, Status>> + Send>>;
 
-fn attach_response(item: AttachItem) -> pb::AttachResponse {
-    use pb::attach_response::Msg;
-    let msg = match item {
-        AttachItem::Snapshot(b) => {
-            let (s, t) = *b;
-            Msg::Snapshot(pb::ScreenSnapshot {
-                rows: u32::from(s.rows),
-                cols: u32::from(s.cols),
-                screen: s.screen,
-                scrollback: s.scrollback,
-                terminal: Some(t.into()),
-            })
-        }
-        AttachItem::Output(b) => Msg::Output(b.to_vec()),
-        AttachItem::Exited(e) => Msg::Exited(pb::TerminalExit {
-            exit_code: e.code,
-            exit_signal: e.signal,
-            exit_reason: e.reason,
-        }),
-    };
-    pb::AttachResponse { msg: Some(msg) }
-}
-
 #[tonic::async_trait]
 impl TerminalService for Grpc {
     async fn create_terminal(&self, r: Request<pb::CreateTerminalRequest>) -> Res<pb::Terminal> {
@@ -442,38 +419,36 @@ impl TerminalService for Grpc {
                 tokio::select! {
                     item = att.items.recv() => {
                         let Some(item) = item else { break };
-                        if tx.send(Ok(attach_response(item))).await.is_err() {
+                        if tx.send(Ok(item.into())).await.is_err() {
                             break;
                         }
                     }
-                    msg = input.message() => match msg {
-                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Input(b)) })) => {
-                            match att.input(b.into()).await {
-                                Ok(()) => {}
-                                // The program is not reading: this input is dropped, the
-                                // attachment goes on (as a terminal would beep, not hang up).
-                                Err(e) if e.kind == agentmux_shared::ErrorKind::ResourceExhausted => {
-                                    tracing::debug!(error = %e, "terminal input dropped");
-                                }
-                                Err(e) => {
-                                    let _ = tx.send(Err(to_status(e))).await;
-                                    break;
-                                }
-                            }
+                    msg = input.message() => {
+                        let req = match msg {
+                            Ok(Some(req)) => req,
+                            Ok(None) | Err(_) => break,
+                        };
+                        if req.msg.is_none() {
+                            continue; // a newer client's kind of message
                         }
-                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Resize(s)) })) => {
-                            if let Err(e) = att.resize(s.rows, s.cols).await {
+                        let sent = match AttachInput::try_from(req) {
+                            Ok(input) => att.send(input).await,
+                            Err(_) => Err(Error::invalid("already attached")),
+                        };
+                        match sent {
+                            Ok(true) => {}
+                            Ok(false) => break,
+                            // The program is not reading: this input is dropped, the
+                            // attachment goes on (as a terminal would beep, not hang up).
+                            Err(e) if e.kind == agentmux_shared::ErrorKind::ResourceExhausted => {
+                                tracing::debug!(error = %e, "terminal input dropped");
+                            }
+                            Err(e) => {
                                 let _ = tx.send(Err(to_status(e))).await;
                                 break;
                             }
                         }
-                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Start(_)) })) => {
-                            let _ = tx.send(Err(Status::invalid_argument("already attached"))).await;
-                            break;
-                        }
-                        Ok(Some(pb::AttachRequest { msg: Some(Msg::Detach(_)) })) | Ok(None) | Err(_) => break,
-                        Ok(Some(pb::AttachRequest { msg: None })) => {}
-                    },
+                    }
                 }
             }
         });

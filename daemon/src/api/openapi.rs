@@ -11,6 +11,13 @@ pub enum Body {
     AnyJson,
     /// Server-sent events whose `data:` lines follow this schema.
     EventStream(fn(&mut SchemaGenerator) -> Schema),
+    /// A WebSocket: the JSON text frames each side sends (OpenAPI has no words for frames, so
+    /// they go under `x-websocket`).
+    WebSocket {
+        server: fn(&mut SchemaGenerator) -> Schema,
+        client: fn(&mut SchemaGenerator) -> Schema,
+        binary: &'static str,
+    },
 }
 
 pub struct RouteDoc {
@@ -30,6 +37,7 @@ fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
         Body::Json(f) => json!({"application/json": {"schema": f(g)}}),
         Body::AnyJson => json!({"application/json": {"schema": {"type": "object"}}}),
         Body::EventStream(f) => json!({"text/event-stream": {"schema": f(g)}}),
+        Body::WebSocket { .. } => json!({}),
     }
 }
 
@@ -62,8 +70,20 @@ pub fn document(routes: &[super::rest::Route]) -> Value {
                 }
             }
         });
-        if let Some(resp) = &r.response {
-            op["responses"][r.status.to_string()]["content"] = content(resp, &mut g);
+        match &r.response {
+            Some(Body::WebSocket {
+                server,
+                client,
+                binary,
+            }) => {
+                op["x-websocket"] = json!({
+                    "server_text_frames": server(&mut g),
+                    "client_text_frames": client(&mut g),
+                    "binary_frames": binary,
+                });
+            }
+            Some(resp) => op["responses"][r.status.to_string()]["content"] = content(resp, &mut g),
+            None => {}
         }
         if let Some(req) = &r.request {
             op["requestBody"] = json!({"required": false, "content": content(req, &mut g)});

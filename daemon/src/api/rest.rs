@@ -4,12 +4,13 @@
 use super::Transport;
 use super::error::ApiError;
 use super::openapi::{self, Body, RouteDoc};
+use crate::service::AttachParams;
 use crate::service::Service;
-use crate::service::{AttachItem, AttachParams};
 use agentmux_shared::types::{
-    ApiKey, Approval, CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval,
-    Health, Info, InstallJob, InstallProvider, MessagePage, ProviderInfo, SendResult, Session,
-    StreamItem, Terminal,
+    ApiKey, Approval, AttachControl, AttachError, AttachEvent, AttachFrame, AttachInput,
+    CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval, Health, Info,
+    InstallJob, InstallProvider, MessagePage, ProviderInfo, SendResult, Session, StreamItem,
+    Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
 use axum::Json;
@@ -251,7 +252,7 @@ pub fn routes() -> Vec<Route> {
         route!("post" "/v1/terminals/{id}/kill", "killTerminal", "SIGHUP, SIGTERM, then SIGKILL to the program's process group", None, 200 schema::<Terminal>(), &[], false, post(kill_terminal)),
         route!("post" "/v1/terminals/{id}/restart", "restartTerminal", "Run an exited terminal's command again", None, 200 schema::<Terminal>(), &[], false, post(restart_terminal)),
         route!("post" "/v1/terminals/{id}/resize", "resizeTerminal", "Set the terminal size", schema::<ResizeBody>(), 200 schema::<Terminal>(), &[], false, post(resize_terminal)),
-        route!("get" "/v1/terminals/{id}/attach", "attachTerminal", "WebSocket attach: binary frames carry screen output and input, text frames JSON control (resize, snapshot, exited)", None, 101 None, &[("rows", "integer"), ("cols", "integer"), ("scrollback", "integer"), ("read_only", "boolean")], false, get(attach_terminal)),
+        route!("get" "/v1/terminals/{id}/attach", "attachTerminal", "WebSocket attach: binary frames carry screen output and input, text frames JSON control (resize, snapshot, exited)", None, 101 Some(Body::WebSocket { server: |g| g.subschema_for::<AttachFrame>(), client: |g| g.subschema_for::<AttachControl>(), binary: "server: the terminal's output (after a snapshot frame, one frame that redraws the screen); client: input" }), &[("rows", "integer"), ("cols", "integer"), ("scrollback", "integer"), ("read_only", "boolean")], false, get(attach_terminal)),
         route!("get" "/v1/openapi.json", "openapi", "This document", None, 200 Some(Body::AnyJson), &[], false, get(openapi_json)),
         route!("get" "/v1/keys", "listKeys", "List API keys (Unix socket only)", None, 200 schema::<KeyList>(), &[], true, get(list_keys)),
         route!("post" "/v1/keys", "createKey", "Create an API key; the secret is shown once (Unix socket only)", schema::<KeyBody>(), 201 schema::<CreatedKey>(), &[], true, post(create_key)),
@@ -653,14 +654,6 @@ async fn attach_terminal(
         .on_upgrade(move |socket| forward_terminal(att, socket)))
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum WsControl {
-    Resize { rows: u32, cols: u32 },
-    Input { data: String },
-    Detach,
-}
-
 async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     loop {
@@ -668,26 +661,16 @@ async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket
             item = att.items.recv() => {
                 let Some(item) = item else { break };
                 let (frames, last) = match item {
-                    AttachItem::Snapshot(b) => {
-                        let (s, t) = *b;
-                        let head = serde_json::json!({
-                            "type": "snapshot", "rows": s.rows, "cols": s.cols, "terminal": t,
-                        });
-                        let mut screen = Vec::new();
-                        for line in &s.scrollback {
-                            screen.extend_from_slice(line.as_bytes());
-                            screen.extend_from_slice(b"\r\n");
-                        }
-                        screen.extend_from_slice(&s.screen);
-                        (vec![WsMessage::Text(head.to_string().into()), WsMessage::Binary(screen.into())], false)
+                    AttachEvent::Snapshot(s) => {
+                        let head = AttachFrame::Snapshot {
+                            rows: s.rows,
+                            cols: s.cols,
+                            terminal: s.terminal.clone().map(Box::new),
+                        };
+                        (vec![ws_text(&head), WsMessage::Binary(s.to_bytes().into())], false)
                     }
-                    AttachItem::Output(b) => (vec![WsMessage::Binary(b)], false),
-                    AttachItem::Exited(e) => {
-                        let msg = serde_json::json!({
-                            "type": "exited", "exit_code": e.code, "exit_signal": e.signal, "exit_reason": e.reason,
-                        });
-                        (vec![WsMessage::Text(msg.to_string().into())], true)
-                    }
+                    AttachEvent::Output(b) => (vec![WsMessage::Binary(b)], false),
+                    AttachEvent::Exited(e) => (vec![ws_text(&AttachFrame::Exited(e))], true),
                 };
                 for f in frames {
                     if tx.send(f).await.is_err() {
@@ -699,28 +682,41 @@ async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket
                 }
             }
             msg = rx.next() => {
-                let res = match msg {
-                    Some(Ok(WsMessage::Binary(b))) => att.input(b).await,
-                    Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<WsControl>(&t) {
-                        Ok(WsControl::Resize { rows, cols }) => att.resize(rows, cols).await,
-                        Ok(WsControl::Input { data }) => att.input(data.into_bytes().into()).await,
-                        Ok(WsControl::Detach) => break,
-                        Err(e) => Err(Error::invalid(format!("bad control message: {e}"))),
-                    },
+                let input = match msg {
+                    Some(Ok(WsMessage::Binary(b))) => Ok(AttachInput::Input(b)),
+                    Some(Ok(WsMessage::Text(t))) => serde_json::from_str::<AttachControl>(&t)
+                        .map(AttachInput::from)
+                        .map_err(|e| Error::invalid(format!("bad control message: {e}"))),
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => Ok(()),
+                    Some(Ok(_)) => continue,
                 };
-                if let Err(e) = res {
-                    let msg = serde_json::json!({
-                        "type": "error",
-                        "error": {"code": e.kind.code(), "message": super::error::public_message(&e)},
-                    });
-                    if tx.send(WsMessage::Text(msg.to_string().into())).await.is_err() {
-                        return;
+                let res = match input {
+                    Ok(input) => att.send(input).await,
+                    Err(e) => Err(e),
+                };
+                match res {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let frame = AttachFrame::Error {
+                            error: AttachError {
+                                code: e.kind.code().to_string(),
+                                message: super::error::public_message(&e),
+                            },
+                        };
+                        if tx.send(ws_text(&frame)).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
         }
     }
     let _ = tx.close().await;
+}
+
+fn ws_text(frame: &AttachFrame) -> WsMessage {
+    // These frames hold strings and numbers only: serialising cannot fail.
+    let text = serde_json::to_string(frame).unwrap_or_default();
+    WsMessage::Text(text.into())
 }

@@ -10,7 +10,7 @@ mod sessions;
 mod terminals;
 
 pub use keys::KeyRing;
-pub use terminals::{AttachItem, AttachParams, Attachment};
+pub use terminals::{AttachParams, Attachment};
 
 use crate::log::{EventLog, NewEvent};
 use crate::provider::Providers;

@@ -5,9 +5,12 @@
 use super::Service;
 use crate::log::NewEvent;
 use crate::store::{Op, Store};
-use crate::terminal::{ExitStatus, Process, Screen, Snapshot, SpawnParams, saved};
+use crate::terminal::{ExitStatus, Process, Screen, SpawnParams, saved};
 use agentmux_shared::ids::{new_id, now_ms};
-use agentmux_shared::types::{CreateTerminal, EventPayload, Terminal, TerminalStatus};
+use agentmux_shared::types::{
+    AttachEvent, AttachInput, CreateTerminal, EventPayload, ScreenSnapshot, Terminal,
+    TerminalStatus,
+};
 use agentmux_shared::{Error, Result};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -64,14 +67,6 @@ pub(crate) struct Terminals {
     create: tokio::sync::Mutex<()>,
 }
 
-/// What an attached client receives.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttachItem {
-    Snapshot(Box<(Snapshot, Terminal)>),
-    Output(Bytes),
-    Exited(ExitStatus),
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct AttachParams {
     pub id: String,
@@ -83,13 +78,25 @@ pub struct AttachParams {
 
 /// One attached client. Dropping it detaches.
 pub struct Attachment {
-    pub items: mpsc::Receiver<AttachItem>,
+    pub items: mpsc::Receiver<AttachEvent>,
     handle: Arc<TermHandle>,
     svc: Service,
     read_only: bool,
 }
 
 impl Attachment {
+    /// Applies what the client sent; `false` once it detached.
+    pub async fn send(&self, input: AttachInput) -> Result<bool> {
+        match input {
+            AttachInput::Input(data) => self.input(data).await.map(|()| true),
+            AttachInput::Resize { rows, cols } => self
+                .resize(u32::from(rows), u32::from(cols))
+                .await
+                .map(|()| true),
+            AttachInput::Detach => Ok(false),
+        }
+    }
+
     pub async fn input(&self, data: Bytes) -> Result<()> {
         if self.read_only {
             return Err(Error::new(
@@ -605,15 +612,19 @@ impl Service {
                 let Ok((snap, backlog, mut rx)) = attached else {
                     return;
                 };
+                let snap = ScreenSnapshot {
+                    terminal: Some(handle.record()),
+                    ..snap
+                };
                 if tx
-                    .send(AttachItem::Snapshot(Box::new((snap, handle.record()))))
+                    .send(AttachEvent::Snapshot(Box::new(snap)))
                     .await
                     .is_err()
                 {
                     return;
                 }
                 for b in backlog {
-                    if tx.send(AttachItem::Output(b)).await.is_err() {
+                    if tx.send(AttachEvent::Output(b)).await.is_err() {
                         return;
                     }
                 }
@@ -621,7 +632,7 @@ impl Service {
                     tokio::select! {
                         r = rx.recv() => match r {
                             Ok(b) => {
-                                if tx.send(AttachItem::Output(b)).await.is_err() {
+                                if tx.send(AttachEvent::Output(b)).await.is_err() {
                                     return;
                                 }
                             }
@@ -631,7 +642,7 @@ impl Service {
                         r = wait_exit(&mut exited) => {
                             let Some(status) = r else { return };
                             while let Ok(b) = rx.try_recv() {
-                                if tx.send(AttachItem::Output(b)).await.is_err() {
+                                if tx.send(AttachEvent::Output(b)).await.is_err() {
                                     return;
                                 }
                             }
@@ -647,7 +658,7 @@ impl Service {
                             } else {
                                 status
                             };
-                            let _ = tx.send(AttachItem::Exited(status)).await;
+                            let _ = tx.send(AttachEvent::Exited(status)).await;
                             return;
                         }
                         _ = tx.closed() => return,

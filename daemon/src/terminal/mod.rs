@@ -7,7 +7,7 @@
 pub mod saved;
 mod screen;
 
-pub use screen::{Screen, Snapshot};
+pub use screen::Screen;
 
 use agentmux_shared::{Error, Result};
 use bytes::Bytes;
@@ -27,14 +27,8 @@ const INPUT_QUEUE: usize = 256;
 /// How long the waiter lets the reader drain output after the child exited.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
-/// How a terminal's program ended.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExitStatus {
-    pub code: i32,
-    pub signal: String,
-    /// Why it ended when not on its own terms, e.g. "daemon stopped".
-    pub reason: String,
-}
+/// How a terminal's program ended (the attach protocol's own type).
+pub use agentmux_shared::types::TerminalExit as ExitStatus;
 
 pub struct SpawnParams {
     pub command: String,

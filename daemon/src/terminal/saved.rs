@@ -2,22 +2,15 @@
 //! so a restarted daemon can show what a program left. Blocking file I/O: callers run it off
 //! the async threads.
 
-use super::Snapshot;
 use agentmux_proto::v1 as pb;
+use agentmux_shared::types::ScreenSnapshot;
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 use std::path::Path;
 
 /// Writes the screen atomically (a crash leaves the old file or the new one).
-pub fn save(path: &Path, snap: Snapshot) -> Result<()> {
-    let bytes = pb::ScreenSnapshot {
-        rows: u32::from(snap.rows),
-        cols: u32::from(snap.cols),
-        screen: snap.screen,
-        scrollback: snap.scrollback,
-        terminal: None,
-    }
-    .encode_to_vec();
+pub fn save(path: &Path, snap: ScreenSnapshot) -> Result<()> {
+    let bytes = pb::ScreenSnapshot::from(snap).encode_to_vec();
     let io = |e: std::io::Error| Error::internal(format!("saving {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -28,7 +21,7 @@ pub fn save(path: &Path, snap: Snapshot) -> Result<()> {
 }
 
 /// The saved screen, or none when nothing was saved.
-pub fn load(path: &Path) -> Result<Option<Snapshot>> {
+pub fn load(path: &Path) -> Result<Option<ScreenSnapshot>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -36,12 +29,7 @@ pub fn load(path: &Path) -> Result<Option<Snapshot>> {
     };
     let s = pb::ScreenSnapshot::decode(bytes.as_slice())
         .map_err(|e| Error::internal(format!("{} is unreadable: {e}", path.display())))?;
-    Ok(Some(Snapshot {
-        rows: u16::try_from(s.rows).unwrap_or(u16::MAX),
-        cols: u16::try_from(s.cols).unwrap_or(u16::MAX),
-        screen: s.screen,
-        scrollback: s.scrollback,
-    }))
+    Ok(Some(s.into()))
 }
 
 #[cfg(test)]
@@ -53,11 +41,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("terminals").join("t.screen");
         assert!(load(&path).unwrap().is_none());
-        let snap = Snapshot {
+        let snap = ScreenSnapshot {
             rows: 24,
             cols: 80,
             screen: b"\x1b[Hhi".to_vec(),
             scrollback: vec!["old".into()],
+            terminal: None,
         };
         save(&path, snap.clone()).unwrap();
         let back = load(&path).unwrap().unwrap();

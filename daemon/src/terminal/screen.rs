@@ -9,6 +9,7 @@
 //! Instead the raw output of the last `scrollback` lines is kept, and scrollback text is
 //! rebuilt from it only when asked for.
 
+use agentmux_shared::types::ScreenSnapshot;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
@@ -73,17 +74,6 @@ impl History {
             self.chunks.pop_front();
         }
     }
-}
-
-/// What a client needs to draw the current screen.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Snapshot {
-    pub rows: u16,
-    pub cols: u16,
-    /// Escape sequences that redraw the screen, attributes, cursor and input modes.
-    pub screen: Vec<u8>,
-    /// Plain-text scrollback lines, oldest first.
-    pub scrollback: Vec<String>,
 }
 
 fn size(n: u16) -> NonZeroU16 {
@@ -196,7 +186,7 @@ impl Screen {
     pub fn attach(
         &self,
         scrollback_lines: usize,
-    ) -> (Snapshot, Vec<Bytes>, broadcast::Receiver<Bytes>) {
+    ) -> (ScreenSnapshot, Vec<Bytes>, broadcast::Receiver<Bytes>) {
         let p = lock(&self.parser);
         let f = lock(&self.feed);
         let mut snap = format(&p);
@@ -212,7 +202,7 @@ impl Screen {
     }
 
     /// The screen with all output read so far applied, and up to `scrollback_lines` of history.
-    pub fn snapshot(&self, scrollback_lines: usize) -> Snapshot {
+    pub fn snapshot(&self, scrollback_lines: usize) -> ScreenSnapshot {
         let (mut snap, backlog, _) = self.attach(scrollback_lines);
         if !backlog.is_empty() {
             let mut copy = vt100::Parser::new(size(snap.rows), size(snap.cols), 0);
@@ -233,7 +223,7 @@ impl Screen {
     }
 
     /// Restores a saved screen (after a daemon restart), so an exited terminal still shows it.
-    pub fn restore(&self, saved: &Snapshot) {
+    pub fn restore(&self, saved: &ScreenSnapshot) {
         let mut p = lock(&self.parser);
         p.set_size(size(saved.rows), size(saved.cols));
         p.process(&saved.screen);
@@ -249,7 +239,7 @@ impl Screen {
     }
 }
 
-fn format(p: &vt100::Parser) -> Snapshot {
+fn format(p: &vt100::Parser) -> ScreenSnapshot {
     let s = p.screen();
     let (rows, cols) = s.size();
     // vt100 draws the visible screen but does not say which one it is: switch to the
@@ -261,11 +251,12 @@ fn format(p: &vt100::Parser) -> Snapshot {
     };
     screen.extend_from_slice(s.contents_formatted().as_bytes());
     screen.extend_from_slice(s.input_mode_formatted().as_bytes());
-    Snapshot {
+    ScreenSnapshot {
         rows: rows.get(),
         cols: cols.get(),
         screen,
         scrollback: Vec::new(),
+        terminal: None,
     }
 }
 

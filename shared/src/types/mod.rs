@@ -3,6 +3,7 @@
 
 mod answer;
 mod approval;
+mod attach;
 mod event;
 mod message;
 mod provider;
@@ -12,6 +13,7 @@ mod system;
 mod terminal;
 
 pub use approval::*;
+pub use attach::*;
 pub use event::*;
 pub use message::*;
 pub use provider::*;

@@ -35,7 +35,18 @@ async fn openapi_document_lists_every_route() {
     let schemas = doc["components"]["schemas"]
         .as_object()
         .expect("components.schemas");
-    for name in ["Session", "Message", "Event"] {
+    // The terminal WebSocket documents its frames, both ways.
+    let ws = &paths["/v1/terminals/{id}/attach"]["get"]["x-websocket"];
+    for side in ["server_text_frames", "client_text_frames"] {
+        assert!(ws[side]["$ref"].is_string(), "{side}: {ws}");
+    }
+    for name in [
+        "Session",
+        "Message",
+        "Event",
+        "AttachFrame",
+        "AttachControl",
+    ] {
         assert!(
             schemas.keys().any(|k| k == name || k.ends_with(name)),
             "schema {name} missing: {:?}",

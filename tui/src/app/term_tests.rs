@@ -2,7 +2,7 @@
 //! selection, keys and paste into the pane, resizes, exits, resyncs and reconnects.
 
 use super::*;
-use crate::client::{Exit, Snapshot};
+use crate::client::{ScreenSnapshot, TerminalExit};
 use crate::state::Focus;
 use crate::term_view::Link;
 use crate::test_support::{self as ts, event};
@@ -30,11 +30,11 @@ fn attach(id: &str, (rows, cols): (u16, u16), generation: u64) -> Action {
 fn snapshot(generation: u64, text: &str) -> AppEvent {
     AppEvent::Term {
         generation,
-        event: AttachEvent::Snapshot(Box::new(Snapshot {
+        event: AttachEvent::Snapshot(Box::new(ScreenSnapshot {
             rows: 24,
             cols: 80,
             screen: text.as_bytes().to_vec(),
-            ..Snapshot::default()
+            ..ScreenSnapshot::default()
         })),
     }
 }
@@ -42,7 +42,7 @@ fn snapshot(generation: u64, text: &str) -> AppEvent {
 fn output(generation: u64, bytes: &[u8]) -> AppEvent {
     AppEvent::Term {
         generation,
-        event: AttachEvent::Output(bytes.to_vec()),
+        event: AttachEvent::Output(bytes.to_vec().into()),
     }
 }
 
@@ -210,7 +210,7 @@ fn exit_keeps_the_screen_and_a_restart_reattaches() {
     app.update(key(KeyCode::Enter));
     app.update(AppEvent::Term {
         generation: g,
-        event: AttachEvent::Exited(Exit {
+        event: AttachEvent::Exited(TerminalExit {
             code: 3,
             signal: String::new(),
             reason: String::new(),

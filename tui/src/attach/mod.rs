@@ -11,7 +11,7 @@ mod prefix;
 pub use passthrough::AltScan;
 pub use prefix::{Filtered, Prefix, parse_prefix};
 
-use crate::client::{AttachEvent, AttachInput, AttachStart, Client, Exit};
+use crate::client::{AttachEvent, AttachInput, AttachStart, Client, TerminalExit};
 use agentmux_shared::types::TerminalStatus;
 use agentmux_shared::{Error, Result};
 use futures_util::StreamExt;
@@ -45,7 +45,7 @@ pub fn prefix_from_env() -> Result<u8> {
 
 enum Outcome {
     Detached,
-    Exited(Exit),
+    Exited(TerminalExit),
     /// SIGTERM or SIGHUP to us: leave quietly, the program keeps running.
     Signalled,
 }
@@ -86,7 +86,7 @@ pub async fn run(c: &Client, opts: Options) -> Result<()> {
     {
         // Nothing to interact with: show its last screen as text on the normal screen.
         print_final_screen(&snap.screen, snap.rows, snap.cols);
-        let exit = Exit {
+        let exit = TerminalExit {
             code: t.exit_code,
             signal: t.exit_signal.clone(),
             reason: t.exit_reason.clone(),
@@ -153,7 +153,7 @@ async fn pump(
                     }
                 }
                 Some(Ok(AttachEvent::Output(b))) => {
-                    if out.send(WriterMsg::Output(b)).await.is_err() {
+                    if out.send(WriterMsg::Output(b.to_vec())).await.is_err() {
                         return Err(Error::internal("the output thread stopped"));
                     }
                 }
@@ -169,7 +169,7 @@ async fn pump(
                 };
                 let Filtered { forward, detach } = prefix.feed(&bytes);
                 if !forward.is_empty() && !opts.read_only {
-                    att.sender.send(AttachInput::Input(forward));
+                    att.sender.send(AttachInput::Input(forward.into()));
                 }
                 if detach {
                     att.sender.send(AttachInput::Detach);
@@ -204,7 +204,7 @@ async fn pump(
 }
 
 enum WriterMsg {
-    Snapshot(Box<crate::client::Snapshot>),
+    Snapshot(Box<crate::client::ScreenSnapshot>),
     Output(Vec<u8>),
     Resize { rows: u16, cols: u16 },
 }

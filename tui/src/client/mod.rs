@@ -4,7 +4,9 @@ mod approvals;
 mod providers;
 mod terminals;
 
-pub use terminals::{AttachEvent, AttachInput, AttachStart, Attachment, Exit, Snapshot};
+pub use terminals::{
+    AttachEvent, AttachInput, AttachStart, Attachment, ScreenSnapshot, TerminalExit,
+};
 
 use agentmux_proto::v1 as pb;
 use agentmux_shared::config::Paths;

@@ -3,61 +3,13 @@
 
 use super::{Client, status_to_error};
 use agentmux_proto::v1 as pb;
+pub use agentmux_shared::types::{AttachEvent, AttachInput, ScreenSnapshot, TerminalExit};
 use agentmux_shared::types::{CreateTerminal, Terminal};
 use agentmux_shared::{Error, Result};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
-
-/// What an attached client receives, in order: a snapshot first, then output; a fresh
-/// snapshot whenever this client fell behind; `Exited` last if the program ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttachEvent {
-    Snapshot(Box<Snapshot>),
-    Output(Vec<u8>),
-    Exited(Exit),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Snapshot {
-    pub rows: u16,
-    pub cols: u16,
-    /// Escape sequences that redraw the whole screen on a clear terminal.
-    pub screen: Vec<u8>,
-    pub scrollback: Vec<String>,
-    pub terminal: Option<Terminal>,
-}
-
-/// How a terminal's program ended.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Exit {
-    pub code: i32,
-    pub signal: String,
-    /// Set when the program did not end on its own terms, e.g. "daemon stopped".
-    pub reason: String,
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.reason.is_empty() {
-            return f.write_str(&self.reason);
-        }
-        match self.signal.as_str() {
-            "" => write!(f, "exited with code {}", self.code),
-            s if s.starts_with("SIG") => write!(f, "killed by {s}"),
-            other => write!(f, "killed by {other}"),
-        }
-    }
-}
-
-/// What an attached client sends after the start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttachInput {
-    Input(Vec<u8>),
-    Resize { rows: u16, cols: u16 },
-    Detach,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AttachStart {
@@ -79,16 +31,7 @@ impl AttachSender {
     /// `false` when the attachment is gone. Never waits: input is typed at human speed and
     /// the gRPC stream applies its own flow control.
     pub fn send(&self, input: AttachInput) -> bool {
-        use pb::attach_request::Msg;
-        let msg = match input {
-            AttachInput::Input(b) => Msg::Input(b),
-            AttachInput::Resize { rows, cols } => Msg::Resize(pb::TerminalSize {
-                rows: u32::from(rows),
-                cols: u32::from(cols),
-            }),
-            AttachInput::Detach => Msg::Detach(pb::Detach {}),
-        };
-        self.tx.send(pb::AttachRequest { msg: Some(msg) }).is_ok()
+        self.tx.send(input.into()).is_ok()
     }
 }
 
@@ -194,7 +137,8 @@ impl Client {
             .into_inner();
         let events = stream.filter_map(|item| {
             futures_util::future::ready(match item {
-                Ok(resp) => attach_event(resp).map(Ok),
+                // An empty message is a newer daemon's kind this client does not know.
+                Ok(resp) => AttachEvent::try_from(resp).ok().map(Ok),
                 Err(status) => Some(Err(status_to_error(status))),
             })
         });
@@ -202,56 +146,5 @@ impl Client {
             sender: AttachSender { tx },
             events: Box::pin(events),
         })
-    }
-}
-
-/// `None` for an empty oneof (a newer daemon's message kind we do not know).
-fn attach_event(resp: pb::AttachResponse) -> Option<AttachEvent> {
-    use pb::attach_response::Msg;
-    Some(match resp.msg? {
-        Msg::Snapshot(s) => AttachEvent::Snapshot(Box::new(Snapshot {
-            rows: clamp_dim(s.rows),
-            cols: clamp_dim(s.cols),
-            screen: s.screen,
-            scrollback: s.scrollback,
-            terminal: s.terminal.map(Into::into),
-        })),
-        Msg::Output(b) => AttachEvent::Output(b),
-        Msg::Exited(e) => AttachEvent::Exited(Exit {
-            code: e.exit_code,
-            signal: e.exit_signal,
-            reason: e.exit_reason,
-        }),
-    })
-}
-
-fn clamp_dim(v: u32) -> u16 {
-    u16::try_from(v).unwrap_or(u16::MAX).max(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_reads_like_tmux() {
-        let code = Exit {
-            code: 3,
-            signal: String::new(),
-            reason: String::new(),
-        };
-        assert_eq!(code.to_string(), "exited with code 3");
-        let sig = Exit {
-            code: 1,
-            signal: "SIGKILL".into(),
-            reason: String::new(),
-        };
-        assert_eq!(sig.to_string(), "killed by SIGKILL");
-        let reason = Exit {
-            code: -1,
-            signal: String::new(),
-            reason: "daemon stopped".into(),
-        };
-        assert_eq!(reason.to_string(), "daemon stopped");
     }
 }

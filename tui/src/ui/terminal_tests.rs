@@ -56,7 +56,7 @@ fn terminal_pane_40x20() {
 #[test]
 fn screen_and_pane_sizes_may_differ() {
     let mut view = crate::term_view::TermView::new("t", 1, (3, 6), 2);
-    view.snapshot(&crate::client::Snapshot {
+    view.snapshot(&crate::client::ScreenSnapshot {
         rows: 3,
         cols: 6,
         screen: "中文ab".as_bytes().to_vec(),
