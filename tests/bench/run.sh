@@ -10,6 +10,10 @@ echo "== event log (in process, durability on)"
 cargo bench -q -p agentmux-daemon --bench eventlog 2>/dev/null | grep -v '^$'
 echo "== agentmuxd process"
 cargo bench -q -p agentmux-daemon --bench daemon 2>/dev/null | grep -v '^$'
+echo "== a turn on a long session (openai provider, fake model server)"
+# The agentmuxd built above (else the harness runs cargo build again, which may rebuild it).
+AGENTMUXD_BIN="$PWD/target/release/agentmuxd" \
+  cargo bench -q -p agentmux-tests --bench history 2>/dev/null | grep -v '^$'
 
 echo "== terminals, beside tmux and a bare PTY"
 if command -v tmux >/dev/null; then
