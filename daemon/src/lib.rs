@@ -2,8 +2,10 @@
 //! REST transports.
 
 pub mod api;
+pub mod clis;
 pub mod journal;
 pub mod log;
+pub mod model;
 pub mod provider;
 pub mod server;
 pub mod service;

@@ -5,13 +5,10 @@ pub mod acp;
 pub mod claude;
 pub mod cli;
 pub mod codex;
-pub mod credentials;
 pub mod diff;
-pub mod npm;
-pub mod openai;
 pub mod process;
-pub mod registry;
 
+use crate::model::openai;
 use agentmux_shared::config::Config;
 use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};
 use agentmux_shared::{Error, Result};

@@ -5,9 +5,9 @@
 //! prefix); at start, a job left running is marked `interrupted`.
 
 use super::Service;
+use crate::clis::npm::{self, NpmInstall};
+use crate::clis::registry::{self, CliSpec, Registry};
 use crate::log::NewEvent;
-use crate::provider::npm::{self, NpmInstall};
-use crate::provider::registry::{self, CliSpec, Registry};
 use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{EventPayload, InstallJob, InstallState, ProviderInfo};

@@ -510,7 +510,7 @@ fn http_providers(p: &ProvidersConfig) -> Vec<ProviderInfo> {
             }
         };
         let base_url = pick(&c.base_url, "OPENAI_BASE_URL")
-            .unwrap_or_else(|| super::openai::DEFAULT_BASE_URL.to_string());
+            .unwrap_or_else(|| crate::model::openai::DEFAULT_BASE_URL.to_string());
         let model = pick(&c.model, "OPENAI_MODEL").unwrap_or_default();
         let (status, credentials) = if !c.api_key.is_empty() {
             (
