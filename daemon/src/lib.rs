@@ -6,6 +6,7 @@ pub mod clis;
 pub mod journal;
 pub mod log;
 pub mod model;
+pub mod os;
 pub mod provider;
 pub mod server;
 pub mod service;

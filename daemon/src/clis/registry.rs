@@ -3,6 +3,7 @@
 //! --version`, cached by path and mtime), whether credentials are present (env vars and the
 //! CLIs' own credential files; never the secret itself), plus the HTTP providers.
 
+use crate::os::process::{self, GroupChild, Signal};
 use agentmux_shared::config::{CliConfig, ProvidersConfig};
 use agentmux_shared::types::{CredentialsStatus, ProviderHealth, ProviderInfo, ProviderKind};
 use agentmux_shared::{Error, Result};
@@ -236,14 +237,11 @@ async fn probe_version(
         .envs(&env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
+        .stderr(Stdio::piped());
+    let child = GroupChild::spawn(&mut cmd)
         .map_err(|e| format!("cannot run {} --version: {e}", path.display()))?;
-    let pid = child.id();
-    match tokio::time::timeout(VERSION_TIMEOUT, child.wait_with_output()).await {
+    let group = child.group();
+    match tokio::time::timeout(VERSION_TIMEOUT, child.output()).await {
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -265,12 +263,9 @@ async fn probe_version(
         }
         Ok(Err(e)) => Err(format!("{} --version: {e}", path.display())),
         Err(_) => {
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                // SAFETY: kill(2) on the process group of a child we spawned; the dropped future
-                // kills the leader, this reaches anything it started.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
+            // The dropped future killed the leader; this reaches anything it started.
+            if let Some(g) = group {
+                process::signal(g, Signal::Kill);
             }
             Err(format!(
                 "{} --version did not answer within {} s",
