@@ -6,7 +6,6 @@ pub mod claude;
 pub mod cli;
 pub mod codex;
 pub mod diff;
-pub mod process;
 
 use crate::model::openai;
 use agentmux_shared::config::Config;
@@ -141,18 +140,12 @@ impl Providers {
             let p = openai::OpenAi::new(id, c, &openai::EnvDefaults::default())?;
             map.insert(id.clone(), Arc::new(p));
         }
-        map.insert(
-            "claude".into(),
-            Arc::new(claude::Claude::new(&config.providers.claude)),
-        );
-        map.insert(
-            "codex".into(),
-            Arc::new(codex::Codex::new(&config.providers.codex)),
-        );
         let p = &config.providers;
-        map.insert("gemini".into(), Arc::new(acp::Acp::gemini(&p.gemini)));
-        map.insert("qwen".into(), Arc::new(acp::Acp::qwen(&p.qwen)));
-        map.insert("opencode".into(), Arc::new(acp::Acp::opencode(&p.opencode)));
+        map.insert("claude".into(), Arc::new(claude::provider(&p.claude)));
+        map.insert("codex".into(), Arc::new(codex::provider(&p.codex)));
+        map.insert("gemini".into(), Arc::new(acp::gemini(&p.gemini)));
+        map.insert("qwen".into(), Arc::new(acp::qwen(&p.qwen)));
+        map.insert("opencode".into(), Arc::new(acp::opencode(&p.opencode)));
         for (name, c) in &p.acp {
             if map.contains_key(name) {
                 tracing::warn!(
@@ -161,7 +154,7 @@ impl Providers {
                 );
                 continue;
             }
-            map.insert(name.clone(), Arc::new(acp::Acp::custom(name, c)));
+            map.insert(name.clone(), Arc::new(acp::custom(name, c)));
         }
         Ok(Providers { map })
     }

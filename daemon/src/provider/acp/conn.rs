@@ -3,9 +3,9 @@
 //! stdout lines and a stdin sink. The crate's handlers never wait: updates and permission
 //! requests go to the turn through an unbounded inbox, `fs/*` requests run on their own tasks.
 
-use super::super::process::CliProcess;
 use super::fs;
 use super::map::clip;
+use crate::provider::cli::process::CliProcess;
 use agent_client_protocol::v1::{self, schema};
 use agent_client_protocol::{Agent, Client, Lines, UntypedMessage};
 use agentmux_shared::{Error, Result};

@@ -3,9 +3,9 @@
 
 use super::parser::{Item, Parser, Permission, permission_response};
 use super::{INSTALL_HINT, INTERRUPT_GRACE};
-use crate::provider::cli::CliProc;
-use crate::provider::process::CliProcess;
-use crate::provider::{ApprovalAnswer, ApprovalRequest, ProviderEvent, TurnEnd};
+use crate::provider::cli::process::CliProcess;
+use crate::provider::cli::{CliProc, decision_options};
+use crate::provider::{ApprovalAnswer, ApprovalRequest, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::types::Decision;
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
@@ -116,7 +116,19 @@ impl Proc {
         }
     }
 
-    pub async fn start_turn(&mut self, prompt: &str) -> Result<()> {
+    /// Sends the prompt and reads the turn to its end. `Err`: the process is broken and must
+    /// go; `Ok(Err)`: the turn failed but the process is fine.
+    pub async fn turn(
+        &mut self,
+        prompt: &str,
+        out: &mpsc::Sender<ProviderEvent>,
+        idle: Duration,
+    ) -> Result<Result<TurnEnd>> {
+        self.start_turn(prompt).await?;
+        self.run(out, idle).await
+    }
+
+    async fn start_turn(&mut self, prompt: &str) -> Result<()> {
         if !self.initialized {
             self.initialized = true;
             self.write(&json!({
@@ -135,9 +147,8 @@ impl Proc {
         .await
     }
 
-    /// Reads until the turn's `result`. `Err`: the process is broken and must go; `Ok(Err)`: the
-    /// turn failed but the process is fine.
-    pub async fn run(
+    /// Reads until the turn's `result`.
+    async fn run(
         &mut self,
         out: &mpsc::Sender<ProviderEvent>,
         idle: Duration,
@@ -179,11 +190,7 @@ impl Proc {
                             summary: p.summary.clone(),
                             diff: p.diff.clone(),
                             edit: p.edit,
-                            options: vec![
-                                Decision::AllowOnce.as_str().into(),
-                                Decision::AllowAlways.as_str().into(),
-                                Decision::Deny.as_str().into(),
-                            ],
+                            options: decision_options(),
                             respond: tx,
                         };
                         let answer = match out.send(ProviderEvent::ApprovalRequest(req)).await {
@@ -302,6 +309,10 @@ impl Proc {
 }
 
 impl CliProc for Proc {
+    fn can_serve(&mut self, _req: &TurnRequest) -> bool {
+        !self.exited()
+    }
+
     async fn interrupt(&mut self) -> bool {
         Proc::interrupt(self).await
     }
