@@ -10,6 +10,7 @@ use agent_client_protocol::v1::{self, schema};
 use agent_client_protocol::{Agent, Client, Lines, UntypedMessage};
 use agentmux_shared::{Error, Result};
 use serde_json::Value;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -33,7 +34,7 @@ pub(crate) enum Incoming {
 /// What a `spawn` needs.
 pub(crate) struct SpawnParams<'a> {
     pub provider: &'a str,
-    pub command: &'a str,
+    pub command: &'a Path,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: &'a str,

@@ -23,6 +23,7 @@ use agentmux_shared::config::CliConfig;
 use agentmux_shared::{Error, Result};
 use conn::{Conn, SpawnParams};
 use map::Mapper;
+use std::path::Path;
 use std::time::Duration;
 use turn::{Proc, TurnCtx};
 
@@ -87,29 +88,29 @@ impl Flavor {
 /// An ACP agent's part of the CLI skeleton: which agent it is.
 struct Acp(Flavor);
 
-pub fn gemini(c: &CliConfig) -> impl Provider + use<> {
-    provider("gemini", Flavor::Gemini, c)
+pub fn gemini(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("gemini", Flavor::Gemini, c, managed_bin)
 }
 
-pub fn qwen(c: &CliConfig) -> impl Provider + use<> {
-    provider("qwen", Flavor::Qwen, c)
+pub fn qwen(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("qwen", Flavor::Qwen, c, managed_bin)
 }
 
-pub fn opencode(c: &CliConfig) -> impl Provider + use<> {
-    provider("opencode", Flavor::OpenCode, c)
+pub fn opencode(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("opencode", Flavor::OpenCode, c, managed_bin)
 }
 
 /// A `[providers.acp.NAME]` agent: its command and args, nothing added.
-pub fn custom(name: &str, c: &CliConfig) -> impl Provider + use<> {
-    provider(name, Flavor::Custom, c)
+pub fn custom(name: &str, c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider(name, Flavor::Custom, c, managed_bin)
 }
 
-fn provider(id: &str, flavor: Flavor, c: &CliConfig) -> impl Provider + use<> {
-    CliProvider::new(settings(id, flavor, c), Acp(flavor))
+fn provider(id: &str, flavor: Flavor, c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    CliProvider::new(settings(id, flavor, c, managed_bin), Acp(flavor))
 }
 
-fn settings(id: &str, flavor: Flavor, c: &CliConfig) -> CliSettings {
-    CliSettings::new(id, flavor.default_command(), c)
+fn settings(id: &str, flavor: Flavor, c: &CliConfig, managed_bin: &Path) -> CliSettings {
+    CliSettings::new(id, flavor.default_command(), c, managed_bin)
 }
 
 /// Start-up and session set-up may take longer than a quiet spell in a turn (OpenCode needs
@@ -155,7 +156,7 @@ impl CliAgent for Acp {
         env.extend(s.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut conn = Conn::spawn(SpawnParams {
             provider: &s.id,
-            command: &s.command,
+            command: &s.program(),
             args,
             env,
             cwd: &req.cwd,
@@ -260,12 +261,13 @@ mod tests {
         assert_eq!(Flavor::OpenCode.protocol_args("x"), vec!["acp"]);
         assert!(Flavor::Custom.protocol_args("x").is_empty());
         let c = CliConfig::default();
+        let bin = Path::new("/nonexistent");
         assert_eq!(
-            settings("opencode", Flavor::OpenCode, &c).command,
+            settings("opencode", Flavor::OpenCode, &c, bin).command,
             "opencode"
         );
-        assert_eq!(settings("goose", Flavor::Custom, &c).command, "");
-        let h = custom("goose", &c).health();
+        assert_eq!(settings("goose", Flavor::Custom, &c, bin).command, "");
+        let h = custom("goose", &c, bin).health();
         assert!(
             !h.available && h.detail.contains("[providers.acp.goose]"),
             "{h:?}"

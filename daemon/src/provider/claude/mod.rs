@@ -19,6 +19,7 @@ use super::{Provider, ProviderEvent, TurnRequest};
 use agentmux_shared::Result;
 use agentmux_shared::config::CliConfig;
 use proc::{Launch, Proc};
+use std::path::Path;
 use std::time::Duration;
 
 /// How long an interrupted turn may take to end with its `result`.
@@ -28,14 +29,14 @@ const INSTALL_HINT: &str = "install @anthropic-ai/claude-code or set [providers.
 /// Claude Code's part of the CLI skeleton.
 struct Claude;
 
-pub fn provider(c: &CliConfig) -> impl Provider + use<> {
-    CliProvider::new(CliSettings::new("claude", "claude", c), Claude)
+pub fn provider(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    CliProvider::new(CliSettings::new("claude", "claude", c, managed_bin), Claude)
 }
 
 /// Starts `claude` for a session, resuming Claude's session `resume` when not empty.
 fn spawn(s: &CliSettings, req: &TurnRequest, resume: &str) -> Result<Proc> {
     Proc::spawn(&Launch {
-        command: &s.command,
+        command: &s.program(),
         args: &s.args,
         env: &s.env,
         cwd: &req.cwd,

@@ -10,6 +10,7 @@ use agentmux_shared::types::Decision;
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
@@ -37,7 +38,7 @@ const QUIET_ENV: &[(&str, &str)] = &[
 
 /// How to start the CLI.
 pub(super) struct Launch<'a> {
-    pub command: &'a str,
+    pub command: &'a Path,
     pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a str,

@@ -3,12 +3,14 @@
 //! session's slot, the turn guard, replacing a dead process, stopping a broken one).
 
 use super::slots::{CliProc, Slots, TurnGuard};
+use crate::clis::lookup;
 use crate::provider::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::config::CliConfig;
 use agentmux_shared::types::ProviderHealth;
 use agentmux_shared::{Error, Result};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -23,10 +25,12 @@ pub struct CliSettings {
     pub model: String,
     /// How long a turn may go without a word from the CLI.
     pub idle: Duration,
+    /// `<data dir>/clis/bin`, where `agentmux providers install` puts CLIs.
+    pub managed_bin: PathBuf,
 }
 
 impl CliSettings {
-    pub fn new(id: &str, default_command: &str, c: &CliConfig) -> CliSettings {
+    pub fn new(id: &str, default_command: &str, c: &CliConfig, managed_bin: &Path) -> CliSettings {
         let command = match c.command.trim() {
             "" => default_command,
             cmd => cmd,
@@ -38,6 +42,32 @@ impl CliSettings {
             env: c.env.clone(),
             model: c.model.clone(),
             idle: Duration::from_secs(c.idle_timeout_secs.max(1)),
+            managed_bin: managed_bin.to_path_buf(),
+        }
+    }
+
+    /// The CLI's executable, found the one way (`clis::lookup`).
+    pub fn executable(&self) -> Option<PathBuf> {
+        lookup::find_here(&self.command, Some(&self.managed_bin)).map(|(p, _)| p)
+    }
+
+    /// What to start: the executable, else the command as given (so the spawn error names it).
+    pub fn program(&self) -> PathBuf {
+        self.executable()
+            .unwrap_or_else(|| PathBuf::from(&self.command))
+    }
+
+    /// Available when the executable is found; otherwise why not and how to get it (`hint`).
+    pub fn health(&self, hint: &str) -> ProviderHealth {
+        let (available, detail) = match self.executable() {
+            Some(p) => (true, p.display().to_string()),
+            None if self.command.is_empty() => (false, format!("no command ({hint})")),
+            None => (false, format!("{:?} not found ({hint})", self.command)),
+        };
+        ProviderHealth {
+            id: self.id.clone(),
+            available,
+            detail,
         }
     }
 }
@@ -157,7 +187,7 @@ impl<A: CliAgent> Provider for CliProvider<A> {
 
     fn health(&self) -> ProviderHealth {
         let s = &self.settings;
-        super::health(&s.id, &s.command, &self.agent.install_hint(s))
+        s.health(&self.agent.install_hint(s))
     }
 
     fn run_turn<'a>(
@@ -279,7 +309,12 @@ mod tests {
             steps: Mutex::new(steps.iter().copied().collect()),
             interrupt_works,
         };
-        let settings = CliSettings::new("fake", "fake", &CliConfig::default());
+        let settings = CliSettings::new(
+            "fake",
+            "fake",
+            &CliConfig::default(),
+            Path::new("/nonexistent"),
+        );
         (CliProvider::new(settings, fake), log)
     }
 
@@ -382,5 +417,29 @@ mod tests {
         assert_eq!(taken(&log), ["start 1", "run 1 fresh None", "stop 1"]);
         let h = p.health();
         assert!(!h.available && h.detail.contains("install fake"), "{h:?}");
+    }
+
+    #[test]
+    fn settings_find_the_executable_the_one_way() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tiny");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        let c = CliConfig::default();
+        let s = CliSettings::new("tiny", "tiny", &c, dir.path());
+        // Not executable yet: missing, and spawning names the command.
+        assert_eq!(s.executable(), None);
+        assert_eq!(s.program(), PathBuf::from("tiny"));
+        let h = s.health("install tiny");
+        assert!(!h.available && h.detail.contains("install tiny"), "{h:?}");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(s.executable(), Some(exe.clone()));
+        assert_eq!(s.program(), exe);
+        assert!(s.health("").available);
+        let none = CliSettings::new("x", "", &c, dir.path());
+        assert_eq!(
+            none.health("set a command").detail,
+            "no command (set a command)"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! What the coding-agent CLI adapters share: the generic `CliProvider` over a `CliAgent` (what
-//! differs per CLI), one process slot per session, the CLI's process, its settings and health,
-//! and small helpers (paths inside the session directory, clipped output).
+//! differs per CLI), one process slot per session, the CLI's process, its settings (where its
+//! executable is, its health), and small helpers (paths inside the session directory, clipped output).
 
 mod agent;
 pub mod process;
@@ -9,44 +9,7 @@ mod slots;
 pub use agent::{CliAgent, CliProvider, CliSettings, Turn};
 pub use slots::CliProc;
 
-use agentmux_shared::types::{Decision, ProviderHealth};
-use std::path::PathBuf;
-
-/// The executable `command` names (a path, or a name looked up on `PATH`), when it exists.
-pub fn resolve(command: &str) -> Option<PathBuf> {
-    if command.is_empty() {
-        return None;
-    }
-    let cmd = PathBuf::from(command);
-    if command.contains('/') {
-        return cmd.is_file().then_some(cmd);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(command))
-        .find(|p| p.is_file())
-}
-
-/// Available when the executable is found; otherwise why not and how to get it.
-pub fn health(id: &str, command: &str, hint: &str) -> ProviderHealth {
-    match resolve(command) {
-        Some(p) => ProviderHealth {
-            id: id.to_string(),
-            available: true,
-            detail: p.display().to_string(),
-        },
-        None if command.is_empty() => ProviderHealth {
-            id: id.to_string(),
-            available: false,
-            detail: format!("no command ({hint})"),
-        },
-        None => ProviderHealth {
-            id: id.to_string(),
-            available: false,
-            detail: format!("{command:?} not found ({hint})"),
-        },
-    }
-}
+use agentmux_shared::types::Decision;
 
 /// The choices of an approval the CLI takes as allow once, allow always or deny.
 pub fn decision_options() -> Vec<String> {
@@ -115,18 +78,5 @@ mod tests {
             assert_eq!(inside("/w", path), want, "{path}");
         }
         assert!(!inside("", "a.txt"));
-    }
-
-    #[test]
-    fn resolve_finds_paths_and_names() {
-        assert!(resolve("").is_none());
-        assert!(resolve("/nonexistent/x").is_none());
-        assert_eq!(
-            resolve("sh").is_some(),
-            std::path::Path::new("/bin/sh").exists()
-        );
-        let h = health("x", "/nonexistent/x", "install x");
-        assert!(!h.available);
-        assert!(h.detail.contains("install x"), "{}", h.detail);
     }
 }

@@ -20,6 +20,7 @@ use agentmux_shared::config::CliConfig;
 use agentmux_shared::{Error, Result};
 use proc::{Launch, Proc};
 use serde_json::json;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -32,8 +33,8 @@ const SANDBOX: &str = "workspace-write";
 /// Codex's part of the CLI skeleton.
 struct Codex;
 
-pub fn provider(c: &CliConfig) -> impl Provider + use<> {
-    CliProvider::new(CliSettings::new("codex", "codex", c), Codex)
+pub fn provider(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    CliProvider::new(CliSettings::new("codex", "codex", c, managed_bin), Codex)
 }
 
 impl CliAgent for Codex {
@@ -48,7 +49,7 @@ impl CliAgent for Codex {
     /// has one).
     async fn start(&self, s: &CliSettings, t: &Turn<'_>) -> Result<Proc> {
         let mut p = Proc::spawn(&Launch {
-            command: &s.command,
+            command: &s.program(),
             args: &s.args,
             env: &s.env,
             cwd: &t.req.cwd,

@@ -8,6 +8,7 @@ use crate::provider::{ApprovalRequest, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ pub(super) const INSTALL_HINT: &str = "install @openai/codex or set [providers.c
 
 /// How to start the CLI.
 pub(super) struct Launch<'a> {
-    pub command: &'a str,
+    pub command: &'a Path,
     pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a str,
