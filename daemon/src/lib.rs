@@ -2,8 +2,11 @@
 //! REST transports.
 
 pub mod api;
+pub mod clis;
 pub mod journal;
 pub mod log;
+pub mod model;
+pub mod os;
 pub mod provider;
 pub mod server;
 pub mod service;

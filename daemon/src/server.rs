@@ -84,7 +84,7 @@ pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
             heartbeat: Duration::from_secs(d.heartbeat_secs.clamp(1, 10)),
         },
     )?;
-    let providers = Providers::from_config(&opts.config)?;
+    let providers = Providers::from_config(&opts.config, &opts.paths.clis_bin())?;
     let svc = Service::start(ServiceParams {
         store,
         log: log.clone(),

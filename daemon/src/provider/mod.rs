@@ -5,18 +5,15 @@ pub mod acp;
 pub mod claude;
 pub mod cli;
 pub mod codex;
-pub mod credentials;
 pub mod diff;
-pub mod npm;
-pub mod openai;
-pub mod process;
-pub mod registry;
 
+use crate::model::openai;
 use agentmux_shared::config::Config;
 use agentmux_shared::types::{Decision, PlanEntry, ProviderHealth, Role, ToolCall, Usage};
 use agentmux_shared::{Error, Result};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -128,7 +125,9 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn from_config(config: &Config) -> Result<Providers> {
+    /// The configured providers; CLIs are looked for in `managed_bin` (`<data dir>/clis/bin`)
+    /// after a configured path and before `PATH`.
+    pub fn from_config(config: &Config, managed_bin: &Path) -> Result<Providers> {
         let mut map: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
         let env = openai::EnvDefaults::from_env();
         map.insert(
@@ -144,18 +143,13 @@ impl Providers {
             let p = openai::OpenAi::new(id, c, &openai::EnvDefaults::default())?;
             map.insert(id.clone(), Arc::new(p));
         }
-        map.insert(
-            "claude".into(),
-            Arc::new(claude::Claude::new(&config.providers.claude)),
-        );
-        map.insert(
-            "codex".into(),
-            Arc::new(codex::Codex::new(&config.providers.codex)),
-        );
         let p = &config.providers;
-        map.insert("gemini".into(), Arc::new(acp::Acp::gemini(&p.gemini)));
-        map.insert("qwen".into(), Arc::new(acp::Acp::qwen(&p.qwen)));
-        map.insert("opencode".into(), Arc::new(acp::Acp::opencode(&p.opencode)));
+        let bin = managed_bin;
+        map.insert("claude".into(), Arc::new(claude::provider(&p.claude, bin)));
+        map.insert("codex".into(), Arc::new(codex::provider(&p.codex, bin)));
+        map.insert("gemini".into(), Arc::new(acp::gemini(&p.gemini, bin)));
+        map.insert("qwen".into(), Arc::new(acp::qwen(&p.qwen, bin)));
+        map.insert("opencode".into(), Arc::new(acp::opencode(&p.opencode, bin)));
         for (name, c) in &p.acp {
             if map.contains_key(name) {
                 tracing::warn!(
@@ -164,7 +158,7 @@ impl Providers {
                 );
                 continue;
             }
-            map.insert(name.clone(), Arc::new(acp::Acp::custom(name, c)));
+            map.insert(name.clone(), Arc::new(acp::custom(name, c, bin)));
         }
         Ok(Providers { map })
     }

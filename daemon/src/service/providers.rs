@@ -5,9 +5,10 @@
 //! prefix); at start, a job left running is marked `interrupted`.
 
 use super::Service;
+use crate::clis::npm::{self, NpmInstall};
+use crate::clis::registry::{self, CliSpec, Registry};
 use crate::log::NewEvent;
-use crate::provider::npm::{self, NpmInstall};
-use crate::provider::registry::{self, CliSpec, Registry};
+use crate::os::process::{self, Group, Signal};
 use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{EventPayload, InstallJob, InstallState, ProviderInfo};
@@ -474,10 +475,9 @@ fn kill_orphan(pid: u32, job: &str) {
     };
     if pgid > 1 && npm::is_job_npm(pid, job) {
         tracing::info!(pid, job, "stopping an npm install left by the previous run");
-        // SAFETY: kill(2) on a process group whose leader we checked is the npm of this job
-        // (started by a previous run as the leader of its own group).
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+        // Its leader is the npm of this job (started by a previous run as a group leader).
+        if let Some(g) = Group::of(pid) {
+            process::signal(g, Signal::Kill);
         }
     }
 }

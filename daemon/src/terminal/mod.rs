@@ -9,6 +9,7 @@ mod screen;
 
 pub use screen::Screen;
 
+use crate::os::process::{self, Escalation, Group, Signal, Waiter};
 use agentmux_shared::{Error, Result};
 use bytes::Bytes;
 use portable_pty::{CommandBuilder, MasterPty, PtySize};
@@ -124,7 +125,7 @@ impl Process {
             let status = match child.wait() {
                 Ok(s) => ExitStatus {
                     code: i32::try_from(s.exit_code()).unwrap_or(i32::MAX),
-                    signal: s.signal().map(signal_name).unwrap_or_default(),
+                    signal: s.signal().map(process::signal_name).unwrap_or_default(),
                     reason: String::new(),
                 },
                 Err(e) => ExitStatus {
@@ -179,67 +180,43 @@ impl Process {
         self.exited.borrow().is_none()
     }
 
-    /// Sends `signal` to the program's whole process group.
-    pub fn signal(&self, signal: i32) {
-        if self.pid == 0 || !self.is_running() {
+    /// Sends `sig` to the program's whole process group.
+    pub fn signal(&self, sig: Signal) {
+        if !self.is_running() {
             return;
         }
-        // SAFETY: killpg has no memory effects; the pid is our child's, which leads its own
-        // process group (the PTY spawn calls setsid), and it has not been reaped yet.
-        unsafe {
-            libc::killpg(self.pid as libc::pid_t, signal);
+        // The pid leads its own process group (the PTY spawn calls setsid) and is not reaped
+        // before `exited` is set.
+        if let Some(g) = Group::of(self.pid) {
+            process::signal(g, sig);
         }
     }
 
     /// SIGHUP, then SIGTERM, then SIGKILL, each after `grace` if the program is still there.
     pub async fn kill(&self, grace: Duration) {
-        let mut exited = self.exited.clone();
-        for sig in [libc::SIGHUP, libc::SIGTERM, libc::SIGKILL] {
-            if !self.is_running() {
-                return;
-            }
-            self.signal(sig);
-            let wait = exited.wait_for(|s| s.is_some());
-            if tokio::time::timeout(grace, wait).await.is_ok() {
-                return;
-            }
-        }
+        let Some(g) = Group::of(self.pid) else {
+            return;
+        };
+        let e = Escalation {
+            signals: &[Signal::Hangup, Signal::Terminate, Signal::Kill],
+            grace,
+            sweep: false,
+        };
+        process::escalate(&process::Os, g, &mut Exit(self.exited.clone()), e).await;
     }
 }
 
-/// portable-pty reports `strsignal` text ("Killed"); people and scripts know "SIGKILL".
-fn signal_name(description: &str) -> String {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGBUS, "SIGBUS"),
-    ];
-    for (sig, name) in NAMES {
-        // SAFETY: strsignal returns a pointer to a static or thread-local string for any
-        // signal number; it is copied out at once.
-        let text = unsafe {
-            let p = libc::strsignal(*sig);
-            if p.is_null() {
-                continue;
-            }
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        };
-        if text == description {
-            return (*name).to_string();
-        }
+/// The program's end as the escalation waits for it.
+struct Exit(watch::Receiver<Option<ExitStatus>>);
+
+impl Waiter for Exit {
+    fn exited(&mut self) -> bool {
+        self.0.borrow().is_some()
     }
-    description.to_string()
+
+    async fn wait_exit(&mut self) {
+        let _ = self.0.wait_for(|s| s.is_some()).await;
+    }
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {

@@ -3,13 +3,14 @@
 //! stdout lines and a stdin sink. The crate's handlers never wait: updates and permission
 //! requests go to the turn through an unbounded inbox, `fs/*` requests run on their own tasks.
 
-use super::super::process::CliProcess;
 use super::fs;
 use super::map::clip;
+use crate::provider::cli::process::CliProcess;
 use agent_client_protocol::v1::{self, schema};
 use agent_client_protocol::{Agent, Client, Lines, UntypedMessage};
 use agentmux_shared::{Error, Result};
 use serde_json::Value;
+use std::path::Path;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -33,7 +34,7 @@ pub(crate) enum Incoming {
 /// What a `spawn` needs.
 pub(crate) struct SpawnParams<'a> {
     pub provider: &'a str,
-    pub command: &'a str,
+    pub command: &'a Path,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: &'a str,

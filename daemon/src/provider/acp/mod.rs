@@ -15,17 +15,16 @@ mod fs;
 mod map;
 mod turn;
 
-use super::cli::{self, CliProc, Slots, TurnGuard};
-use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
+use super::TurnEnd;
+use super::cli::{CliAgent, CliProc, CliProvider, CliSettings, Turn};
+use super::{Provider, TurnRequest};
 use agent_client_protocol::is_incoming_transport_closed;
 use agentmux_shared::config::CliConfig;
-use agentmux_shared::types::ProviderHealth;
 use agentmux_shared::{Error, Result};
 use conn::{Conn, SpawnParams};
 use map::Mapper;
-use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use turn::{Proc, TurnCtx};
 
 /// The least time start-up and each session set-up request get.
@@ -86,107 +85,96 @@ impl Flavor {
     }
 }
 
-pub struct Acp {
-    id: String,
-    flavor: Flavor,
-    command: String,
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
-    model: String,
-    idle: Duration,
-    /// One process per session, behind a lock that a turn (or its cleanup after a cancel) holds.
-    slots: Slots<Proc>,
+/// An ACP agent's part of the CLI skeleton: which agent it is.
+struct Acp(Flavor);
+
+pub fn gemini(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("gemini", Flavor::Gemini, c, managed_bin)
 }
 
-impl Acp {
-    pub fn gemini(c: &CliConfig) -> Acp {
-        Acp::new("gemini", Flavor::Gemini, c)
-    }
+pub fn qwen(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("qwen", Flavor::Qwen, c, managed_bin)
+}
 
-    pub fn qwen(c: &CliConfig) -> Acp {
-        Acp::new("qwen", Flavor::Qwen, c)
-    }
+pub fn opencode(c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider("opencode", Flavor::OpenCode, c, managed_bin)
+}
 
-    pub fn opencode(c: &CliConfig) -> Acp {
-        Acp::new("opencode", Flavor::OpenCode, c)
-    }
+/// A `[providers.acp.NAME]` agent: its command and args, nothing added.
+pub fn custom(name: &str, c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    provider(name, Flavor::Custom, c, managed_bin)
+}
 
-    /// A `[providers.acp.NAME]` agent: its command and args, nothing added.
-    pub fn custom(name: &str, c: &CliConfig) -> Acp {
-        Acp::new(name, Flavor::Custom, c)
-    }
+fn provider(id: &str, flavor: Flavor, c: &CliConfig, managed_bin: &Path) -> impl Provider + use<> {
+    CliProvider::new(settings(id, flavor, c, managed_bin), Acp(flavor))
+}
 
-    fn new(id: &str, flavor: Flavor, c: &CliConfig) -> Acp {
-        let command = c.command.trim();
-        Acp {
-            id: id.to_string(),
-            flavor,
-            command: if command.is_empty() {
-                flavor.default_command().to_string()
-            } else {
-                command.to_string()
-            },
-            args: c.args.clone(),
-            env: c.env.clone(),
-            model: c.model.clone(),
-            idle: Duration::from_secs(c.idle_timeout_secs.max(1)),
-            slots: Slots::default(),
-        }
-    }
+fn settings(id: &str, flavor: Flavor, c: &CliConfig, managed_bin: &Path) -> CliSettings {
+    CliSettings::new(id, flavor.default_command(), c, managed_bin)
+}
 
-    /// Start-up and session set-up may take longer than a quiet spell in a turn (OpenCode
-    /// needs 3–13 s on a loaded box), but not forever.
-    fn setup_deadline(&self) -> Duration {
-        self.idle.max(SETUP_MIN)
-    }
+/// Start-up and session set-up may take longer than a quiet spell in a turn (OpenCode needs
+/// 3–13 s on a loaded box), but not forever.
+fn setup_deadline(s: &CliSettings) -> Duration {
+    s.idle.max(SETUP_MIN)
+}
 
-    fn model_for(&self, req: &TurnRequest) -> String {
-        if req.model.is_empty() {
-            self.model.clone()
-        } else {
-            req.model.clone()
-        }
+fn model_for(s: &CliSettings, req: &TurnRequest) -> String {
+    if req.model.is_empty() {
+        s.model.clone()
+    } else {
+        req.model.clone()
+    }
+}
+
+impl CliAgent for Acp {
+    type Proc = Proc;
+    const INTERRUPT_GRACE: Duration = CANCEL_GRACE;
+
+    fn install_hint(&self, s: &CliSettings) -> String {
+        self.0.install_hint(&s.id)
     }
 
     /// Starts the agent for a session and initializes the connection.
-    async fn start(&self, req: &TurnRequest) -> Result<Proc> {
-        if self.command.is_empty() {
+    async fn start(&self, s: &CliSettings, t: &Turn<'_>) -> Result<Proc> {
+        let req = t.req;
+        if s.command.is_empty() {
             return Err(Error::unavailable(format!(
                 "the {} provider has no command ({})",
-                self.id,
-                self.flavor.install_hint(&self.id)
+                s.id,
+                self.0.install_hint(&s.id)
             )));
         }
-        let mut args = self.args.clone();
-        args.extend(self.flavor.protocol_args(&self.model_for(req)));
+        let mut args = s.args.clone();
+        args.extend(self.0.protocol_args(&model_for(s, req)));
         let mut env: Vec<(String, String)> = self
-            .flavor
+            .0
             .quiet_env()
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        env.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(s.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut conn = Conn::spawn(SpawnParams {
-            provider: &self.id,
-            command: &self.command,
+            provider: &s.id,
+            command: &s.program(),
             args,
             env,
             cwd: &req.cwd,
             session_id: &req.session_id,
-            install_hint: &self.flavor.install_hint(&self.id),
+            install_hint: &self.0.install_hint(&s.id),
         })
         .await?;
         let init = conn
             .cx
             .send_request(conn::initialize_request())
             .block_task();
-        let init = match tokio::time::timeout(self.setup_deadline(), init).await {
+        let init = match tokio::time::timeout(setup_deadline(s), init).await {
             Err(_) => {
                 let e = conn
                     .died(&format!(
                         "{} did not answer initialize within {} s",
-                        self.id,
-                        self.setup_deadline().as_secs()
+                        s.id,
+                        setup_deadline(s).as_secs()
                     ))
                     .await;
                 conn.kill().await;
@@ -194,10 +182,9 @@ impl Acp {
             }
             Ok(Err(e)) => {
                 let e = if is_incoming_transport_closed(&e) {
-                    conn.died(&format!("{} exited during start-up", self.id))
-                        .await
+                    conn.died(&format!("{} exited during start-up", s.id)).await
                 } else {
-                    Error::unavailable(format!("{} refused initialize: {e}", self.id))
+                    Error::unavailable(format!("{} refused initialize: {e}", s.id))
                 };
                 conn.kill().await;
                 return Err(e);
@@ -208,7 +195,7 @@ impl Acp {
             .agent_info
             .as_ref()
             .map(|i| format!("{} {}", i.name, i.version))
-            .unwrap_or_else(|| self.id.clone());
+            .unwrap_or_else(|| s.id.clone());
         tracing::info!(
             pgid = conn.pgid,
             agent,
@@ -226,89 +213,24 @@ impl Acp {
         })
     }
 
-    async fn turn(&self, req: TurnRequest, out: mpsc::Sender<ProviderEvent>) -> Result<TurnEnd> {
-        let prompt = req.prompt()?;
-        let slot = self.slots.get(&req.session_id);
-        let mut guard = TurnGuard::lock(&slot).await;
-        let result = async {
-            let Some(g) = guard.slot.as_mut() else {
-                return Err(Error::internal("acp slot vanished"));
-            };
-            if let Some(p) = g.as_mut()
-                && p.conn.exited()
-            {
-                tracing::info!(session = %req.session_id, provider = %self.id, "agent process had exited; starting it again");
-                if let Some(old) = g.take() {
-                    old.conn.kill().await;
-                }
-            }
-            if g.is_none() {
-                **g = Some(self.start(&req).await?);
-            }
-            let Some(proc) = g.as_mut() else {
-                return Err(Error::internal("acp process vanished"));
-            };
-            let ctx = TurnCtx {
-                id: &self.id,
-                idle: self.idle,
-                setup: self.setup_deadline(),
-                model: self.model_for(&req),
-                out: &out,
-            };
-            let result = match proc.open_session(&ctx, &req, &prompt).await {
-                Ok(text) => proc.prompt(&ctx, &text).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(r) => r,
-                Err(e) => {
-                    // The process is broken (exited, hung, unreachable): stop it; the next turn
-                    // starts a new one and loads the conversation again.
-                    if let Some(p) = g.take() {
-                        p.conn.kill().await;
-                    }
-                    Err(e)
-                }
-            }
-        }
-        .await;
-        guard.done = true;
-        result
-    }
-}
-
-impl Provider for Acp {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn default_model(&self) -> String {
-        self.model.clone()
-    }
-
-    fn health(&self) -> ProviderHealth {
-        cli::health(&self.id, &self.command, &self.flavor.install_hint(&self.id))
-    }
-
-    fn run_turn<'a>(
-        &'a self,
-        req: TurnRequest,
-        out: mpsc::Sender<ProviderEvent>,
-    ) -> BoxFuture<'a, Result<TurnEnd>> {
-        Box::pin(self.turn(req, out))
-    }
-
-    fn forget_session<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, ()> {
-        self.slots.forget(session_id);
-        Box::pin(async {})
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.slots.stop_all(CANCEL_GRACE))
+    async fn run(&self, s: &CliSettings, p: &mut Proc, t: &Turn<'_>) -> Result<Result<TurnEnd>> {
+        let ctx = TurnCtx {
+            id: &s.id,
+            idle: s.idle,
+            setup: setup_deadline(s),
+            model: model_for(s, t.req),
+            out: t.out,
+        };
+        let text = p.open_session(&ctx, t.req, t.prompt).await?;
+        p.prompt(&ctx, &text).await
     }
 }
 
 impl CliProc for Proc {
+    fn can_serve(&mut self, _req: &TurnRequest) -> bool {
+        !self.conn.exited()
+    }
+
     async fn interrupt(&mut self) -> bool {
         self.cancel().await
     }
@@ -339,9 +261,13 @@ mod tests {
         assert_eq!(Flavor::OpenCode.protocol_args("x"), vec!["acp"]);
         assert!(Flavor::Custom.protocol_args("x").is_empty());
         let c = CliConfig::default();
-        assert_eq!(Acp::opencode(&c).command, "opencode");
-        assert_eq!(Acp::custom("goose", &c).command, "");
-        let h = Acp::custom("goose", &c).health();
+        let bin = Path::new("/nonexistent");
+        assert_eq!(
+            settings("opencode", Flavor::OpenCode, &c, bin).command,
+            "opencode"
+        );
+        assert_eq!(settings("goose", Flavor::Custom, &c, bin).command, "");
+        let h = custom("goose", &c, bin).health();
         assert!(
             !h.available && h.detail.contains("[providers.acp.goose]"),
             "{h:?}"

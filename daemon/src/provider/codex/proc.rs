@@ -1,14 +1,14 @@
 //! One running `codex app-server`: its pipes (a reader, a writer and a stderr task), JSON-RPC
 //! calls, the loop that reads a turn to its end, the interrupt and the kill of its process group.
 
-use super::super::cli::CliProc;
-use super::super::process::CliProcess;
-use super::super::{ApprovalRequest, ProviderEvent, TurnEnd};
 use super::parser::{Item, Parser, approval_response, unsupported_response};
-use agentmux_shared::types::Decision;
+use crate::provider::cli::process::CliProcess;
+use crate::provider::cli::{CliProc, decision_options};
+use crate::provider::{ApprovalRequest, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ pub(super) const INSTALL_HINT: &str = "install @openai/codex or set [providers.c
 
 /// How to start the CLI.
 pub(super) struct Launch<'a> {
-    pub command: &'a str,
+    pub command: &'a Path,
     pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub cwd: &'a str,
@@ -277,11 +277,7 @@ impl Proc {
             summary: a.summary,
             diff: a.diff,
             edit: a.edit,
-            options: vec![
-                Decision::AllowOnce.as_str().into(),
-                Decision::AllowAlways.as_str().into(),
-                Decision::Deny.as_str().into(),
-            ],
+            options: decision_options(),
             respond: tx,
         };
         if let Some(out) = out {
@@ -357,6 +353,13 @@ impl Proc {
 }
 
 impl CliProc for Proc {
+    /// A process on another thread than the session's (it was reset or forked) is replaced too.
+    fn can_serve(&mut self, req: &TurnRequest) -> bool {
+        !self.exited()
+            && (req.provider_session_id.is_empty()
+                || self.parser.thread_id == req.provider_session_id)
+    }
+
     async fn interrupt(&mut self) -> bool {
         Proc::interrupt(self, super::INTERRUPT_GRACE).await
     }

@@ -1,7 +1,7 @@
 //! OpenAI-compatible chat completions (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp, LM Studio)
 //! over reqwest, streamed as SSE.
 
-use super::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
+use crate::provider::{BoxFuture, Provider, ProviderEvent, TurnEnd, TurnRequest};
 use agentmux_shared::config::OpenAiConfig;
 use agentmux_shared::types::{ProviderHealth, Usage};
 use agentmux_shared::{Error, Result};

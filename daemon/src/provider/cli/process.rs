@@ -1,14 +1,15 @@
 //! A coding-agent CLI's process as the adapters use it: its own process group, stdout as lines
 //! (capped), the last lines of stderr for error messages, and stopping it with SIGINT → SIGTERM →
-//! SIGKILL on the group.
+//! SIGKILL on the group (`os::process` sends the signals).
 
+use crate::os::process::{Escalation, GroupChild, Signal};
 use agentmux_shared::{Error, Result};
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
 
 /// Longest stdout line read as one (a resumed conversation's history can be large).
@@ -19,11 +20,16 @@ const MAX_STDERR_LINE: u64 = 16 * 1024;
 const STDERR_TAIL: usize = 30;
 /// Bytes of that tail put in an error message.
 const MAX_TAIL_BYTES: usize = 4000;
-/// Between SIGINT, SIGTERM and SIGKILL.
-const SIGNAL_GRACE: Duration = Duration::from_millis(700);
+/// SIGINT, SIGTERM, SIGKILL with a grace between; then whatever else was left in the group (an
+/// npm launcher's native binary, its shells).
+const STOP: Escalation = Escalation {
+    signals: &[Signal::Interrupt, Signal::Terminate, Signal::Kill],
+    grace: Duration::from_millis(700),
+    sweep: true,
+};
 
 pub struct CliProcess {
-    pub child: Child,
+    pub child: GroupChild,
     /// The group leader's pid (0 when unknown).
     pub pgid: i32,
     stderr: Arc<Mutex<VecDeque<String>>>,
@@ -41,18 +47,17 @@ impl CliProcess {
     ) -> Result<(CliProcess, ChildStdin, mpsc::Receiver<String>)> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
+            .stderr(Stdio::piped());
+        let mut child = GroupChild::spawn(cmd).map_err(|e| {
             Error::unavailable(format!(
                 "cannot start {:?} for the {name} provider: {e} ({hint})",
                 cmd.as_std().get_program()
             ))
         })?;
-        let pid = child.id().unwrap_or(0) as i32;
+        let pid = child.pid();
+        let pipes = &mut child.child;
         let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+            (pipes.stdin.take(), pipes.stdout.take(), pipes.stderr.take())
         else {
             return Err(Error::internal(format!("{name} pipes are missing")));
         };
@@ -115,7 +120,7 @@ impl CliProcess {
     }
 
     pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        self.child.exited()
     }
 
     /// The process is gone or going: an error with its exit status and stderr tail.
@@ -147,32 +152,9 @@ impl CliProcess {
         Error::unavailable(msg)
     }
 
-    /// SIGINT, SIGTERM, then SIGKILL to the process group, each after a grace period; then
-    /// whatever else was left in the group (an npm launcher's native binary, its shells).
+    /// Stops the process group (`STOP`).
     pub async fn stop(&mut self) {
-        if self.pgid > 0 {
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-                if self.exited() {
-                    break;
-                }
-                // SAFETY: kill(2) on the process group of a child we spawned and still own.
-                unsafe {
-                    libc::kill(-self.pgid, sig);
-                }
-                if tokio::time::timeout(SIGNAL_GRACE, self.child.wait())
-                    .await
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-            // SAFETY: as above; the group id is ours even after the leader exited.
-            unsafe {
-                libc::kill(-self.pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(SIGNAL_GRACE, self.child.wait()).await;
+        self.child.stop(STOP).await;
         tracing::info!(pgid = self.pgid, "stopped {}", self.name);
     }
 }

@@ -3,6 +3,8 @@
 //! --version`, cached by path and mtime), whether credentials are present (env vars and the
 //! CLIs' own credential files; never the secret itself), plus the HTTP providers.
 
+use super::lookup::{self, Source};
+use crate::os::process::{self, GroupChild, Signal};
 use agentmux_shared::config::{CliConfig, ProvidersConfig};
 use agentmux_shared::types::{CredentialsStatus, ProviderHealth, ProviderInfo, ProviderKind};
 use agentmux_shared::{Error, Result};
@@ -168,49 +170,14 @@ pub fn install_spec(spec: &CliSpec, version: &str) -> Result<String> {
     Ok(format!("{p}@{version}"))
 }
 
-/// Where a CLI's executable was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Config,
-    Managed,
-    Path,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Config => "config",
-            Source::Managed => "managed",
-            Source::Path => "path",
-        }
-    }
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Resolves a command: a path is taken as given; a name is looked up in the managed bin dir,
-/// then on `path_var`.
+/// Resolves a command the one way (`lookup::find`): a path as given, else the managed bin dir,
+/// else `path_var`.
 pub fn resolve(
     command: &str,
     managed_bin: &Path,
     path_var: Option<&OsStr>,
 ) -> Option<(PathBuf, Source)> {
-    if command.contains('/') {
-        let p = PathBuf::from(command);
-        return is_executable(&p).then_some((p, Source::Config));
-    }
-    let managed = managed_bin.join(command);
-    if is_executable(&managed) {
-        return Some((managed, Source::Managed));
-    }
-    std::env::split_paths(path_var?)
-        .filter(|d| d != managed_bin)
-        .map(|d| d.join(command))
-        .find(|p| is_executable(p))
-        .map(|p| (p, Source::Path))
+    lookup::find(command, Some(managed_bin), path_var)
 }
 
 /// The first version-like token (`2.1.197`, `v0.61.0` → `0.61.0`) in the output.
@@ -236,14 +203,11 @@ async fn probe_version(
         .envs(&env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
+        .stderr(Stdio::piped());
+    let child = GroupChild::spawn(&mut cmd)
         .map_err(|e| format!("cannot run {} --version: {e}", path.display()))?;
-    let pid = child.id();
-    match tokio::time::timeout(VERSION_TIMEOUT, child.wait_with_output()).await {
+    let group = child.group();
+    match tokio::time::timeout(VERSION_TIMEOUT, child.output()).await {
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -265,12 +229,9 @@ async fn probe_version(
         }
         Ok(Err(e)) => Err(format!("{} --version: {e}", path.display())),
         Err(_) => {
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                // SAFETY: kill(2) on the process group of a child we spawned; the dropped future
-                // kills the leader, this reaches anything it started.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
+            // The dropped future killed the leader; this reaches anything it started.
+            if let Some(g) = group {
+                process::signal(g, Signal::Kill);
             }
             Err(format!(
                 "{} --version did not answer within {} s",
@@ -510,7 +471,7 @@ fn http_providers(p: &ProvidersConfig) -> Vec<ProviderInfo> {
             }
         };
         let base_url = pick(&c.base_url, "OPENAI_BASE_URL")
-            .unwrap_or_else(|| super::openai::DEFAULT_BASE_URL.to_string());
+            .unwrap_or_else(|| crate::model::openai::DEFAULT_BASE_URL.to_string());
         let model = pick(&c.model, "OPENAI_MODEL").unwrap_or_default();
         let (status, credentials) = if !c.api_key.is_empty() {
             (
@@ -569,10 +530,7 @@ fn section(id: &str) -> String {
 
 /// The executable named `name` on the daemon's `PATH`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
+    lookup::find_here(name, None).map(|(p, _)| p)
 }
 
 #[cfg(test)]
@@ -654,33 +612,6 @@ mod tests {
         assert_eq!(specs[5].package, "");
         assert!(is_http(&p, "openai"));
         assert!(!is_http(&p, "claude"));
-    }
-
-    #[test]
-    fn resolution_prefers_config_then_managed_then_path() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let managed = dir.path().join("managed");
-        let other = dir.path().join("other");
-        for d in [&managed, &other] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        let exe = |p: &Path| {
-            std::fs::write(p, "#!/bin/sh\n").unwrap();
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
-        exe(&other.join("a"));
-        std::fs::write(other.join("plain"), "not executable").unwrap();
-        let path = std::env::join_paths([&managed, &other]).unwrap();
-        let r = |cmd: &str| resolve(cmd, &managed, Some(&path));
-        assert_eq!(r("a"), Some((other.join("a"), Source::Path)));
-        exe(&managed.join("a"));
-        assert_eq!(r("a"), Some((managed.join("a"), Source::Managed)));
-        let explicit = other.join("a").display().to_string();
-        assert_eq!(r(&explicit), Some((other.join("a"), Source::Config)));
-        assert_eq!(r("plain"), None);
-        assert_eq!(r("missing"), None);
-        assert_eq!(r("/nope/a"), None);
     }
 
     #[tokio::test]

@@ -1,18 +1,23 @@
 //! Runs `npm install --global --prefix <dir> <spec>` as a child in its own process group and
 //! streams its stdout and stderr line by line (interleaved as they come).
 
+use crate::os::process::{Escalation, GroupChild, Signal};
 use agentmux_shared::{Error, Result};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
 /// Longest output line kept, in bytes; the rest of the line is dropped.
 const MAX_LINE_BYTES: usize = 1000;
-/// Between SIGTERM and SIGKILL when an install is stopped.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// SIGTERM, then SIGKILL after a grace; then install scripts npm started, which may outlive it.
+const STOP: Escalation = Escalation {
+    signals: &[Signal::Terminate, Signal::Kill],
+    grace: Duration::from_secs(2),
+    sweep: true,
+};
 
 /// The flags every install runs with: no funding or audit chatter, no update check, install
 /// scripts' output shown, no progress spinner.
@@ -29,8 +34,7 @@ pub const FLAGS: &[&str] = &[
 pub const JOB_ENV: &str = "AGENTMUX_INSTALL_JOB";
 
 pub struct NpmInstall {
-    child: Child,
-    pgid: i32,
+    child: GroupChild,
     /// Output lines; closed once both stdout and stderr are.
     pub lines: mpsc::Receiver<String>,
 }
@@ -46,28 +50,24 @@ impl NpmInstall {
             .env(JOB_ENV, job)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
+            .stderr(Stdio::piped());
+        let mut child = GroupChild::spawn(&mut cmd)
             .map_err(|e| Error::precondition(format!("cannot run {}: {e}", npm.display())))?;
-        let pgid = child
-            .id()
-            .and_then(|p| i32::try_from(p).ok())
-            .ok_or_else(|| Error::internal("npm exited before its pid was known"))?;
+        if child.group().is_none() {
+            return Err(Error::internal("npm exited before its pid was known"));
+        }
         let (tx, lines) = mpsc::channel(256);
-        if let Some(out) = child.stdout.take() {
+        if let Some(out) = child.child.stdout.take() {
             tokio::spawn(pump(out, tx.clone()));
         }
-        if let Some(err) = child.stderr.take() {
+        if let Some(err) = child.child.stderr.take() {
             tokio::spawn(pump(err, tx));
         }
-        Ok(NpmInstall { child, pgid, lines })
+        Ok(NpmInstall { child, lines })
     }
 
     pub fn pid(&self) -> u32 {
-        self.pgid.unsigned_abs()
+        self.child.pid().unsigned_abs()
     }
 
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
@@ -76,34 +76,12 @@ impl NpmInstall {
 
     /// SIGKILL to npm's process group at once (the daemon is stopping).
     pub fn kill_now(&mut self) {
-        // SAFETY: kill(2) on the process group of a child we spawned and have not reaped.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGKILL);
-        }
-        let _ = self.child.start_kill();
+        self.child.kill_now();
     }
 
     /// SIGTERM to npm's process group, SIGKILL after a grace period.
     pub async fn stop(&mut self) {
-        for sig in [libc::SIGTERM, libc::SIGKILL] {
-            // SAFETY: kill(2) on the process group of a child we spawned and have not reaped;
-            // the group id stays ours while the leader is unreaped.
-            unsafe {
-                libc::kill(-self.pgid, sig);
-            }
-            if tokio::time::timeout(STOP_GRACE, self.child.wait())
-                .await
-                .is_ok()
-            {
-                break;
-            }
-        }
-        // Install scripts npm started may outlive it.
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGKILL);
-        }
-        let _ = self.child.start_kill();
+        self.child.stop(STOP).await;
     }
 }
 

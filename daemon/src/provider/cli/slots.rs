@@ -1,10 +1,9 @@
-//! What the coding-agent CLI adapters share: one process slot per session, finding the
-//! executable, their health, and clipping CLI output for messages.
+//! One process slot per session: the slot a turn locks, the guard that interrupts a cancelled
+//! turn in the background, and stopping every process at shutdown.
 
-use agentmux_shared::types::ProviderHealth;
+use super::super::TurnRequest;
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,8 @@ const STOP_TIME: Duration = Duration::from_secs(3);
 
 /// A session's running CLI, as its adapter keeps it.
 pub trait CliProc: Send + 'static {
+    /// It is alive and can run this turn; else it is stopped and a new one started.
+    fn can_serve(&mut self, req: &TurnRequest) -> bool;
     /// Ends the running turn through the CLI's protocol; true when it ended in time and the
     /// process can serve the next turn.
     fn interrupt(&mut self) -> impl Future<Output = bool> + Send;
@@ -118,116 +119,5 @@ impl<P: CliProc> Slots<P> {
             }
         }))
         .await;
-    }
-}
-
-/// The executable `command` names (a path, or a name looked up on `PATH`), when it exists.
-pub fn resolve(command: &str) -> Option<PathBuf> {
-    if command.is_empty() {
-        return None;
-    }
-    let cmd = PathBuf::from(command);
-    if command.contains('/') {
-        return cmd.is_file().then_some(cmd);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(command))
-        .find(|p| p.is_file())
-}
-
-/// Available when the executable is found; otherwise why not and how to get it.
-pub fn health(id: &str, command: &str, hint: &str) -> ProviderHealth {
-    match resolve(command) {
-        Some(p) => ProviderHealth {
-            id: id.to_string(),
-            available: true,
-            detail: p.display().to_string(),
-        },
-        None if command.is_empty() => ProviderHealth {
-            id: id.to_string(),
-            available: false,
-            detail: format!("no command ({hint})"),
-        },
-        None => ProviderHealth {
-            id: id.to_string(),
-            available: false,
-            detail: format!("{command:?} not found ({hint})"),
-        },
-    }
-}
-
-/// Whether `path` (relative to `cwd`, or absolute) names a place inside `cwd`, judged by its
-/// components: what the `auto-edit` policy may allow without asking.
-pub fn inside(cwd: &str, path: &str) -> bool {
-    use std::path::{Component, Path};
-    let p = Path::new(path);
-    if cwd.is_empty()
-        || path.is_empty()
-        || p.components().any(|c| matches!(c, Component::ParentDir))
-    {
-        return false;
-    }
-    if !p.is_absolute() {
-        return true;
-    }
-    let root = Path::new(cwd);
-    p.starts_with(root) || root.canonicalize().is_ok_and(|r| p.starts_with(r))
-}
-
-/// At most `max` bytes of `s` (cut at a char boundary), marked when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clip_cuts_at_char_boundaries() {
-        assert_eq!(clip("hello", 10), "hello");
-        assert_eq!(clip("hello", 3), "hel…");
-        assert_eq!(clip("héllo", 2), "h…");
-        assert_eq!(clip("", 0), "");
-    }
-
-    #[test]
-    fn inside_is_judged_by_components() {
-        for (path, want) in [
-            ("a.txt", true),
-            ("src/a.rs", true),
-            ("/w/src/a.rs", true),
-            ("/w", true),
-            ("../x", false),
-            ("src/../../x", false),
-            ("/w/../etc/passwd", false),
-            ("/home/u/.bashrc", false),
-            ("/wx/a", false),
-            ("", false),
-        ] {
-            assert_eq!(inside("/w", path), want, "{path}");
-        }
-        assert!(!inside("", "a.txt"));
-    }
-
-    #[test]
-    fn resolve_finds_paths_and_names() {
-        assert!(resolve("").is_none());
-        assert!(resolve("/nonexistent/x").is_none());
-        assert_eq!(
-            resolve("sh").is_some(),
-            std::path::Path::new("/bin/sh").exists()
-        );
-        let h = health("x", "/nonexistent/x", "install x");
-        assert!(!h.available);
-        assert!(h.detail.contains("install x"), "{}", h.detail);
     }
 }
