@@ -1,6 +1,7 @@
 //! End-to-end suites, one module per area, plus the helpers they share.
 
 mod acp;
+mod architecture;
 mod auth;
 mod bad_input;
 mod chat;
