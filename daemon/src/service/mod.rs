@@ -9,6 +9,9 @@ mod runner;
 mod sessions;
 mod terminals;
 
+#[cfg(test)]
+mod tests;
+
 pub use keys::KeyRing;
 pub use terminals::{AttachParams, Attachment};
 

@@ -66,7 +66,7 @@ async fn release(svc: &Service, h: &SessionHandle, why: &str) {
 }
 
 /// Earlier messages a turn reads: its input plus the context an HTTP model is sent.
-const HISTORY_TAIL: usize = 200;
+pub(super) const HISTORY_TAIL: usize = 200;
 
 struct Turn {
     user: Message,
