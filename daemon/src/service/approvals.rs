@@ -1,18 +1,121 @@
-//! Approvals: a provider's request to run a tool, persisted while it waits for a person. The
-//! runner raises them (`runner::raise_approval`); here they are listed, decided, and resolved when
-//! their turn, their session or the daemon ends.
+//! Approvals, all of their life in one place: raised by a turn (answered at once by the
+//! session's policy, or persisted and kept waiting), listed, decided, expired by the session's
+//! timeout, and resolved when their turn, their session or the daemon ends.
 
-use super::{Service, SessionState};
+use super::{Service, SessionHandle, SessionState};
 use crate::log::NewEvent;
-use crate::provider::ApprovalAnswer;
+use crate::provider::{ApprovalAnswer, ApprovalRequest};
 use crate::store::{Op, Store};
-use agentmux_shared::ids::now_ms;
-use agentmux_shared::types::{Approval, ApprovalReason, ApprovalStatus, Decision, EventPayload};
+use agentmux_shared::ids::{new_id, now_ms};
+use agentmux_shared::types::{
+    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload,
+};
 use agentmux_shared::{Error, ErrorKind, Result};
+use std::collections::HashMap;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Longest deny message accepted, in bytes.
 const MAX_MESSAGE: usize = 16 * 1024;
+
+/// The approvals part's own state.
+#[derive(Default)]
+pub(super) struct Approvals {
+    /// Idempotency keys of decided approvals → approval id.
+    keys: std::sync::Mutex<HashMap<String, String>>,
+}
+
+/// What the turn that raises an approval says about it.
+pub(super) struct Ask<'a> {
+    pub session_id: &'a str,
+    pub policy: ApprovalPolicy,
+    pub timeout_secs: u64,
+}
+
+/// Persists an approval request and keeps its answer channel until someone decides, or answers
+/// it at once when the session's policy says so (still recorded, with reason `policy`).
+pub(super) async fn raise(
+    svc: &Service,
+    h: &SessionHandle,
+    ask: Ask<'_>,
+    r: ApprovalRequest,
+) -> Result<()> {
+    let now = now_ms();
+    let mut a = Approval {
+        id: new_id("apr"),
+        session_id: ask.session_id.to_string(),
+        tool: r.tool,
+        input_json: r.input_json,
+        summary: r.summary,
+        diff: r.diff,
+        options: r.options,
+        status: ApprovalStatus::Pending,
+        created_at_ms: now,
+        ..Approval::default()
+    };
+    let auto = match ask.policy {
+        ApprovalPolicy::NeverAsk => true,
+        ApprovalPolicy::AutoEdit => r.edit,
+        ApprovalPolicy::Ask => false,
+    };
+    if auto {
+        a.status = ApprovalStatus::Allowed;
+        a.decision = Some(Decision::AllowOnce);
+        a.reason = Some(ApprovalReason::Policy);
+        a.resolved_at_ms = now;
+        // Recorded before the provider hears the answer, so the event precedes the tool's run.
+        let res = svc
+            .commit(
+                Store::put_approval(&a).to_vec(),
+                vec![NewEvent::new(
+                    &a.session_id.clone(),
+                    EventPayload::ApprovalResolved { approval: a },
+                )],
+            )
+            .await;
+        let _ = r.respond.send(ApprovalAnswer {
+            decision: Decision::AllowOnce,
+            message: String::new(),
+        });
+        return res;
+    }
+    let mut st = h.state.lock().await;
+    if st.deleted {
+        return Ok(()); // dropping `respond` denies
+    }
+    svc.commit(
+        Store::put_approval(&a).to_vec(),
+        vec![NewEvent::new(
+            &a.session_id,
+            EventPayload::ApprovalRequested {
+                approval: a.clone(),
+            },
+        )],
+    )
+    .await?;
+    if ask.timeout_secs > 0 {
+        let (svc2, id) = (svc.clone(), a.id.clone());
+        let after = Duration::from_secs(ask.timeout_secs);
+        // Tracked: shutdown ends the wait (pending approvals are cancelled then anyway).
+        svc.shared.tasks.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(after) => {}
+                _ = svc2.shared.shutdown.cancelled() => return,
+            }
+            if let Err(e) = svc2.expire_approval(&id, after).await {
+                tracing::error!(error = %e, approval = %id, "cannot expire an approval");
+            }
+        });
+    }
+    st.approvals.insert(
+        a.id.clone(),
+        PendingApproval {
+            approval: a,
+            respond: r.respond,
+        },
+    );
+    Ok(())
+}
 
 /// A pending approval of a running turn and the channel its answer goes back on.
 pub(super) struct PendingApproval {
@@ -226,14 +329,15 @@ impl Service {
 
     fn idempotent_hit(&self, key: &str, approval_id: &str) -> bool {
         self.shared
-            .approval_keys
+            .approvals
+            .keys
             .lock()
             .map(|m| m.get(key).is_some_and(|id| id == approval_id))
             .unwrap_or(false)
     }
 
     fn remember_key(&self, key: &str, approval_id: &str) {
-        if let Ok(mut m) = self.shared.approval_keys.lock() {
+        if let Ok(mut m) = self.shared.approvals.keys.lock() {
             // Bounded: retries come within moments of the first try.
             if m.len() >= 10_000 {
                 m.clear();

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod keys;
+mod live;
 mod providers;
 mod recovery;
 mod runner;
@@ -13,6 +14,7 @@ mod terminals;
 mod tests;
 
 pub use keys::KeyRing;
+pub(crate) use live::{SessionHandle, SessionState};
 pub use terminals::{AttachParams, Attachment};
 
 use crate::log::{EventLog, NewEvent};
@@ -20,11 +22,10 @@ use crate::provider::Providers;
 use crate::store::{Op, SCHEMA_VERSION, Store};
 use agentmux_shared::config::{Config, Paths};
 use agentmux_shared::ids::now_ms;
-use agentmux_shared::types::{Health, Info, Message, Session, StreamItem};
+use agentmux_shared::types::{Health, Info, StreamItem};
 use agentmux_shared::{Error, Result};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -34,42 +35,28 @@ pub struct Service {
     shared: Arc<Shared>,
 }
 
+/// The core (log, store, config, shutdown, tasks) and one part per resource, each owning
+/// its state and its start-up recovery.
 struct Shared {
     log: EventLog,
     store: Store,
     config: Config,
     paths: Paths,
     providers: Providers,
-    keys: KeyRing,
     started_at_ms: i64,
     tcp_listen: OnceLock<String>,
-    // std Mutex: held only to look up or insert a handle, never across an await.
-    sessions: Mutex<HashMap<String, Arc<SessionHandle>>>,
-    /// Fired at shutdown: running turns end as `interrupted`.
+    /// Fired at shutdown: running turns end as `interrupted`, timers and watchers stop.
     shutdown: CancellationToken,
-    runners: TaskTracker,
+    /// Every task the service spawns (turns, installs, approval timers, terminal watchers and
+    /// attachments); shutdown waits for them.
+    tasks: TaskTracker,
+    // The parts.
+    sessions: live::Live,
+    approvals: approvals::Approvals,
     terminals: terminals::Terminals,
-    /// Idempotency keys of decided approvals → approval id.
-    approval_keys: Mutex<HashMap<String, String>>,
     /// The provider registry and npm install jobs.
     installs: providers::Installs,
-}
-
-/// The single writer of one session: every change to it happens under `state`.
-pub(crate) struct SessionHandle {
-    state: tokio::sync::Mutex<SessionState>,
-}
-
-struct SessionState {
-    session: Session,
-    /// Queued user messages, oldest first; mirrors the `queued` messages in the store.
-    queue: VecDeque<Message>,
-    runner_active: bool,
-    turn: Option<CancellationToken>,
-    waiters: HashMap<String, oneshot::Sender<Result<Message>>>,
-    deleted: bool,
-    /// Approvals of the running turn waiting for a decision, by id.
-    approvals: HashMap<String, approvals::PendingApproval>,
+    keys: KeyRing,
 }
 
 pub struct ServiceParams {
@@ -96,11 +83,11 @@ impl Service {
                 keys,
                 started_at_ms: now_ms(),
                 tcp_listen: OnceLock::new(),
-                sessions: Mutex::new(HashMap::new()),
+                sessions: live::Live::default(),
                 shutdown: CancellationToken::new(),
-                runners: TaskTracker::new(),
+                tasks: TaskTracker::new(),
                 terminals: terminals::Terminals::default(),
-                approval_keys: Mutex::new(HashMap::new()),
+                approvals: approvals::Approvals::default(),
                 installs,
             }),
         };
@@ -159,12 +146,14 @@ impl Service {
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.shared.shutdown.cancel();
         self.shutdown_terminals().await;
-        self.shared.runners.close();
-        if tokio::time::timeout(grace, self.shared.runners.wait())
+        self.shared.tasks.close();
+        if tokio::time::timeout(grace, self.shared.tasks.wait())
             .await
             .is_err()
         {
-            tracing::warn!("turns did not stop in time; they will be recovered as interrupted");
+            tracing::warn!(
+                "tasks did not stop in time; turns still running will be recovered as interrupted"
+            );
         }
         self.shared.providers.shutdown().await;
         // An empty commit is acknowledged only after everything queued before it is durable.
@@ -179,47 +168,6 @@ impl Service {
 
     fn store(&self) -> &Store {
         &self.shared.store
-    }
-
-    /// The handle of a stored session, loading it on first use.
-    fn handle(&self, id: &str) -> Result<Arc<SessionHandle>> {
-        let mut map = self
-            .shared
-            .sessions
-            .lock()
-            .map_err(|_| Error::internal("session map poisoned"))?;
-        if let Some(h) = map.get(id) {
-            return Ok(h.clone());
-        }
-        let session = self
-            .store()
-            .session(id)?
-            .ok_or_else(|| Error::not_found("session", id))?;
-        let queue = self
-            .store()
-            .messages(id, 0, usize::MAX)?
-            .into_iter()
-            .filter(|m| m.status == agentmux_shared::types::MessageStatus::Queued)
-            .collect();
-        let h = Arc::new(SessionHandle {
-            state: tokio::sync::Mutex::new(SessionState {
-                session,
-                queue,
-                runner_active: false,
-                turn: None,
-                waiters: HashMap::new(),
-                deleted: false,
-                approvals: HashMap::new(),
-            }),
-        });
-        map.insert(id.to_string(), h.clone());
-        Ok(h)
-    }
-
-    fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.shared.sessions.lock() {
-            map.remove(id);
-        }
     }
 
     /// A full id, or the one session whose id starts with `id`.

@@ -197,7 +197,7 @@ impl Service {
         tracing::info!(job = %job.id, provider = %job.provider, package = %job.package, "install queued");
         let svc = self.clone();
         let queued = job.clone();
-        self.shared.runners.spawn(async move {
+        self.shared.tasks.spawn(async move {
             svc.run_install(queued, npm_path, spec, claim).await;
         });
         Ok(job)

@@ -1,26 +1,23 @@
 //! The turn loop of one session: takes queued input in order, streams the provider's answer as
 //! durable events, and always leaves the session not busy when a turn ends, however it ends.
 
-use super::approvals::{self, PendingApproval};
+use super::approvals;
 use super::{Service, SessionHandle};
 use crate::log::NewEvent;
-use crate::provider::{
-    ApprovalAnswer, ApprovalRequest, ChatMessage, ProviderEvent, TurnEnd, TurnRequest,
-};
+use crate::provider::{ChatMessage, ProviderEvent, TurnEnd, TurnRequest};
 use crate::store::Store;
 use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload, Message,
-    MessageStatus, Role, SessionStatus, TurnFinished,
+    ApprovalPolicy, ApprovalReason, EventPayload, Message, MessageStatus, Role, SessionStatus,
+    TurnFinished,
 };
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn spawn(svc: Service, h: Arc<SessionHandle>) {
-    let tracker = svc.shared.runners.clone();
+    let tracker = svc.shared.tasks.clone();
     tracker.spawn(async move {
         // The loop runs in a task of its own so that even a panic in it comes back here as an
         // error, and the session is freed either way.
@@ -283,7 +280,12 @@ async fn emit(
             return;
         }
         ProviderEvent::ApprovalRequest(r) => {
-            if let Err(e) = raise_approval(svc, h, turn, r).await {
+            let ask = approvals::Ask {
+                session_id: &turn.assistant.session_id,
+                policy: turn.policy,
+                timeout_secs: turn.approval_timeout_secs,
+            };
+            if let Err(e) = approvals::raise(svc, h, ask, r).await {
                 tracing::error!(error = %e, "cannot record an approval request");
             }
             return;
@@ -318,87 +320,6 @@ async fn set_provider_session(svc: &Service, h: &SessionHandle, id: &str) -> Res
     )
     .await?;
     st.session = s;
-    Ok(())
-}
-
-/// Persists an approval request and keeps its answer channel until someone decides, or answers
-/// it at once when the session's policy says so (still recorded, with reason `policy`).
-async fn raise_approval(
-    svc: &Service,
-    h: &SessionHandle,
-    turn: &Turn,
-    r: ApprovalRequest,
-) -> Result<()> {
-    let now = now_ms();
-    let mut a = Approval {
-        id: new_id("apr"),
-        session_id: turn.assistant.session_id.clone(),
-        tool: r.tool,
-        input_json: r.input_json,
-        summary: r.summary,
-        diff: r.diff,
-        options: r.options,
-        status: ApprovalStatus::Pending,
-        created_at_ms: now,
-        ..Approval::default()
-    };
-    let auto = match turn.policy {
-        ApprovalPolicy::NeverAsk => true,
-        ApprovalPolicy::AutoEdit => r.edit,
-        ApprovalPolicy::Ask => false,
-    };
-    if auto {
-        a.status = ApprovalStatus::Allowed;
-        a.decision = Some(Decision::AllowOnce);
-        a.reason = Some(ApprovalReason::Policy);
-        a.resolved_at_ms = now;
-        // Recorded before the provider hears the answer, so the event precedes the tool's run.
-        let res = svc
-            .commit(
-                Store::put_approval(&a).to_vec(),
-                vec![NewEvent::new(
-                    &a.session_id.clone(),
-                    EventPayload::ApprovalResolved { approval: a },
-                )],
-            )
-            .await;
-        let _ = r.respond.send(ApprovalAnswer {
-            decision: Decision::AllowOnce,
-            message: String::new(),
-        });
-        return res;
-    }
-    let mut st = h.state.lock().await;
-    if st.deleted {
-        return Ok(()); // dropping `respond` denies
-    }
-    svc.commit(
-        Store::put_approval(&a).to_vec(),
-        vec![NewEvent::new(
-            &a.session_id,
-            EventPayload::ApprovalRequested {
-                approval: a.clone(),
-            },
-        )],
-    )
-    .await?;
-    if turn.approval_timeout_secs > 0 {
-        let (svc, id) = (svc.clone(), a.id.clone());
-        let after = Duration::from_secs(turn.approval_timeout_secs);
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Err(e) = svc.expire_approval(&id, after).await {
-                tracing::error!(error = %e, approval = %id, "cannot expire an approval");
-            }
-        });
-    }
-    st.approvals.insert(
-        a.id.clone(),
-        PendingApproval {
-            approval: a,
-            respond: r.respond,
-        },
-    );
     Ok(())
 }
 

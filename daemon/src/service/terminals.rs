@@ -200,7 +200,7 @@ impl Service {
             self.commit(ops, events).await?;
         }
         let svc = self.clone();
-        tokio::spawn(async move {
+        self.shared.tasks.spawn(async move {
             let mut tick = tokio::time::interval(SAVE_EVERY);
             loop {
                 tokio::select! {
@@ -437,7 +437,7 @@ impl Service {
         let Some(p) = h.process() else { return };
         let mut exited = p.exited.clone();
         let svc = self.clone();
-        tokio::spawn(async move {
+        self.shared.tasks.spawn(async move {
             let status = match exited.wait_for(|s| s.is_some()).await {
                 Ok(s) => s.clone().unwrap_or_default(),
                 Err(_) => return,
@@ -593,7 +593,7 @@ impl Service {
         let scrollback = p.scrollback_lines as usize;
         let handle = h.clone();
         let shutdown = self.shared.shutdown.clone();
-        tokio::spawn(async move {
+        self.shared.tasks.spawn(async move {
             let mut exited = match handle.process() {
                 Some(proc_) => proc_.exited.clone(),
                 None => watch::channel(Some(ExitStatus::default())).1,
