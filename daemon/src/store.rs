@@ -456,9 +456,10 @@ fn decode_session(v: &[u8]) -> Result<Session> {
 }
 
 fn decode_message(v: &[u8]) -> Result<Message> {
-    Ok(pb::Message::decode(v)
+    pb::Message::decode(v)
         .map_err(|e| decode_err("message", e))?
-        .into())
+        .try_into()
+        .map_err(|e| decode_err("message", e))
 }
 
 fn decode_approval(v: &[u8]) -> Result<Approval> {

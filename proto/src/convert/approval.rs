@@ -1,6 +1,7 @@
 //! Approvals. Records written before the enum fields carry their status, decision and
 //! reason as text in the `legacy_*` fields; they are read from there.
 
+use super::known;
 use crate::v1 as pb;
 use agentmux_shared::error::{Error, Result};
 use agentmux_shared::types::*;
@@ -47,16 +48,6 @@ impl From<ApprovalKind> for pb::ApprovalKind {
             ApprovalKind::ToolCall => pb::ApprovalKind::ToolCall,
         }
     }
-}
-
-/// An enum field's value, or `None` when unset; a number this build does not know is an error.
-fn known<T: TryFrom<i32>>(what: &str, v: i32) -> Result<Option<T>> {
-    if v == 0 {
-        return Ok(None);
-    }
-    T::try_from(v)
-        .map(Some)
-        .map_err(|_| Error::invalid(format!("unknown {what} {v}")))
 }
 
 fn decision(v: i32, legacy: &str) -> Result<Option<Decision>> {

@@ -111,7 +111,7 @@ impl TryFrom<pb::Event> for Event {
                 session: p.session.ok_or_else(|| missing("session"))?.into(),
             },
             P::MessageCreated(p) => EventPayload::MessageCreated {
-                message: p.message.ok_or_else(|| missing("message"))?.into(),
+                message: p.message.ok_or_else(|| missing("message"))?.try_into()?,
             },
             P::MessageDelta(p) => EventPayload::MessageDelta {
                 message_id: p.message_id,
@@ -122,7 +122,7 @@ impl TryFrom<pb::Event> for Event {
                 text: p.text,
             },
             P::MessageCompleted(p) => EventPayload::MessageCompleted {
-                message: p.message.ok_or_else(|| missing("message"))?.into(),
+                message: p.message.ok_or_else(|| missing("message"))?.try_into()?,
             },
             P::TurnStarted(p) => EventPayload::TurnStarted {
                 user_message_id: p.user_message_id,
@@ -151,13 +151,17 @@ impl TryFrom<pb::Event> for Event {
             P::ApprovalResolved(p) => EventPayload::ApprovalResolved {
                 approval: p.approval.ok_or_else(|| missing("approval"))?.try_into()?,
             },
-            P::ToolCall(t) => EventPayload::ToolCall(t.into()),
+            P::ToolCall(t) => EventPayload::ToolCall(t.try_into()?),
             P::FileChanged(p) => EventPayload::FileChanged {
                 path: p.path,
                 diff: p.diff,
             },
             P::PlanUpdated(p) => EventPayload::PlanUpdated {
-                entries: p.entries.into_iter().map(Into::into).collect(),
+                entries: p
+                    .entries
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<_>>()?,
             },
             P::ProviderInstall(p) => EventPayload::ProviderInstall {
                 job: p.job.ok_or_else(|| missing("job"))?.into(),

@@ -11,3 +11,15 @@ mod terminal;
 
 #[cfg(test)]
 mod tests;
+
+use agentmux_shared::error::{Error, Result};
+
+/// An enum field's value, or `None` when unset; a number this build does not know is an error.
+pub(crate) fn known<T: TryFrom<i32>>(what: &str, v: i32) -> Result<Option<T>> {
+    if v == 0 {
+        return Ok(None);
+    }
+    T::try_from(v)
+        .map(Some)
+        .map_err(|_| Error::invalid(format!("unknown {what} {v}")))
+}

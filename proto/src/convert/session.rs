@@ -1,6 +1,8 @@
 //! Sessions, messages and what a message carries (tool calls, plan entries, usage).
 
+use super::known;
 use crate::v1 as pb;
+use agentmux_shared::error::{Error, Result};
 use agentmux_shared::types::*;
 
 impl From<SessionStatus> for pb::SessionStatus {
@@ -167,9 +169,11 @@ impl From<Message> for pb::Message {
     }
 }
 
-impl From<pb::Message> for Message {
-    fn from(m: pb::Message) -> Self {
-        Message {
+impl TryFrom<pb::Message> for Message {
+    type Error = Error;
+
+    fn try_from(m: pb::Message) -> Result<Self> {
+        Ok(Message {
             id: m.id,
             session_id: m.session_id,
             index: m.index,
@@ -183,7 +187,11 @@ impl From<pb::Message> for Message {
             error: m.error,
             stop_reason: m.stop_reason,
             reply_to: m.reply_to,
-            tools: m.tools.into_iter().map(Into::into).collect(),
+            tools: m
+                .tools
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_>>()?,
             changes: m
                 .changes
                 .into_iter()
@@ -192,7 +200,32 @@ impl From<pb::Message> for Message {
                     diff: c.diff,
                 })
                 .collect(),
-            plan: m.plan.into_iter().map(Into::into).collect(),
+            plan: m
+                .plan
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+impl From<ToolCallStatus> for pb::ToolCallStatus {
+    fn from(s: ToolCallStatus) -> Self {
+        match s {
+            ToolCallStatus::Started => pb::ToolCallStatus::Started,
+            ToolCallStatus::Updated => pb::ToolCallStatus::Updated,
+            ToolCallStatus::Finished => pb::ToolCallStatus::Finished,
+            ToolCallStatus::Failed => pb::ToolCallStatus::Failed,
+        }
+    }
+}
+
+impl From<PlanStatus> for pb::PlanStatus {
+    fn from(s: PlanStatus) -> Self {
+        match s {
+            PlanStatus::Pending => pb::PlanStatus::Pending,
+            PlanStatus::InProgress => pb::PlanStatus::InProgress,
+            PlanStatus::Completed => pb::PlanStatus::Completed,
         }
     }
 }
@@ -203,21 +236,33 @@ impl From<ToolCall> for pb::ToolCall {
             id: t.id,
             name: t.name,
             input_json: t.input_json,
-            status: t.status,
+            status: pb::ToolCallStatus::from(t.status) as i32,
             output: t.output,
+            legacy_status: String::new(),
         }
     }
 }
 
-impl From<pb::ToolCall> for ToolCall {
-    fn from(t: pb::ToolCall) -> Self {
-        ToolCall {
+impl TryFrom<pb::ToolCall> for ToolCall {
+    type Error = Error;
+
+    fn try_from(t: pb::ToolCall) -> Result<Self> {
+        let status = match known::<pb::ToolCallStatus>("tool call status", t.status)? {
+            Some(pb::ToolCallStatus::Started) => ToolCallStatus::Started,
+            Some(pb::ToolCallStatus::Updated) => ToolCallStatus::Updated,
+            Some(pb::ToolCallStatus::Finished) => ToolCallStatus::Finished,
+            Some(pb::ToolCallStatus::Failed) => ToolCallStatus::Failed,
+            Some(pb::ToolCallStatus::Unspecified) | None => {
+                ToolCallStatus::parse(&t.legacy_status)?
+            }
+        };
+        Ok(ToolCall {
             id: t.id,
             name: t.name,
             input_json: t.input_json,
-            status: t.status,
+            status,
             output: t.output,
-        }
+        })
     }
 }
 
@@ -225,19 +270,28 @@ impl From<PlanEntry> for pb::PlanEntry {
     fn from(e: PlanEntry) -> Self {
         pb::PlanEntry {
             content: e.content,
-            status: e.status,
+            status: pb::PlanStatus::from(e.status) as i32,
             priority: e.priority,
+            legacy_status: String::new(),
         }
     }
 }
 
-impl From<pb::PlanEntry> for PlanEntry {
-    fn from(e: pb::PlanEntry) -> Self {
-        PlanEntry {
+impl TryFrom<pb::PlanEntry> for PlanEntry {
+    type Error = Error;
+
+    fn try_from(e: pb::PlanEntry) -> Result<Self> {
+        let status = match known::<pb::PlanStatus>("plan status", e.status)? {
+            Some(pb::PlanStatus::Pending) => PlanStatus::Pending,
+            Some(pb::PlanStatus::InProgress) => PlanStatus::InProgress,
+            Some(pb::PlanStatus::Completed) => PlanStatus::Completed,
+            Some(pb::PlanStatus::Unspecified) | None => PlanStatus::parse(&e.legacy_status)?,
+        };
+        Ok(PlanEntry {
             content: e.content,
-            status: e.status,
+            status,
             priority: e.priority,
-        }
+        })
     }
 }
 

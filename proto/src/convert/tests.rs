@@ -53,7 +53,7 @@ fn message() -> Message {
             id: "t1".into(),
             name: "Write".into(),
             input_json: "{}".into(),
-            status: "failed".into(),
+            status: ToolCallStatus::Failed,
             output: "no".into(),
         }],
         changes: vec![FileChange {
@@ -62,7 +62,7 @@ fn message() -> Message {
         }],
         plan: vec![PlanEntry {
             content: "do".into(),
-            status: "in_progress".into(),
+            status: PlanStatus::InProgress,
             priority: "high".into(),
         }],
     }
@@ -134,7 +134,10 @@ fn job() -> InstallJob {
 #[test]
 fn resources_round_trip() {
     assert_eq!(Session::from(pb::Session::from(session())), session());
-    assert_eq!(Message::from(pb::Message::from(message())), message());
+    assert_eq!(
+        Message::try_from(pb::Message::from(message())),
+        Ok(message())
+    );
     assert_eq!(Terminal::from(pb::Terminal::from(terminal())), terminal());
     assert_eq!(InstallJob::from(pb::InstallJob::from(job())), job());
     let key = ApiKey {
@@ -238,6 +241,44 @@ fn unknown_approval_values_are_errors() {
     ] {
         assert!(Approval::try_from(bad.clone()).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn tool_calls_and_plans_written_as_text_are_read_and_unknown_ones_refused() {
+    let old = pb::Message {
+        tools: vec![pb::ToolCall {
+            legacy_status: "finished".into(),
+            ..Default::default()
+        }],
+        plan: vec![pb::PlanEntry {
+            legacy_status: "in_progress".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let m = Message::try_from(old).expect("a legacy message decodes");
+    assert_eq!(m.tools[0].status, ToolCallStatus::Finished);
+    assert_eq!(m.plan[0].status, PlanStatus::InProgress);
+    for bad in [
+        pb::ToolCall::default(),
+        pb::ToolCall {
+            legacy_status: "sleeping".into(),
+            ..Default::default()
+        },
+        pb::ToolCall {
+            status: 40,
+            ..Default::default()
+        },
+    ] {
+        assert!(ToolCall::try_from(bad).is_err());
+    }
+    assert!(
+        PlanEntry::try_from(pb::PlanEntry {
+            legacy_status: "someday".into(),
+            ..Default::default()
+        })
+        .is_err()
+    );
 }
 
 #[test]

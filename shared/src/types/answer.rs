@@ -55,7 +55,7 @@ impl Message {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{PlanEntry, ToolCall, TurnFinished, Usage};
+    use super::super::{PlanEntry, PlanStatus, ToolCall, ToolCallStatus, TurnFinished, Usage};
     use super::*;
     use pretty_assertions::assert_eq;
 
@@ -79,7 +79,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             input_json: if name.is_empty() { "" } else { "{}" }.into(),
-            status: status.into(),
+            status: ToolCallStatus::parse(status).unwrap(),
             output: String::new(),
         })
     }
@@ -100,7 +100,7 @@ mod tests {
             EventPayload::PlanUpdated {
                 entries: vec![PlanEntry {
                     content: "one".into(),
-                    status: "completed".into(),
+                    status: PlanStatus::Completed,
                     priority: String::new(),
                 }],
             },

@@ -1,5 +1,6 @@
 //! Messages and what an answer carries: usage, tool calls, file changes, plan.
 
+use super::str_enum::str_enum;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,14 +20,27 @@ impl Usage {
     }
 }
 
+str_enum! {
+    /// Where a tool call is.
+    #[derive(Default)]
+    pub enum ToolCallStatus ("tool call status") {
+        #[default]
+        Started = "started",
+        /// Still running, with news (more output, its input completed).
+        Updated = "updated",
+        Finished = "finished",
+        /// Failed, or was denied.
+        Failed = "failed",
+    }
+}
+
 /// A tool call's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub input_json: String,
-    /// `started`, `finished`, `failed`.
-    pub status: String,
+    pub status: ToolCallStatus,
     pub output: String,
 }
 
@@ -134,12 +148,36 @@ pub struct FileChange {
     pub diff: String,
 }
 
+str_enum! {
+    /// Where a step of an agent's plan is.
+    #[derive(Default)]
+    pub enum PlanStatus ("plan status") {
+        #[default]
+        Pending = "pending",
+        InProgress = "in_progress",
+        Completed = "completed",
+    }
+}
+
+impl PlanStatus {
+    /// A status as an agent spells it (`inProgress`, `done`, ...): the adapters' reading of
+    /// a foreign protocol, where a step of unknown state counts as not done.
+    pub fn from_agent(s: &str) -> PlanStatus {
+        match s.trim() {
+            "in_progress" | "inProgress" | "in-progress" | "active" | "running" => {
+                PlanStatus::InProgress
+            }
+            "completed" | "complete" | "done" | "finished" => PlanStatus::Completed,
+            _ => PlanStatus::Pending,
+        }
+    }
+}
+
 /// One step of an agent's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct PlanEntry {
     pub content: String,
-    /// `pending`, `in_progress`, `completed`.
-    pub status: String,
+    pub status: PlanStatus,
     /// `high`, `medium`, `low`, or empty when the agent gives none.
     pub priority: String,
 }

@@ -390,7 +390,7 @@ async fn write_allow(cli: Cli) {
     let statuses: Vec<String> = events
         .iter()
         .filter_map(|ev| match &ev.payload {
-            EventPayload::ToolCall(t) => Some(t.status.clone()),
+            EventPayload::ToolCall(t) => Some(t.status.to_string()),
             _ => None,
         })
         .collect();

@@ -3,7 +3,8 @@
 use super::*;
 use crate::test_support::{self as ts, event};
 use agentmux_shared::types::{
-    Approval, ApprovalReason, ApprovalStatus, Decision, Role, TurnFinished,
+    Approval, ApprovalReason, ApprovalStatus, Decision, PlanStatus, Role, ToolCallStatus,
+    TurnFinished,
 };
 use pretty_assertions::assert_eq;
 
@@ -561,7 +562,7 @@ fn tool_calls_changes_and_plan_land_on_the_answer_being_written() {
             id: "t1".into(),
             name: if input.is_empty() { "" } else { "Write" }.into(),
             input_json: input.into(),
-            status: status.into(),
+            status: ToolCallStatus::parse(status).unwrap(),
             output: String::new(),
         })
     };
@@ -585,7 +586,7 @@ fn tool_calls_changes_and_plan_land_on_the_answer_being_written() {
         EventPayload::PlanUpdated {
             entries: vec![agentmux_shared::types::PlanEntry {
                 content: "Write a.rs".into(),
-                status: "completed".into(),
+                status: PlanStatus::Completed,
                 priority: String::new(),
             }],
         },

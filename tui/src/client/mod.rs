@@ -276,9 +276,13 @@ impl Client {
         let r = self.messages().send_message(req).await;
         let r = r.map_err(status_to_error)?.into_inner();
         Ok(SendResult {
-            message: r.message.map(Into::into).unwrap_or_default(),
+            message: r
+                .message
+                .map(TryInto::try_into)
+                .transpose()?
+                .unwrap_or_default(),
             queued: r.queued,
-            reply: r.reply.map(Into::into),
+            reply: r.reply.map(TryInto::try_into).transpose()?,
         })
     }
 
@@ -296,7 +300,11 @@ impl Client {
         let r = self.messages().list_messages(req).await;
         let r = r.map_err(status_to_error)?.into_inner();
         Ok(MessagePage {
-            messages: r.messages.into_iter().map(Into::into).collect(),
+            messages: r
+                .messages
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_>>()?,
             next_index: r.next_index,
             more: r.more,
             last_seq: r.last_seq,

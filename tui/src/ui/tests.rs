@@ -7,7 +7,7 @@ use crate::test_support as ts;
 use crate::ui::approval::ApprovalView;
 use crate::ui::help::HelpView;
 use crate::ui::overlay::{ConfirmDeleteView, NewSessionView};
-use agentmux_shared::types::{MessagePage, Role};
+use agentmux_shared::types::{MessagePage, PlanStatus, Role, ToolCallStatus};
 use insta::assert_snapshot;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -197,12 +197,12 @@ fn transcript_with_tool_calls_diff_and_plan_80x24() {
     m.plan = vec![
         PlanEntry {
             content: "Extract the lexer".into(),
-            status: "completed".into(),
+            status: PlanStatus::Completed,
             priority: String::new(),
         },
         PlanEntry {
             content: "Write the parser".into(),
-            status: "in_progress".into(),
+            status: PlanStatus::InProgress,
             priority: String::new(),
         },
     ];
@@ -211,14 +211,14 @@ fn transcript_with_tool_calls_diff_and_plan_80x24() {
             id: "t1".into(),
             name: "Write".into(),
             input_json: r#"{"file_path":"src/lexer.rs"}"#.into(),
-            status: "finished".into(),
+            status: ToolCallStatus::Finished,
             output: String::new(),
         },
         ToolCall {
             id: "t2".into(),
             name: "Bash".into(),
             input_json: r#"{"command":"cargo test"}"#.into(),
-            status: "started".into(),
+            status: ToolCallStatus::Started,
             output: String::new(),
         },
     ];

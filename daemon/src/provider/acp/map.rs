@@ -3,7 +3,7 @@
 //! recorded fixtures of every CLI run through exactly this code in the unit tests.
 
 use super::super::{ProviderEvent, TurnEnd, diff};
-use agentmux_shared::types::{Decision, PlanEntry, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, PlanStatus, ToolCall, ToolCallStatus, Usage};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -116,7 +116,7 @@ impl Mapper {
                     .flatten()
                     .map(|e| PlanEntry {
                         content: s(&e["content"]),
-                        status: e["status"].as_str().unwrap_or("pending").to_string(),
+                        status: PlanStatus::from_agent(e["status"].as_str().unwrap_or_default()),
                         priority: s(&e["priority"]),
                     })
                     .collect();
@@ -155,19 +155,19 @@ impl Mapper {
             t.change = change;
         }
         let status = match u["status"].as_str().unwrap_or_default() {
-            "completed" => "finished",
-            "failed" => "failed",
-            _ if first => "started",
-            _ => "updated",
+            "completed" => ToolCallStatus::Finished,
+            "failed" => ToolCallStatus::Failed,
+            _ if first => ToolCallStatus::Started,
+            _ => ToolCallStatus::Updated,
         };
-        if matches!(status, "finished" | "failed") {
+        if matches!(status, ToolCallStatus::Finished | ToolCallStatus::Failed) {
             t.ended = true;
         }
         let call = ToolCall {
             id: id.clone(),
             name: t.name.clone(),
             input_json: input_json(&t.input),
-            status: status.to_string(),
+            status,
             output: content_text_all(&u["content"]),
         };
         let mut out = vec![ProviderEvent::ToolCall(call)];
@@ -242,7 +242,7 @@ impl Mapper {
                 id: id.clone(),
                 name: t.name.clone(),
                 input_json: input_json(&t.input),
-                status: "started".into(),
+                status: ToolCallStatus::Started,
                 output: String::new(),
             }));
         }
@@ -314,7 +314,7 @@ impl Mapper {
                 id: id.clone(),
                 name: t.name.clone(),
                 input_json: input_json(&t.input),
-                status: "failed".into(),
+                status: ToolCallStatus::Failed,
                 output: "The user rejected this tool call.".into(),
             }));
         }
@@ -490,7 +490,7 @@ mod tests {
     fn calls(ev: &[ProviderEvent]) -> Vec<(String, String)> {
         ev.iter()
             .filter_map(|e| match e {
-                ProviderEvent::ToolCall(t) => Some((t.name.clone(), t.status.clone())),
+                ProviderEvent::ToolCall(t) => Some((t.name.clone(), t.status.to_string())),
                 _ => None,
             })
             .collect()

@@ -5,7 +5,7 @@
 use super::wire::{self, Block, Delta, Event, Line};
 use crate::provider::cli::{clip, inside};
 use crate::provider::{ApprovalAnswer, ProviderEvent, TurnEnd, diff};
-use agentmux_shared::types::{Decision, PlanEntry, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, PlanStatus, ToolCall, ToolCallStatus, Usage};
 use agentmux_shared::{Error, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -165,7 +165,7 @@ impl Parser {
                 id,
                 name,
                 input_json,
-                status: "started".into(),
+                status: ToolCallStatus::Started,
                 output: String::new(),
             })));
         }
@@ -194,7 +194,11 @@ impl Parser {
                 id,
                 name,
                 input_json,
-                status: if failed { "failed" } else { "finished" }.into(),
+                status: if failed {
+                    ToolCallStatus::Failed
+                } else {
+                    ToolCallStatus::Finished
+                },
                 output: content_text(&content),
             })));
             if !failed && let Some((path, diff)) = used.and_then(|u| u.change) {
@@ -349,7 +353,7 @@ fn todo_plan(input: &Value) -> Option<Vec<PlanEntry>> {
             .into_iter()
             .map(|t| PlanEntry {
                 content: t.content.unwrap_or_default(),
-                status: t.status.unwrap_or_else(|| "pending".into()),
+                status: PlanStatus::from_agent(t.status.as_deref().unwrap_or_default()),
                 priority: t.priority.unwrap_or_default(),
             })
             .collect(),

@@ -4,7 +4,7 @@
 
 use super::super::cli::{clip, inside};
 use super::super::{ApprovalAnswer, ProviderEvent, TurnEnd, diff};
-use agentmux_shared::types::{Decision, PlanEntry, ToolCall, Usage};
+use agentmux_shared::types::{Decision, PlanEntry, PlanStatus, ToolCall, ToolCallStatus, Usage};
 use agentmux_shared::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -253,11 +253,7 @@ impl Parser {
                     .flatten()
                     .map(|step| PlanEntry {
                         content: s(&step["step"]),
-                        status: match step["status"].as_str().unwrap_or_default() {
-                            "inProgress" => "in_progress".into(),
-                            "" => "pending".into(),
-                            other => other.to_string(),
-                        },
+                        status: PlanStatus::from_agent(step["status"].as_str().unwrap_or_default()),
                         priority: String::new(),
                     })
                     .collect();
@@ -301,7 +297,7 @@ impl Parser {
             id,
             name,
             input_json,
-            status: "started".into(),
+            status: ToolCallStatus::Started,
             output: String::new(),
         })));
     }
@@ -317,15 +313,15 @@ impl Parser {
             .unwrap_or_else(|| (name, input.to_string()));
         let status = item["status"].as_str().unwrap_or("completed");
         let (status, output) = match status {
-            "declined" => ("failed", "declined by the user".to_string()),
-            "failed" => ("failed", tool_output(item)),
-            _ => ("finished", tool_output(item)),
+            "declined" => (ToolCallStatus::Failed, "declined by the user".to_string()),
+            "failed" => (ToolCallStatus::Failed, tool_output(item)),
+            _ => (ToolCallStatus::Finished, tool_output(item)),
         };
         out.push(Item::Event(ProviderEvent::ToolCall(ToolCall {
             id: id.clone(),
             name,
             input_json,
-            status: status.into(),
+            status,
             output,
         })));
         if item["type"] == "fileChange" {

@@ -111,7 +111,7 @@ async fn write_asks_then_allow_writes_the_file_with_a_diff() {
     let calls: Vec<(String, String)> = events
         .iter()
         .filter_map(|ev| match &ev.payload {
-            EventPayload::ToolCall(t) => Some((t.name.clone(), t.status.clone())),
+            EventPayload::ToolCall(t) => Some((t.name.clone(), t.status.to_string())),
             _ => None,
         })
         .collect();

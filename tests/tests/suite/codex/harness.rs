@@ -284,7 +284,7 @@ pub(super) fn tool_calls(events: &[Event]) -> Vec<(String, String)> {
     events
         .iter()
         .filter_map(|ev| match &ev.payload {
-            EventPayload::ToolCall(t) => Some((t.name.clone(), t.status.clone())),
+            EventPayload::ToolCall(t) => Some((t.name.clone(), t.status.to_string())),
             _ => None,
         })
         .collect()
