@@ -5,7 +5,6 @@
 //!
 //! Record: `len u32 | crc32(body) u32 | body`, body = `kind u8 | seq u64 | payload`.
 
-use crate::store::Op;
 use agentmux_proto::v1 as pb;
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
@@ -25,6 +24,14 @@ const MAX_RECORD: u32 = 256 * 1024 * 1024;
 
 fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("journal: {what}: {e}"))
+}
+
+/// A state write, journaled with the events of its commit and then applied to the store
+/// atomically with them.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Del(Vec<u8>),
 }
 
 /// Where the journal stands: a segment (by its first seq) and a byte offset in it.

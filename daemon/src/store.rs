@@ -37,12 +37,7 @@ fn decode_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("store: corrupt {what}: {e}"))
 }
 
-/// A write applied atomically with the events of the same commit.
-#[derive(Debug, Clone)]
-pub enum Op {
-    Put(Vec<u8>, Vec<u8>),
-    Del(Vec<u8>),
-}
+pub use crate::journal::Op;
 
 impl Store {
     pub fn open(dir: &std::path::Path) -> Result<Store> {

@@ -41,12 +41,12 @@ fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
     }
 }
 
-pub fn document(routes: &[super::rest::Route]) -> Value {
+pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
     let mut g = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
     let mut paths: Map<String, Value> = Map::new();
-    for r in routes.iter().map(|r| &r.doc) {
+    for r in routes {
         let mut params: Vec<Value> = r
             .path
             .split('/')

@@ -188,3 +188,21 @@ fn no_hand_written_file_is_over_800_lines() {
     }
     assert!(bad.is_empty(), "split these: {bad:#?}");
 }
+
+#[test]
+fn the_import_loops_stay_open() {
+    // (file, what it must not import): each pair once imported the other way too.
+    let mut bad = Vec::new();
+    for (file, needle) in [
+        ("daemon/src/journal.rs", "crate::store"),
+        ("daemon/src/api/openapi.rs", "rest::"),
+        ("tui/src/ui/activity.rs", "transcript::"),
+        ("tui/src/ui/overlay.rs", "approval::"),
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).expect("source");
+        if let Some(l) = code(&text).find(|l| l.contains(needle)) {
+            bad.push(format!("{file}: {}", l.trim()));
+        }
+    }
+    assert!(bad.is_empty(), "an import loop is back: {bad:#?}");
+}
