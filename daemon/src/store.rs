@@ -6,7 +6,9 @@
 //! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::types::{ApiKey, Approval, InstallJob, Message, Session, Terminal};
+use agentmux_shared::types::{
+    ApiKey, Approval, InstallJob, Message, MessageStatus, Role, Session, Terminal,
+};
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
 
@@ -223,6 +225,28 @@ impl Store {
         for item in self.tree.range(range).rev().take(limit) {
             let (_, v) = item.map_err(storage_err)?;
             out.push(decode_message(&v)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// A session's queued input, oldest first, read from the newest message back: input is
+    /// queued in send order and runs in that order, so nothing queued is older than a user
+    /// message that is not, and the scan stops there.
+    pub fn queued_messages(&self, session_id: &str) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        for item in self
+            .tree
+            .scan_prefix(Self::message_prefix(session_id))
+            .rev()
+        {
+            let (_, v) = item.map_err(storage_err)?;
+            let m = decode_message(&v)?;
+            match (m.role, m.status) {
+                (_, MessageStatus::Queued) => out.push(m),
+                (Role::User, _) => break,
+                _ => {}
+            }
         }
         out.reverse();
         Ok(out)
@@ -575,6 +599,37 @@ mod tests {
         );
         assert!(s.messages_before("ses_a", 0, 5).unwrap().is_empty());
         assert!(s.messages_before("ses_c", 10, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn queued_input_is_found_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        use MessageStatus::{Complete, Queued};
+        let msgs = [
+            (Role::User, Complete, "ran"),
+            (Role::User, Queued, "q1"),
+            (Role::Assistant, MessageStatus::Streaming, "answer"),
+            (Role::User, Queued, "q2"),
+        ];
+        let ops = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, (role, status, text))| {
+                Store::put_message(&Message {
+                    session_id: "ses_a".into(),
+                    index: i as u64,
+                    role: *role,
+                    status: *status,
+                    content: text.to_string(),
+                    ..Message::default()
+                })
+            })
+            .collect();
+        s.apply(Store::batch(ops, Default::default())).unwrap();
+        let text = |v: Vec<Message>| v.into_iter().map(|m| m.content).collect::<Vec<_>>();
+        assert_eq!(text(s.queued_messages("ses_a").unwrap()), ["q1", "q2"]);
+        assert!(s.queued_messages("ses_b").unwrap().is_empty());
     }
 
     #[test]

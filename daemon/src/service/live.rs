@@ -2,7 +2,7 @@
 //! from the store on first use and kept while the daemon runs.
 
 use super::{Service, approvals};
-use agentmux_shared::types::{Message, MessageStatus, Session};
+use agentmux_shared::types::{Message, Session};
 use agentmux_shared::{Error, Result};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -48,12 +48,7 @@ impl Service {
             .store()
             .session(id)?
             .ok_or_else(|| Error::not_found("session", id))?;
-        let queue = self
-            .store()
-            .messages(id, 0, usize::MAX)?
-            .into_iter()
-            .filter(|m| m.status == MessageStatus::Queued)
-            .collect();
+        let queue = self.store().queued_messages(id)?.into();
         let h = Arc::new(SessionHandle {
             state: tokio::sync::Mutex::new(SessionState {
                 session,
