@@ -255,7 +255,14 @@ impl EventLog {
                 if session.is_some_and(|s| s != pe.session_id) {
                     continue;
                 }
-                let e = Event::try_from(pe)?;
+                // One record this build cannot read must not end every replay through it.
+                let e = match Event::try_from(pe) {
+                    Ok(e) => e,
+                    Err(err) => {
+                        tracing::warn!(error = %err, seq = *last, "skipping an unreadable event in replay");
+                        continue;
+                    }
+                };
                 tx.send(StreamItem::Event(Arc::new(e)))
                     .await
                     .map_err(|_| Error::unavailable("subscriber left"))?;

@@ -59,6 +59,12 @@ pub(super) async fn raise(
         ApprovalPolicy::Ask => false,
     };
     if auto {
+        // Under the session's lock, like every change to it: a delete that won the race has
+        // taken the session's approvals along, and this one must not come back.
+        let st = h.state.lock().await;
+        if st.deleted {
+            return Ok(()); // dropping `respond` denies
+        }
         a.status = ApprovalStatus::Allowed;
         a.decision = Some(Decision::AllowOnce);
         a.reason = Some(ApprovalReason::Policy);
@@ -73,6 +79,7 @@ pub(super) async fn raise(
                 )],
             )
             .await;
+        drop(st);
         let _ = r.respond.send(ApprovalAnswer {
             decision: Decision::AllowOnce,
             message: String::new(),

@@ -161,7 +161,8 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
     // session.
     let history = svc
         .store()
-        .messages_before(&assistant.session_id, assistant.index, HISTORY_TAIL)?
+        // Up to this turn's input: what lies between it and the answer is queued input.
+        .messages_before(&assistant.session_id, user.index + 1, HISTORY_TAIL)?
         .into_iter()
         .filter(|m| m.role != Role::Assistant || !m.content.is_empty())
         .filter(|m| !matches!(m.status, MessageStatus::Queued | MessageStatus::Failed))

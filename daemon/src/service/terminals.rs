@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 const DEFAULT_ROWS: u16 = 24;
 const DEFAULT_COLS: u16 = 80;
@@ -616,15 +617,11 @@ impl Service {
                     terminal: Some(handle.record()),
                     ..snap
                 };
-                if tx
-                    .send(AttachEvent::Snapshot(Box::new(snap)))
-                    .await
-                    .is_err()
-                {
+                if !deliver(&tx, AttachEvent::Snapshot(Box::new(snap)), &shutdown).await {
                     return;
                 }
                 for b in backlog {
-                    if tx.send(AttachEvent::Output(b)).await.is_err() {
+                    if !deliver(&tx, AttachEvent::Output(b), &shutdown).await {
                         return;
                     }
                 }
@@ -632,7 +629,7 @@ impl Service {
                     tokio::select! {
                         r = rx.recv() => match r {
                             Ok(b) => {
-                                if tx.send(AttachEvent::Output(b)).await.is_err() {
+                                if !deliver(&tx, AttachEvent::Output(b), &shutdown).await {
                                     return;
                                 }
                             }
@@ -642,7 +639,7 @@ impl Service {
                         r = wait_exit(&mut exited) => {
                             let Some(status) = r else { return };
                             while let Ok(b) = rx.try_recv() {
-                                if tx.send(AttachEvent::Output(b)).await.is_err() {
+                                if !deliver(&tx, AttachEvent::Output(b), &shutdown).await {
                                     return;
                                 }
                             }
@@ -658,7 +655,7 @@ impl Service {
                             } else {
                                 status
                             };
-                            let _ = tx.send(AttachEvent::Exited(status)).await;
+                            deliver(&tx, AttachEvent::Exited(status), &shutdown).await;
                             return;
                         }
                         _ = tx.closed() => return,
@@ -673,6 +670,19 @@ impl Service {
             svc: self.clone(),
             read_only: p.read_only,
         })
+    }
+}
+
+/// Hands an item to an attached client; false when it left or the daemon is stopping (a
+/// client that stopped reading must not hold up shutdown).
+async fn deliver(
+    tx: &mpsc::Sender<AttachEvent>,
+    item: AttachEvent,
+    shutdown: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        r = tx.send(item) => r.is_ok(),
+        _ = shutdown.cancelled() => false,
     }
 }
 

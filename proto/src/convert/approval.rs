@@ -115,7 +115,10 @@ impl From<Approval> for pb::Approval {
                 .unwrap_or_default(),
             created_at_ms: a.created_at_ms,
             resolved_at_ms: a.resolved_at_ms,
-            ..pb::Approval::default()
+            // Also as text, for peers that predate the enums.
+            legacy_status: a.status.as_str().into(),
+            legacy_decision: a.decision.map(|d| d.as_str().into()).unwrap_or_default(),
+            legacy_reason: a.reason.map(|r| r.as_str().into()).unwrap_or_default(),
         }
     }
 }

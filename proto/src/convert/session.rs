@@ -238,9 +238,15 @@ impl From<ToolCall> for pb::ToolCall {
             input_json: t.input_json,
             status: pb::ToolCallStatus::from(t.status) as i32,
             output: t.output,
-            legacy_status: String::new(),
+            // Also as text, for peers that predate the enum.
+            legacy_status: t.status.as_str().into(),
         }
     }
+}
+
+/// A tool call's status as older records wrote it: a known name, else still running.
+fn legacy_tool_status(text: &str) -> ToolCallStatus {
+    ToolCallStatus::parse(text).unwrap_or(ToolCallStatus::Updated)
 }
 
 impl TryFrom<pb::ToolCall> for ToolCall {
@@ -252,9 +258,8 @@ impl TryFrom<pb::ToolCall> for ToolCall {
             Some(pb::ToolCallStatus::Updated) => ToolCallStatus::Updated,
             Some(pb::ToolCallStatus::Finished) => ToolCallStatus::Finished,
             Some(pb::ToolCallStatus::Failed) => ToolCallStatus::Failed,
-            Some(pb::ToolCallStatus::Unspecified) | None => {
-                ToolCallStatus::parse(&t.legacy_status)?
-            }
+            // Older records carry the status as text, some in an agent's own words.
+            Some(pb::ToolCallStatus::Unspecified) | None => legacy_tool_status(&t.legacy_status),
         };
         Ok(ToolCall {
             id: t.id,
@@ -272,7 +277,7 @@ impl From<PlanEntry> for pb::PlanEntry {
             content: e.content,
             status: pb::PlanStatus::from(e.status) as i32,
             priority: e.priority,
-            legacy_status: String::new(),
+            legacy_status: e.status.as_str().into(),
         }
     }
 }
@@ -285,7 +290,7 @@ impl TryFrom<pb::PlanEntry> for PlanEntry {
             Some(pb::PlanStatus::Pending) => PlanStatus::Pending,
             Some(pb::PlanStatus::InProgress) => PlanStatus::InProgress,
             Some(pb::PlanStatus::Completed) => PlanStatus::Completed,
-            Some(pb::PlanStatus::Unspecified) | None => PlanStatus::parse(&e.legacy_status)?,
+            Some(pb::PlanStatus::Unspecified) | None => PlanStatus::from_agent(&e.legacy_status),
         };
         Ok(PlanEntry {
             content: e.content,

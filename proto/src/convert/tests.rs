@@ -244,7 +244,7 @@ fn unknown_approval_values_are_errors() {
 }
 
 #[test]
-fn tool_calls_and_plans_written_as_text_are_read_and_unknown_ones_refused() {
+fn tool_calls_and_plans_written_as_text_are_read() {
     let old = pb::Message {
         tools: vec![pb::ToolCall {
             legacy_status: "finished".into(),
@@ -259,26 +259,32 @@ fn tool_calls_and_plans_written_as_text_are_read_and_unknown_ones_refused() {
     let m = Message::try_from(old).expect("a legacy message decodes");
     assert_eq!(m.tools[0].status, ToolCallStatus::Finished);
     assert_eq!(m.plan[0].status, PlanStatus::InProgress);
-    for bad in [
-        pb::ToolCall::default(),
-        pb::ToolCall {
-            legacy_status: "sleeping".into(),
-            ..Default::default()
-        },
-        pb::ToolCall {
-            status: 40,
-            ..Default::default()
-        },
-    ] {
-        assert!(ToolCall::try_from(bad).is_err());
-    }
-    assert!(
-        PlanEntry::try_from(pb::PlanEntry {
-            legacy_status: "someday".into(),
-            ..Default::default()
-        })
-        .is_err()
+    // Older adapters stored an agent's own words: read leniently, never refused.
+    let odd = pb::ToolCall {
+        legacy_status: "sleeping".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        ToolCall::try_from(odd).unwrap().status,
+        ToolCallStatus::Updated
     );
+    let odd = pb::PlanEntry {
+        legacy_status: "someday".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        PlanEntry::try_from(odd).unwrap().status,
+        PlanStatus::Pending
+    );
+    // A number this build does not know comes from a newer peer: refused.
+    let newer = pb::ToolCall {
+        status: 40,
+        ..Default::default()
+    };
+    assert!(ToolCall::try_from(newer).is_err());
+    // What is written carries the text too, for peers that predate the enums.
+    let written = pb::ToolCall::from(message().tools[0].clone());
+    assert_eq!(written.legacy_status, "failed");
 }
 
 #[test]

@@ -43,6 +43,8 @@ impl Client {
             .decide_approval(pb::DecideApprovalRequest {
                 id: id.to_string(),
                 decision: pb::Decision::from(decision) as i32,
+                // Also as text, for a daemon that predates the enum.
+                legacy_decision: decision.as_str().into(),
                 message: message.to_string(),
                 ..Default::default()
             })

@@ -127,3 +127,37 @@ async fn deleting_a_busy_session_ends_its_turn() {
     assert!(e.svc.get_session(&s.id).is_err());
     assert!(e.messages_result(&s.id).is_err());
 }
+
+#[tokio::test]
+async fn a_long_queue_behind_a_turn_does_not_push_its_input_out_of_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = start_in(dir.path()).await;
+    let s = e.session("ask", 0).await;
+    e.provider.push(vec![Step::Hang]);
+    e.svc.send_message(&s.id, "first", false).await.unwrap();
+    e.next("the turn", |p| {
+        matches!(p, EventPayload::TurnStarted { .. }).then_some(())
+    })
+    .await;
+    let queued = super::super::runner::HISTORY_TAIL + 5;
+    for i in 0..queued {
+        e.svc
+            .send_message(&s.id, &format!("q{i}"), false)
+            .await
+            .unwrap();
+    }
+    e.provider.push(vec![Step::Hang]);
+    e.svc.cancel_session(&s.id, false).await.unwrap();
+    e.finished().await;
+    e.next("the next turn", |p| {
+        matches!(p, EventPayload::TurnStarted { .. }).then_some(())
+    })
+    .await;
+    let c = e.svc.cancel_session(&s.id, true).await.unwrap();
+    assert_eq!(c.dropped_queued as usize, queued - 1);
+    let reqs = e.provider.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].prompt().unwrap(), "q0");
+    let texts: Vec<&str> = reqs[1].history.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(texts, ["first", "q0"], "queued input is not history");
+}
