@@ -74,7 +74,7 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
 /// Runs the daemon until `stop` fires, then shuts down in order.
 pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     let _lock = DataDirLock::acquire(&opts.paths)?;
-    let store = Store::open(&opts.paths.store_dir())?;
+    let store = Store::open_or_rebuild(&opts.paths.store_dir())?;
     let d = &opts.config.daemon;
     let (log, _writer) = EventLog::start(
         store.clone(),

@@ -6,10 +6,11 @@
 //! commit is one atomic `Batch` that also records how far into the journal the store is.
 
 use agentmux_proto::v1 as pb;
+use agentmux_shared::ids::now_ms;
 use agentmux_shared::types::{
     ApiKey, Approval, InstallJob, Message, MessageStatus, Role, Session, Terminal,
 };
-use agentmux_shared::{Error, Result};
+use agentmux_shared::{Error, ErrorKind, Result};
 use prost::Message as _;
 
 /// Bumped when the key layout or an encoding changes incompatibly; `migrate` upgrades older stores.
@@ -55,6 +56,32 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store, or, when sled cannot open it (a crash or a full disk in the middle of
+    /// sled's own writes can leave it so), moves it aside to `store.broken-<ms>` and opens a
+    /// fresh one, which the journal redo then rebuilds completely: the journal holds every
+    /// state write. A store of a newer schema is refused, never rebuilt.
+    pub fn open_or_rebuild(dir: &std::path::Path) -> Result<Store> {
+        let e = match Store::open(dir) {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind != ErrorKind::Internal => return Err(e),
+            Err(e) => e,
+        };
+        let aside = dir.with_file_name(format!("store.broken-{}", now_ms()));
+        tracing::error!(
+            error = %e.message,
+            moved_to = %aside.display(),
+            "the store cannot be opened: moving it aside and rebuilding it from the journal"
+        );
+        std::fs::rename(dir, &aside).map_err(|io| {
+            storage_err(format!(
+                "cannot move {} aside: {io} (after: {})",
+                dir.display(),
+                e.message
+            ))
+        })?;
+        Store::open(dir)
+    }
+
     /// The stored schema version; a newer one than this build's is refused rather than
     /// corrupted.
     fn schema(&self) -> Result<u32> {
@@ -78,8 +105,8 @@ impl Store {
     /// journal's writes were re-applied (they are in the old layout) and before any new one.
     pub fn upgrade(&self) -> Result<()> {
         let found = self.schema()?;
-        // Version 0 is an empty store.
-        if (1..2).contains(&found) {
+        // Version 0 is a new store, possibly being rebuilt from a journal written by schema 1.
+        if found < 2 {
             let n = self.rekey_approvals()?;
             tracing::info!(approvals = n, "store upgraded to schema 2");
         }
@@ -383,6 +410,15 @@ impl Store {
             }
             let a = decode_approval(&v)?;
             batch.remove(k);
+            // Replayed from an old journal, the record may be older than the one already under
+            // its session, or belong to a session deleted since: keep neither.
+            let current = self
+                .tree
+                .contains_key(Self::approval_key(&a.session_id, &a.id));
+            let live = self.tree.contains_key(Self::session_key(&a.session_id));
+            if current.map_err(storage_err)? || !live.map_err(storage_err)? {
+                continue;
+            }
             for op in Self::put_approval(&a) {
                 if let Op::Put(k, v) = op {
                     batch.insert(k, v);
@@ -549,7 +585,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         s.tree.insert(META_SCHEMA, &1u32.to_be_bytes()).unwrap();
+        let session = Store::put_session(&Session {
+            id: "ses_a".into(),
+            ..Session::default()
+        });
+        s.apply(Store::batch(vec![session], Default::default()))
+            .unwrap();
         let old = approval("ses_a", "apr_1");
+        // An approval of a session deleted since goes, rather than coming back.
+        let mut gone = vec![APPROVAL];
+        gone.extend_from_slice(b"apr_0");
+        s.tree
+            .insert(
+                gone,
+                pb::Approval::from(approval("ses_gone", "apr_0")).encode_to_vec(),
+            )
+            .unwrap();
         let mut k = vec![APPROVAL];
         k.extend_from_slice(b"apr_1");
         s.tree

@@ -2,6 +2,7 @@
 //! what it had streamed, pending approvals are cancelled, and nothing acknowledged is lost.
 
 use super::*;
+use crate::store::Store;
 use agentmux_shared::types::{ApprovalReason, ApprovalStatus, MessageStatus, SessionStatus};
 use pretty_assertions::assert_eq;
 
@@ -74,4 +75,53 @@ fn an_interrupted_turn_is_recovered_with_its_partial_answer() {
         assert_eq!(e.finished().await.content, "ok");
         assert_eq!(e.provider.prompts(), ["queued"]);
     });
+}
+
+#[test]
+fn a_store_that_cannot_open_is_rebuilt_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let sid = Arc::new(Mutex::new(String::new()));
+    let out = sid.clone();
+    crash_after(move || async move {
+        let e = start_in(&path).await;
+        let s = e.session("never-ask", 0).await;
+        e.provider.push(vec![Step::Ask { edit: false }]);
+        let r = e.svc.send_message(&s.id, "hello", true).await.unwrap();
+        assert_eq!(r.reply.unwrap().content, "allowed");
+        *out.lock().unwrap() = s.id.clone();
+    });
+    let sid = sid.lock().unwrap().clone();
+    // What a full disk in the middle of sled's own writes leaves: files sled cannot read.
+    let store = dir.path().join("store");
+    for f in std::fs::read_dir(&store).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::write(&f, b"\0garbage\0").unwrap();
+        }
+    }
+    assert!(Store::open(&store).is_err(), "the store is broken");
+    let rebuilt = Store::open_or_rebuild(&store).unwrap();
+    drop(rebuilt);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let e = start_in(dir.path()).await;
+        let s = e.svc.get_session(&sid).unwrap();
+        assert_eq!(s.message_count, 2);
+        let texts: Vec<String> = e.messages(&sid).into_iter().map(|m| m.content).collect();
+        assert_eq!(texts, ["hello", "allowed"]);
+        let approvals = e.svc.list_approvals(&sid, false).unwrap();
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(approvals[0].reason, Some(ApprovalReason::Policy));
+        assert!(e.svc.get_approval(&approvals[0].id).is_ok());
+    });
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|f| f.ok())
+        .filter(|f| f.file_name().to_string_lossy().starts_with("store.broken-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the broken store is kept aside");
 }
