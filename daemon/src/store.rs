@@ -36,6 +36,17 @@ pub(crate) fn storage_err(e: impl std::fmt::Display) -> Error {
     Error::internal(format!("store: {e}"))
 }
 
+/// A full disk is not a broken store: it is said as such, and the store is left alone.
+fn open_err(e: sled::Error) -> Error {
+    match &e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Error::new(
+            ErrorKind::ResourceExhausted,
+            format!("store: no space left on the data dir's disk: {e}"),
+        ),
+        _ => storage_err(e),
+    }
+}
+
 fn decode_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("store: corrupt {what}: {e}"))
 }
@@ -49,8 +60,8 @@ impl Store {
             .cache_capacity(64 * 1024 * 1024)
             .flush_every_ms(Some(1000))
             .open()
-            .map_err(storage_err)?;
-        let tree = db.open_tree("v1").map_err(storage_err)?;
+            .map_err(open_err)?;
+        let tree = db.open_tree("v1").map_err(open_err)?;
         let store = Store { db, tree };
         store.schema()?;
         Ok(store)
