@@ -207,32 +207,39 @@ impl Journal {
         }
     }
 
-    /// Every event, newest segment first, each segment's events newest first.
-    pub fn events_rev(&self) -> impl Iterator<Item = Result<agentmux_shared::types::Event>> + '_ {
+    /// The events of the sessions `keep` accepts, newest segment first, each segment's events
+    /// newest first. Only those are decoded (start-up reads this), and one this build cannot
+    /// decode is skipped with a warning rather than failing the start.
+    pub fn events_rev<'a>(
+        &'a self,
+        keep: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = Result<agentmux_shared::types::Event>> + 'a {
         let segs = self.segments();
         segs.into_iter().rev().flat_map(move |seg| {
-            let events: Vec<Result<agentmux_shared::types::Event>> =
-                match SegmentReader::open(&segment_path(&self.dir, seg), 0) {
-                    Ok(mut r) => {
-                        let mut v = Vec::new();
-                        loop {
-                            match r.next_record() {
-                                Ok(Some(Record::Event(e))) => {
-                                    v.push(agentmux_shared::types::Event::try_from(*e))
-                                }
-                                Ok(Some(Record::Ops(_))) => {}
-                                Ok(None) => break,
-                                Err(e) => {
-                                    v.push(Err(e));
-                                    break;
+            let mut v = Vec::new();
+            match SegmentReader::open(&segment_path(&self.dir, seg), 0) {
+                Ok(mut r) => loop {
+                    match r.next_record() {
+                        Ok(Some(Record::Event(e))) if keep(&e.session_id) => {
+                            let seq = e.seq;
+                            match agentmux_shared::types::Event::try_from(*e) {
+                                Ok(e) => v.push(Ok(e)),
+                                Err(err) => {
+                                    tracing::warn!(error = %err, seq, "skipping an unreadable event")
                                 }
                             }
                         }
-                        v
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            v.push(Err(e));
+                            break;
+                        }
                     }
-                    Err(e) => vec![Err(e)],
-                };
-            events.into_iter().rev()
+                },
+                Err(e) => v.push(Err(e)),
+            }
+            v.into_iter().rev()
         })
     }
 }
@@ -621,7 +628,11 @@ mod tests {
             all.extend(b.into_iter().map(|e| e.seq));
         }
         assert_eq!(all, (1..=200).collect::<Vec<_>>());
-        let rev: Vec<u64> = o.journal.events_rev().map(|e| e.unwrap().seq).collect();
+        let rev: Vec<u64> = o
+            .journal
+            .events_rev(|_| true)
+            .map(|e| e.unwrap().seq)
+            .collect();
         assert_eq!(rev, (1..=200).rev().collect::<Vec<_>>());
         drop(o);
         assert_eq!(Journal::open(dir.path()).unwrap().last_seq, 200);

@@ -77,7 +77,12 @@ fn rebuild(svc: &Service, messages: &mut [Message]) -> Result<()> {
     if open == 0 {
         return Ok(());
     }
-    for e in svc.shared.log.journal().events_rev() {
+    for e in svc
+        .shared
+        .log
+        .journal()
+        .events_rev(|s| by_session.contains_key(s))
+    {
         let e = e?;
         let Some(&i) = by_session.get(&e.session_id) else {
             continue;

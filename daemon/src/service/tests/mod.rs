@@ -141,8 +141,7 @@ pub async fn start_in(dir: &Path) -> Env {
         loop {
             match Store::open(&paths.store_dir()) {
                 Ok(s) => break s,
-                Err(e) if t0.elapsed() < Duration::from_secs(10) => {
-                    let _ = e;
+                Err(_) if t0.elapsed() < Duration::from_secs(10) => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => panic!("store: {e}"),
@@ -221,11 +220,9 @@ impl Env {
     }
 
     pub fn messages(&self, session: &str) -> Vec<Message> {
-        self.svc.list_messages(session, 1000, 0).unwrap().messages
+        self.messages_result(session).unwrap()
     }
-}
 
-impl Env {
     pub fn messages_result(&self, session: &str) -> Result<Vec<Message>> {
         self.svc.list_messages(session, 1000, 0).map(|p| p.messages)
     }
