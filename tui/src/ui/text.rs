@@ -32,43 +32,57 @@ fn char_width(c: char) -> usize {
 
 /// Greedy word wrap to `width` columns; words longer than a line are split anywhere.
 /// Newlines are kept as line breaks; tabs become spaces and other control characters are
-/// dropped so they cannot move the terminal cursor.
+/// dropped so they cannot move the terminal cursor. A line's leading spaces (code, nested
+/// lists, YAML) are kept, and its wrapped continuation lines hang at the same indent.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     for para in text.split('\n') {
         let para = para.replace('\t', "    ");
-        let mut line = String::new();
-        let mut w = 0usize;
-        for word in para.split(' ') {
-            let word: String = word.chars().filter(|c| !c.is_control()).collect();
-            let ww: usize = word.chars().map(char_width).sum();
-            if w > 0 {
-                if w + 1 + ww <= width {
-                    line.push(' ');
-                    w += 1;
-                } else {
-                    out.push(std::mem::take(&mut line));
-                    w = 0;
-                }
-            }
-            if ww <= width - w {
-                line.push_str(&word);
-                w += ww;
-                continue;
-            }
-            for c in word.chars() {
-                let cw = char_width(c);
-                if w + cw > width && w > 0 {
-                    out.push(std::mem::take(&mut line));
-                    w = 0;
-                }
-                line.push(c);
-                w += cw;
+        let body = para.trim_start_matches(' ');
+        // At most half the width: the text itself must keep room.
+        let indent = (para.len() - body.len()).min(width / 2);
+        let pad = " ".repeat(indent);
+        for line in wrap_words(body, width - indent) {
+            out.push(format!("{pad}{line}"));
+        }
+    }
+    out
+}
+
+fn wrap_words(para: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut w = 0usize;
+    for word in para.split(' ') {
+        let word: String = word.chars().filter(|c| !c.is_control()).collect();
+        let ww: usize = word.chars().map(char_width).sum();
+        if w > 0 {
+            if w + 1 + ww <= width {
+                line.push(' ');
+                w += 1;
+            } else {
+                out.push(std::mem::take(&mut line));
+                w = 0;
             }
         }
-        out.push(line);
+        if ww <= width - w {
+            line.push_str(&word);
+            w += ww;
+            continue;
+        }
+        for c in word.chars() {
+            let cw = char_width(c);
+            if w + cw > width && w > 0 {
+                out.push(std::mem::take(&mut line));
+                w = 0;
+            }
+            line.push(c);
+            w += cw;
+        }
     }
+    out.push(line);
     out
 }
 
@@ -91,5 +105,15 @@ mod tests {
         check("ab abcdefgh", 4, &["ab", "abcd", "efgh"]);
         check("日本語テキスト", 6, &["日本語", "テキス", "ト"]);
         check("a\tb\x1b[2J", 20, &["a    b[2J"]);
+        // Indentation is kept, and wrapped lines hang at it.
+        check("    println!(x);", 30, &["    println!(x);"]);
+        check(
+            "fn f() {\n    let a = 1;\n}",
+            30,
+            &["fn f() {", "    let a = 1;", "}"],
+        );
+        check("  - item one two", 10, &["  - item", "  one two"]);
+        check("\tx", 20, &["    x"]);
+        check("          deep", 8, &["    deep"]);
     }
 }
