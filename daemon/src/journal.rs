@@ -10,6 +10,7 @@ use agentmux_shared::{Error, Result};
 use prost::Message as _;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -22,7 +23,14 @@ const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 /// Larger records are corruption, not data.
 const MAX_RECORD: u32 = 256 * 1024 * 1024;
 
-fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
+fn decode_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("journal: cannot decode {what}: {e}"))
+}
+
+fn io_err(what: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        return Error::disk_full(&format!("journal: {what}"));
+    }
     Error::internal(format!("journal: {what}: {e}"))
 }
 
@@ -92,7 +100,13 @@ impl Journal {
         std::fs::create_dir_all(dir).map_err(|e| io_err("create dir", e))?;
         let mut segments = list_segments(dir)?;
         if segments.is_empty() {
-            File::create(segment_path(dir, 1)).map_err(|e| io_err("create segment", e))?;
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(segment_path(dir, 1))
+                .map_err(|e| io_err("create segment", e))?;
             sync_dir(dir);
             segments.push(1);
         }
@@ -149,6 +163,7 @@ impl Journal {
                 .read(true)
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&path)
                 .map_err(|e| io_err("create segment", e))?;
             sync_dir(&self.dir);
@@ -347,12 +362,12 @@ impl SegmentReader {
         match kind {
             KIND_EVENT => {
                 let mut e =
-                    pb::Event::decode(payload.as_slice()).map_err(|e| io_err("decode event", e))?;
+                    pb::Event::decode(payload.as_slice()).map_err(|e| decode_err("event", e))?;
                 e.seq = seq;
                 Ok(Some(Record::Event(Box::new(e))))
             }
             KIND_OPS => Ok(Some(Record::Ops(decode_ops(&payload)?))),
-            k => Err(io_err("record", format!("unknown kind {k}"))),
+            k => Err(decode_err("record", format!("unknown kind {k}"))),
         }
     }
 }
@@ -477,7 +492,7 @@ pub fn encode_ops(buf: &mut Vec<u8>, seq: u64, ops: &[Op]) -> bool {
 }
 
 fn decode_ops(mut p: &[u8]) -> Result<Vec<Op>> {
-    let bad = || io_err("decode ops", "truncated");
+    let bad = || decode_err("ops", "truncated");
     let take = |n: usize, p: &mut &[u8]| -> Result<Vec<u8>> {
         if p.len() < n {
             return Err(bad());
@@ -496,7 +511,7 @@ fn decode_ops(mut p: &[u8]) -> Result<Vec<Op>> {
         ops.push(match tag {
             1 => Op::Put(k, v),
             2 => Op::Del(k),
-            t => return Err(io_err("decode ops", format!("unknown op {t}"))),
+            t => return Err(decode_err("ops", format!("unknown op {t}"))),
         });
     }
     Ok(ops)

@@ -16,10 +16,14 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 const MAX_GROUP_EVENTS: usize = 16 * 1024;
 // A group larger than half the live buffer would make every subscriber lag at once.
 /// Events read from the store per replay step.
-const REPLAY_CHUNK: usize = 1024;
+// Replay starts with small chunks (a reader that never reads holds one until it is cut off)
+// and doubles them while the reader keeps up.
+const REPLAY_CHUNK_FIRST: usize = 64;
+const REPLAY_CHUNK_MAX: usize = 1024;
 /// Items buffered between a subscription task and its transport.
-const SUBSCRIBER_QUEUE: usize = 256;
+const SUBSCRIBER_QUEUE: usize = 128;
 
+#[derive(Clone)]
 pub struct NewEvent {
     pub session_id: String,
     pub payload: EventPayload,
@@ -160,12 +164,25 @@ impl EventLog {
     /// Replay of every event after `after` (optionally of one session), then live events, with
     /// heartbeats. The stream ends with `Lagged` when its reader falls too far behind.
     pub fn subscribe(&self, after: u64, session: Option<String>) -> mpsc::Receiver<StreamItem> {
+        self.subscribe_holding(after, session, Box::new(()))
+    }
+
+    /// `subscribe`, keeping `hold` until the subscription ends.
+    pub fn subscribe_holding(
+        &self,
+        after: u64,
+        session: Option<String>,
+        hold: Box<dyn Send>,
+    ) -> mpsc::Receiver<StreamItem> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let log = self.clone();
         tokio::spawn(async move {
+            let _hold = hold;
             if let Err(e) = log.run_subscription(after, session, tx).await {
-                tracing::warn!(error = %e, "subscription ended");
+                tracing::debug!(error = %e, "subscription ended");
             }
+            // Many readers leaving at once (a stalled crowd cut off) leave freed heap behind.
+            crate::os::memory::trim_soon();
         });
         rx
     }
@@ -233,14 +250,18 @@ impl EventLog {
         session: Option<&str>,
         tx: &mpsc::Sender<StreamItem>,
     ) -> Result<()> {
+        let mut size = REPLAY_CHUNK_FIRST;
         loop {
             let head = self.durable_seq();
             if *last >= head {
                 return Ok(());
             }
+            if tx.capacity() > SUBSCRIBER_QUEUE / 2 {
+                size = (size * 2).min(REPLAY_CHUNK_MAX);
+            }
             // File reads block: keep them off the runtime's worker threads.
             let (c, chunk) = tokio::task::spawn_blocking(move || {
-                let chunk = cursor.next_batch(head, REPLAY_CHUNK);
+                let chunk = cursor.next_batch(head, size);
                 (cursor, chunk)
             })
             .await

@@ -46,9 +46,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> agentmux_shared::Result<()> {
     let paths = Paths::resolve(args.data_dir, args.socket, args.config)?;
     let config = Config::load(&paths.config_file)?;
-    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
-        agentmux_shared::Error::invalid(format!("cannot create {}: {e}", paths.data_dir.display()))
-    })?;
+    agentmux_daemon::server::secure_data_dir(&paths.data_dir)?;
     prepend_managed_bin(&paths);
     let _log_guard = init_logging(&paths, &args.log)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -113,7 +111,16 @@ fn init_logging(
     paths: &Paths,
     filter: &str,
 ) -> agentmux_shared::Result<tracing_appender::non_blocking::WorkerGuard> {
-    let file = tracing_appender::rolling::never(&paths.data_dir, "agentmuxd.log");
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = paths.log_file();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| {
+            agentmux_shared::Error::invalid(format!("cannot write {}: {e}", path.display()))
+        })?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let env = |f: &str| {
         tracing_subscriber::EnvFilter::try_new(f)

@@ -10,7 +10,7 @@ use agentmux_shared::config::{Config, Paths};
 use agentmux_shared::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,7 @@ impl DataDirLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
         if file.try_lock().is_err() {
@@ -53,6 +54,57 @@ impl DataDirLock {
         let _ = write!(file, "{}", std::process::id());
         let _ = file.flush();
         Ok(DataDirLock { _file: file })
+    }
+}
+
+/// Makes the data dir private: it holds whole transcripts and terminal environments. The dir
+/// becomes 0700 and what the daemon wrote in it 0600 (0700 for dirs), fixing older data dirs
+/// made with the default umask. Installed CLIs keep their modes: the dir's own mode already
+/// keeps other users out, and they must stay executable.
+pub fn secure_data_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", dir.display())))?
+        .permissions()
+        .mode();
+    // Only group and other bits go: a dir made read-only on purpose stays so.
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+            .map_err(|e| Error::invalid(format!("cannot make {} private: {e}", dir.display())))?;
+    }
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        if entry.file_name() != "clis" {
+            tighten(&entry.path(), 0);
+        }
+    }
+    Ok(())
+}
+
+fn tighten(path: &std::path::Path, depth: usize) {
+    // symlink_metadata: a link is never followed out of the data dir.
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if !(meta.is_dir() || meta.is_file()) {
+        return;
+    }
+    let want = meta.permissions().mode() & 0o700;
+    if meta.permissions().mode() & 0o077 != 0
+        && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(want))
+    {
+        eprintln!("agentmuxd: cannot make {} private: {e}", path.display());
+    }
+    if meta.is_dir() && depth < 4 {
+        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            tighten(&entry.path(), depth + 1);
+        }
     }
 }
 
@@ -74,6 +126,7 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
 /// Runs the daemon until `stop` fires, then shuts down in order.
 pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     let _lock = DataDirLock::acquire(&opts.paths)?;
+    let open_files = crate::os::limits::raise_open_files();
     let store = Store::open_or_rebuild(&opts.paths.store_dir())?;
     let d = &opts.config.daemon;
     let (log, _writer) = EventLog::start(
@@ -115,20 +168,16 @@ pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     let accepting = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     let unix_app = api::router(svc.clone(), Transport::Unix).await?;
-    let until = accepting.clone();
-    servers.spawn(async move {
-        axum::serve(unix, unix_app)
-            .with_graceful_shutdown(until.cancelled_owned())
-            .await
-    });
+    servers.spawn(api::conns::serve(
+        unix,
+        unix_app,
+        api::conns::Limits::trusted(&opts.config.daemon),
+        accepting.clone(),
+    ));
     if let Some(l) = tcp {
         let tcp_app = api::router(svc.clone(), Transport::Tcp).await?;
-        let until = accepting.clone();
-        servers.spawn(async move {
-            axum::serve(l, tcp_app)
-                .with_graceful_shutdown(until.cancelled_owned())
-                .await
-        });
+        let limits = api::conns::Limits::new(&opts.config.daemon, open_files);
+        servers.spawn(api::conns::serve(l, tcp_app, limits, accepting.clone()));
     }
     tracing::info!(
         socket = %opts.paths.socket.display(),

@@ -3,7 +3,10 @@
 //! module knows sled.
 //!
 //! Writes come only from the `EventLog` writer, after the journal made them durable; each group
-//! commit is one atomic `Batch` that also records how far into the journal the store is.
+//! commit is one atomic write of its records and of how far into the journal the store now is.
+//! That position lives in a tree of its own: a group of streamed deltas writes nothing else, and
+//! in the main tree each such write would copy the whole leaf around it (a long message
+//! included) again, making an answer's cost on disk grow with the square of its length.
 
 use agentmux_proto::v1 as pb;
 use agentmux_shared::ids::now_ms;
@@ -30,6 +33,14 @@ const INSTALL_JOB: u8 = b'j';
 pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// One group commit's store writes and the journal position they bring the store to.
+#[derive(Clone)]
+pub struct Batch {
+    ops: Option<sled::Batch>,
+    applied: crate::journal::Position,
 }
 
 pub(crate) fn storage_err(e: impl std::fmt::Display) -> Error {
@@ -44,6 +55,34 @@ fn open_err(e: sled::Error) -> Error {
             format!("store: no space left on the data dir's disk: {e}"),
         ),
         _ => storage_err(e),
+    }
+}
+
+/// Keeps the newest `keep` stores moved aside before; a start that fails again and again must
+/// not fill the disk with copies (the journal holds everything they held).
+fn prune_broken(dir: &std::path::Path, keep: usize) {
+    let Some(parent) = dir.parent() else { return };
+    let mut broken: Vec<std::path::PathBuf> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("store.broken-"))
+        })
+        .collect();
+    // The names end in milliseconds of equal width: name order is age order.
+    broken.sort();
+    let old = broken.len().saturating_sub(keep);
+    for p in broken.into_iter().take(old) {
+        match std::fs::remove_dir_all(&p) {
+            Ok(()) => tracing::info!(path = %p.display(), "removed an older broken store"),
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove an older broken store")
+            }
+        }
     }
 }
 
@@ -62,7 +101,8 @@ impl Store {
             .open()
             .map_err(open_err)?;
         let tree = db.open_tree("v1").map_err(open_err)?;
-        let store = Store { db, tree };
+        let meta = db.open_tree("meta").map_err(open_err)?;
+        let store = Store { db, tree, meta };
         store.schema()?;
         Ok(store)
     }
@@ -72,11 +112,24 @@ impl Store {
     /// fresh one, which the journal redo then rebuilds completely: the journal holds every
     /// state write. A store of a newer schema is refused, never rebuilt.
     pub fn open_or_rebuild(dir: &std::path::Path) -> Result<Store> {
-        let e = match Store::open(dir) {
-            Ok(s) => return Ok(s),
-            Err(e) if e.kind != ErrorKind::Internal => return Err(e),
-            Err(e) => e,
+        if let Err(e) = compact::compact_if_bloated(dir) {
+            tracing::warn!(error = %e, "cannot compact the store; going on with it as it is");
+        }
+        let mut tries = 0;
+        let e = loop {
+            match Store::open(dir) {
+                Ok(s) => return Ok(s),
+                Err(e) if e.kind != ErrorKind::Internal => return Err(e),
+                // sled's flusher may hold the lock a moment after a `Db` of this dir is
+                // dropped (compaction opens one): not a broken store.
+                Err(e) if e.message.contains("lock") && tries < 40 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => break e,
+            }
         };
+        prune_broken(dir, 1);
         let aside = dir.with_file_name(format!("store.broken-{}", now_ms()));
         tracing::error!(
             error = %e.message,
@@ -121,6 +174,12 @@ impl Store {
             let n = self.rekey_approvals()?;
             tracing::info!(approvals = n, "store upgraded to schema 2");
         }
+        // Older builds kept the position in the main tree; the redo has written it to its own
+        // tree by now. (Not a schema change: an older build reading this store finds no
+        // position and redoes its whole journal, which is correct, only slower.)
+        if self.meta.get(META_APPLIED).map_err(storage_err)?.is_some() {
+            self.tree.remove(META_APPLIED).map_err(storage_err)?;
+        }
         if found < SCHEMA_VERSION {
             self.tree
                 .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
@@ -130,8 +189,23 @@ impl Store {
         Ok(())
     }
 
-    pub fn apply(&self, batch: sled::Batch) -> Result<()> {
-        self.tree.apply_batch(batch).map_err(storage_err)
+    pub fn apply(&self, batch: Batch) -> Result<()> {
+        use sled::Transactional;
+        let pos = batch.applied.encode();
+        let Some(ops) = batch.ops else {
+            self.meta
+                .insert(META_APPLIED, &pos[..])
+                .map_err(storage_err)?;
+            return Ok(());
+        };
+        // Both trees in one transaction: the position never gets ahead of the state.
+        (&self.tree, &self.meta)
+            .transaction(|(tree, meta)| {
+                tree.apply_batch(&ops)?;
+                meta.insert(META_APPLIED, &pos[..])?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| storage_err(format!("{e:?}")))
     }
 
     pub fn flush_blocking(&self) -> Result<()> {
@@ -140,7 +214,12 @@ impl Store {
 
     /// Where in the journal the state in this store is complete up to.
     pub fn applied(&self) -> Result<crate::journal::Position> {
-        match self.tree.get(META_APPLIED).map_err(storage_err)? {
+        let found = match self.meta.get(META_APPLIED).map_err(storage_err)? {
+            Some(v) => Some(v),
+            // A store of schema 2 or older kept it in the main tree.
+            None => self.tree.get(META_APPLIED).map_err(storage_err)?,
+        };
+        match found {
             Some(v) => crate::journal::Position::decode(&v)
                 .ok_or_else(|| decode_err("applied position", "bad length")),
             None => Ok(crate::journal::Position::default()),
@@ -148,16 +227,18 @@ impl Store {
     }
 
     /// A batch of journaled writes plus the journal position they bring the store to.
-    pub fn batch(ops: Vec<Op>, applied: crate::journal::Position) -> sled::Batch {
-        let mut b = sled::Batch::default();
-        for op in ops {
-            match op {
-                Op::Put(k, v) => b.insert(k, v),
-                Op::Del(k) => b.remove(k),
+    pub fn batch(ops: Vec<Op>, applied: crate::journal::Position) -> Batch {
+        let ops = (!ops.is_empty()).then(|| {
+            let mut b = sled::Batch::default();
+            for op in ops {
+                match op {
+                    Op::Put(k, v) => b.insert(k, v),
+                    Op::Del(k) => b.remove(k),
+                }
             }
-        }
-        b.insert(META_APPLIED, &applied.encode()[..]);
-        b
+            b
+        });
+        Batch { ops, applied }
     }
 
     // ---- sessions
@@ -181,6 +262,19 @@ impl Store {
             Some(v) => Ok(Some(decode_session(&v)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every session's working directory, once each.
+    pub fn session_dirs(&self) -> Result<Vec<String>> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for item in self.tree.scan_prefix([SESSION]) {
+            let (_, v) = item.map_err(storage_err)?;
+            // Undecodable records are reported by the readers that need them.
+            if let Ok(s) = decode_session(&v) {
+                dirs.insert(s.cwd);
+            }
+        }
+        Ok(dirs.into_iter().collect())
     }
 
     /// Sessions whose id starts with `prefix`, in id (creation) order, starting after `after`.
@@ -535,188 +629,9 @@ fn decode_approval(v: &[u8]) -> Result<Approval> {
         .map_err(|e| decode_err("approval", e))
 }
 
+#[path = "store_compact.rs"]
+mod compact;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reopen_keeps_schema_and_refuses_newer() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            assert_eq!(s.applied().unwrap(), crate::journal::Position::default());
-            s.tree
-                .insert(META_SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
-                .unwrap();
-            s.flush_blocking().unwrap();
-        }
-        // sled's background flusher can hold the directory's lock a moment after the drop.
-        let t0 = std::time::Instant::now();
-        let err = loop {
-            let err = Store::open(dir.path()).err().unwrap();
-            if err.message.contains("newer") || t0.elapsed() > std::time::Duration::from_secs(5) {
-                break err;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        assert!(err.message.contains("newer"), "{}", err.message);
-    }
-
-    fn approval(session: &str, id: &str) -> Approval {
-        Approval {
-            id: id.into(),
-            session_id: session.into(),
-            ..Approval::default()
-        }
-    }
-
-    #[test]
-    fn approvals_live_under_their_session() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let ops = [("ses_b", "apr_1"), ("ses_a", "apr_2"), ("ses_b", "apr_3")]
-            .iter()
-            .flat_map(|(ses, id)| Store::put_approval(&approval(ses, id)))
-            .collect();
-        s.apply(Store::batch(ops, Default::default())).unwrap();
-        let ids = |v: Vec<Approval>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
-        assert_eq!(ids(s.approvals("").unwrap()), ["apr_1", "apr_2", "apr_3"]);
-        assert_eq!(ids(s.approvals("ses_b").unwrap()), ["apr_1", "apr_3"]);
-        assert_eq!(s.approval("apr_3").unwrap().unwrap().session_id, "ses_b");
-        let dels = s.approval_deletes("ses_b").unwrap();
-        s.apply(Store::batch(dels, Default::default())).unwrap();
-        assert_eq!(ids(s.approvals("").unwrap()), ["apr_2"]);
-        assert!(s.approval("apr_1").unwrap().is_none());
-        // Nothing of the deleted session's approvals is left, index included.
-        assert_eq!(s.tree.scan_prefix([APPROVAL_SESSION]).count(), 1);
-    }
-
-    #[test]
-    fn a_schema_1_store_is_rekeyed_on_upgrade() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        s.tree.insert(META_SCHEMA, &1u32.to_be_bytes()).unwrap();
-        let session = Store::put_session(&Session {
-            id: "ses_a".into(),
-            ..Session::default()
-        });
-        s.apply(Store::batch(vec![session], Default::default()))
-            .unwrap();
-        let old = approval("ses_a", "apr_1");
-        // An approval of a session deleted since goes, rather than coming back.
-        let mut gone = vec![APPROVAL];
-        gone.extend_from_slice(b"apr_0");
-        s.tree
-            .insert(
-                gone,
-                pb::Approval::from(approval("ses_gone", "apr_0")).encode_to_vec(),
-            )
-            .unwrap();
-        let mut k = vec![APPROVAL];
-        k.extend_from_slice(b"apr_1");
-        s.tree
-            .insert(k, pb::Approval::from(old.clone()).encode_to_vec())
-            .unwrap();
-        assert!(
-            s.approval("apr_1").unwrap().is_none(),
-            "not found by id before"
-        );
-        s.upgrade().unwrap();
-        assert_eq!(s.approval("apr_1").unwrap(), Some(old.clone()));
-        assert_eq!(s.approvals("ses_a").unwrap(), vec![old]);
-        assert_eq!(s.schema().unwrap(), SCHEMA_VERSION);
-        s.upgrade().unwrap();
-        assert_eq!(
-            s.approvals("").unwrap().len(),
-            1,
-            "upgrading twice changes nothing"
-        );
-    }
-
-    #[test]
-    fn a_tail_of_messages_reads_backwards() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let ops = (0..10)
-            .flat_map(|i| {
-                ["ses_a", "ses_b"].map(|ses| {
-                    Store::put_message(&Message {
-                        session_id: ses.into(),
-                        index: i,
-                        content: format!("{ses}{i}"),
-                        ..Message::default()
-                    })
-                })
-            })
-            .collect();
-        s.apply(Store::batch(ops, Default::default())).unwrap();
-        let text = |v: Vec<Message>| v.into_iter().map(|m| m.content).collect::<Vec<_>>();
-        assert_eq!(
-            text(s.messages_before("ses_a", 7, 3).unwrap()),
-            ["ses_a4", "ses_a5", "ses_a6"]
-        );
-        assert_eq!(
-            text(s.messages_before("ses_b", 2, 5).unwrap()),
-            ["ses_b0", "ses_b1"]
-        );
-        assert!(s.messages_before("ses_a", 0, 5).unwrap().is_empty());
-        assert!(s.messages_before("ses_c", 10, 5).unwrap().is_empty());
-    }
-
-    #[test]
-    fn queued_input_is_found_from_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        use MessageStatus::{Complete, Queued};
-        let msgs = [
-            (Role::User, Complete, "ran"),
-            (Role::User, Queued, "q1"),
-            (Role::Assistant, MessageStatus::Streaming, "answer"),
-            (Role::User, Queued, "q2"),
-        ];
-        let ops = msgs
-            .iter()
-            .enumerate()
-            .map(|(i, (role, status, text))| {
-                Store::put_message(&Message {
-                    session_id: "ses_a".into(),
-                    index: i as u64,
-                    role: *role,
-                    status: *status,
-                    content: text.to_string(),
-                    ..Message::default()
-                })
-            })
-            .collect();
-        s.apply(Store::batch(ops, Default::default())).unwrap();
-        let text = |v: Vec<Message>| v.into_iter().map(|m| m.content).collect::<Vec<_>>();
-        assert_eq!(text(s.queued_messages("ses_a").unwrap()), ["q1", "q2"]);
-        assert!(s.queued_messages("ses_b").unwrap().is_empty());
-    }
-
-    #[test]
-    fn sessions_page_by_prefix() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let ops = ["ses_a1", "ses_a2", "ses_b1"]
-            .iter()
-            .map(|id| {
-                Store::put_session(&Session {
-                    id: id.to_string(),
-                    ..Default::default()
-                })
-            })
-            .collect();
-        s.apply(Store::batch(ops, Default::default())).unwrap();
-        let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        assert_eq!(
-            ids(s.sessions("ses_a", "", 10).unwrap()),
-            ["ses_a1", "ses_a2"]
-        );
-        assert_eq!(
-            ids(s.sessions("", "ses_a1", 10).unwrap()),
-            ["ses_a2", "ses_b1"]
-        );
-        assert_eq!(ids(s.sessions("", "", 1).unwrap()), ["ses_a1"]);
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -57,6 +57,18 @@ impl PresetConfig {
 
 impl TerminalConfig {
     /// The preset by name: the config's, else the built-in one.
+    /// Every preset name: the built-in ones and the configured ones.
+    pub fn preset_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["claude", "codex", "gemini", "qwen", "opencode"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.presets.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn preset(&self, name: &str) -> Option<PresetConfig> {
         if let Some(p) = self.presets.get(name) {
             return Some(p.clone());
@@ -89,6 +101,25 @@ pub struct DaemonConfig {
     pub heartbeat_secs: u64,
     /// Provider used when a session is created without one.
     pub default_provider: String,
+    /// TCP connections held at once. At the cap the oldest connection that never presented a
+    /// valid key is dropped for a new one; if every one has, the new one is refused. Lowered at
+    /// start to what the descriptor limit allows beside a reserve for the Unix socket, the
+    /// journal, PTYs and CLI pipes.
+    pub max_connections: usize,
+    /// A TCP connection must present a valid key within this long of opening, or it is closed.
+    pub unauthenticated_timeout_secs: u64,
+    /// A TCP connection with nothing in flight and no traffic for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// A connection (TCP or Unix socket) whose peer has not taken a byte of what the daemon
+    /// is sending for this long is cut: a stalled reader must not hold a stream's memory.
+    pub stalled_write_timeout_secs: u64,
+    /// Event streams (SSE, WebSocket, gRPC `Subscribe`) open at once, in all and per API key.
+    pub max_streams: usize,
+    pub max_streams_per_key: usize,
+    /// Directories sessions and terminals may work in (and below). Empty: the user's home,
+    /// the temp dir, the directory the daemon started in (unless `/`) and those of existing
+    /// sessions.
+    pub allowed_roots: Vec<String>,
 }
 
 impl Default for DaemonConfig {
@@ -102,6 +133,13 @@ impl Default for DaemonConfig {
             subscriber_buffer: 4096,
             heartbeat_secs: 10,
             default_provider: "openai".into(),
+            max_connections: 2048,
+            unauthenticated_timeout_secs: 10,
+            idle_timeout_secs: 300,
+            stalled_write_timeout_secs: 30,
+            max_streams: 4096,
+            max_streams_per_key: 256,
+            allowed_roots: Vec::new(),
         }
     }
 }

@@ -12,12 +12,14 @@ pub enum ErrorKind {
     Unauthenticated,
     ResourceExhausted,
     PayloadTooLarge,
+    /// The data dir's disk is full: nothing new can be recorded until space is freed.
+    InsufficientStorage,
     Unavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::NotFound,
         ErrorKind::InvalidArgument,
         ErrorKind::AlreadyExists,
@@ -26,6 +28,7 @@ impl ErrorKind {
         ErrorKind::Unauthenticated,
         ErrorKind::ResourceExhausted,
         ErrorKind::PayloadTooLarge,
+        ErrorKind::InsufficientStorage,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
     ];
@@ -41,6 +44,7 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::ResourceExhausted => "resource_exhausted",
             ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::InsufficientStorage => "insufficient_storage",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
@@ -87,5 +91,12 @@ impl Error {
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Unavailable, message)
+    }
+    /// The data dir's disk is full; `what` failed because of it.
+    pub fn disk_full(what: &str) -> Self {
+        Error::new(
+            ErrorKind::InsufficientStorage,
+            format!("{what}: no space left on the data dir's disk; free some and retry"),
+        )
     }
 }

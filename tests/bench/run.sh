@@ -21,6 +21,8 @@ if command -v tmux >/dev/null; then
 else
   echo "tmux not installed: skipped"
 fi
+echo "== under abuse: idle TCP sockets without a key, revoking a key with open streams"
+python3 tests/bench/abuse.py --daemon target/release/agentmuxd
 echo "== REST over TCP with an API key (wrk, 2 threads, 32 connections, 10 s)"
 if ! command -v wrk >/dev/null; then
   echo "wrk not installed: skipped"

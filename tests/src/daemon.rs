@@ -92,6 +92,10 @@ pub struct DaemonOptions {
     pub env: Vec<(String, String)>,
     /// Further config lines appended at the end (e.g. a `[providers.claude]` section).
     pub extra_toml: Vec<String>,
+    /// The daemon's open-files limit (soft and hard), when not inherited.
+    pub open_files: Option<u64>,
+    /// The data dir, when not a fresh one in the daemon's temp dir (e.g. on a small tmpfs).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -115,6 +119,14 @@ impl DaemonOptions {
     }
     pub fn openai(mut self, line: &str) -> Self {
         self.openai_toml.push(line.to_string());
+        self
+    }
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
+        self
+    }
+    pub fn open_files(mut self, n: u64) -> Self {
+        self.open_files = Some(n);
         self
     }
     /// A line appended to the config file after every other section.
@@ -163,7 +175,10 @@ impl Daemon {
             .prefix("amx")
             .tempdir()
             .expect("temp dir");
-        let data_dir = root.path().join("data");
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| root.path().join("data"));
         let socket = root.path().join("d.sock");
         let config_file = root.path().join("config.toml");
         let output_file = root.path().join("output.log");
@@ -201,6 +216,22 @@ impl Daemon {
             .stdin(Stdio::null());
         for (k, v) in &self.opts.env {
             cmd.env(k, v);
+        }
+        if let Some(n) = self.opts.open_files {
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         cmd
     }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod daemon;
 pub mod fake;
 pub mod term;
+pub mod tmpfs;
 /// The fake model server under the name the first tests used.
 pub use fake as fake_openai;
 

@@ -71,9 +71,9 @@ fn presented_key(req: &Request) -> Option<&str> {
         .map(str::trim)
 }
 
-async fn check(State(g): State<Guard>, req: Request, next: Next) -> Response {
+async fn check(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     let grpc = super::is_grpc(&req);
-    let key_id =
+    let grant =
         match presented_key(&req) {
             None => Err(Error::new(
                 ErrorKind::Unauthenticated,
@@ -83,9 +83,9 @@ async fn check(State(g): State<Guard>, req: Request, next: Next) -> Response {
                 Error::new(ErrorKind::Unauthenticated, "invalid or revoked API key")
             }),
         };
-    let result = key_id.and_then(|id| {
-        if g.limiter.allow(&id) {
-            Ok(())
+    let result = grant.and_then(|grant| {
+        if g.limiter.allow(&grant.key_id) {
+            Ok(grant)
         } else {
             Err(Error::new(
                 ErrorKind::ResourceExhausted,
@@ -94,9 +94,59 @@ async fn check(State(g): State<Guard>, req: Request, next: Next) -> Response {
         }
     });
     match result {
-        Ok(()) => next.run(req).await,
+        Ok(grant) => {
+            if let Some(conn) = req.extensions().get::<super::conns::ConnRef>() {
+                conn.authenticated(&grant);
+            }
+            req.extensions_mut().insert(grant);
+            next.run(req).await
+        }
         Err(e) if grpc => to_status(e).into_http::<axum::body::Body>(),
         Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// What a stream says when the key that opened it is revoked.
+pub const REVOKED: &str = "the API key was revoked";
+
+/// Cancelled when the key that authorised this request is revoked; never, over the Unix
+/// socket (no key there). Streams and attachments end on it.
+pub fn revocation(ext: &axum::http::Extensions) -> tokio_util::sync::CancellationToken {
+    ext.get::<crate::service::Grant>()
+        .map(|g| g.revoked.clone())
+        .unwrap_or_default()
+}
+
+/// The extractor for `revocation`.
+pub struct Revocation(pub tokio_util::sync::CancellationToken);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Revocation {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Revocation(revocation(&parts.extensions)))
+    }
+}
+
+/// The id of the key that authorised this request (none over the Unix socket).
+pub struct KeyOf(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for KeyOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(KeyOf(
+            parts
+                .extensions
+                .get::<crate::service::Grant>()
+                .map(|g| g.key_id.clone()),
+        ))
     }
 }
 

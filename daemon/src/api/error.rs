@@ -13,7 +13,9 @@ pub fn grpc_code(kind: ErrorKind) -> tonic::Code {
         ErrorKind::PermissionDenied => tonic::Code::PermissionDenied,
         ErrorKind::Unauthenticated => tonic::Code::Unauthenticated,
         ErrorKind::ResourceExhausted => tonic::Code::ResourceExhausted,
-        ErrorKind::PayloadTooLarge => tonic::Code::OutOfRange,
+        // gRPC's own convention for a message over the size limit.
+        ErrorKind::PayloadTooLarge => tonic::Code::ResourceExhausted,
+        ErrorKind::InsufficientStorage => tonic::Code::ResourceExhausted,
         ErrorKind::Unavailable => tonic::Code::Unavailable,
         ErrorKind::Internal => tonic::Code::Internal,
     }
@@ -29,6 +31,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -67,6 +70,59 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The kind an HTTP error status stands for, for errors the framework answered itself.
+fn kind_of(status: StatusCode) -> ErrorKind {
+    match status {
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorKind::PermissionDenied,
+        StatusCode::CONFLICT => ErrorKind::FailedPrecondition,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::PayloadTooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::ResourceExhausted,
+        StatusCode::INSUFFICIENT_STORAGE => ErrorKind::InsufficientStorage,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+        s if s.is_server_error() => ErrorKind::Internal,
+        _ => ErrorKind::InvalidArgument,
+    }
+}
+
+/// Puts an error the framework answered itself (a query string that does not parse, a method
+/// a route does not have, a missing upgrade) into the envelope, keeping its status.
+pub async fn envelope(resp: Response) -> Response {
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let kind = kind_of(status);
+    let body = serde_json::json!({"error": {"code": kind.code(), "message": message}});
+    let mut out = (status, axum::Json(body)).into_response();
+    // Keep what the status needs, e.g. `Allow` on a 405.
+    for (k, v) in parts.headers.iter() {
+        if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,7 +135,10 @@ mod tests {
             let http = http_status(kind);
             assert!(http.is_client_error() || http.is_server_error(), "{kind}");
             assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
-            let server_side = matches!(kind, ErrorKind::Internal | ErrorKind::Unavailable);
+            let server_side = matches!(
+                kind,
+                ErrorKind::Internal | ErrorKind::Unavailable | ErrorKind::InsufficientStorage
+            );
             assert_eq!(http.is_server_error(), server_side, "{kind}");
         }
     }

@@ -1,6 +1,7 @@
 //! gRPC handlers: convert, call the service, convert back. Plus gRPC health and reflection.
 
 use super::Transport;
+use super::auth::{REVOKED, revocation};
 use super::error::to_status;
 use crate::service::AttachParams;
 use crate::service::Service;
@@ -57,6 +58,26 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));
     }
     Ok(routes.prepare().into_axum_router())
+}
+
+/// tonic answers a request message it cannot decode with INTERNAL; it is the caller's
+/// malformed argument, so INVALID_ARGUMENT.
+pub async fn undecodable_is_invalid(
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    let h = resp.headers();
+    let internal = h.get("grpc-status").is_some_and(|v| v == "13");
+    let undecodable = h
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| {
+            m.starts_with("failed%20to%20decode") || m.starts_with("failed to decode")
+        });
+    if internal && undecodable {
+        resp.headers_mut()
+            .insert("grpc-status", axum::http::HeaderValue::from_static("3"));
+    }
+    resp
 }
 
 fn ok<T>(r: Result<T, Error>) -> Res<T> {
@@ -208,11 +229,27 @@ impl EventService for Grpc {
     type SubscribeStream = EventStream;
 
     async fn subscribe(&self, r: Request<pb::SubscribeRequest>) -> Res<EventStream> {
+        let revoked = revocation(r.extensions());
+        let key = r
+            .extensions()
+            .get::<crate::service::Grant>()
+            .map(|g| g.key_id.clone());
         let r = r.into_inner();
         let session = Some(r.session_id).filter(|s| !s.is_empty());
-        let rx = self.svc.subscribe(r.after_seq, session);
+        let rx = self
+            .svc
+            .open_stream(r.after_seq, session, key.as_deref())
+            .map_err(to_status)?;
         let stream = ReceiverStream::new(rx).map(|item: StreamItem| Ok(item.into()));
-        Ok(Response::new(Box::pin(stream)))
+        let end = revoked.clone();
+        let farewell = futures_util::stream::once(async move {
+            end.is_cancelled()
+                .then(|| Err(Status::unauthenticated(REVOKED)))
+        })
+        .filter_map(std::future::ready);
+        Ok(Response::new(Box::pin(
+            stream.take_until(revoked.cancelled_owned()).chain(farewell),
+        )))
     }
 }
 
@@ -392,6 +429,7 @@ impl TerminalService for Grpc {
 
     async fn attach(&self, r: Request<tonic::Streaming<pb::AttachRequest>>) -> Res<AttachStream> {
         use pb::attach_request::Msg;
+        let revoked = revocation(r.extensions());
         let mut input = r.into_inner();
         let first =
             input.message().await?.and_then(|m| m.msg).ok_or_else(|| {
@@ -417,6 +455,12 @@ impl TerminalService for Grpc {
         tokio::spawn(async move {
             loop {
                 tokio::select! {
+                    // Biased: input that arrives with the revocation is not delivered.
+                    biased;
+                    _ = revoked.cancelled() => {
+                        let _ = tx.send(Err(Status::unauthenticated(REVOKED))).await;
+                        break;
+                    }
                     item = att.items.recv() => {
                         let Some(item) = item else { break };
                         if tx.send(Ok(item.into())).await.is_err() {

@@ -1,6 +1,8 @@
 //! Transports: gRPC and the REST gateway. Handlers only translate and call the service.
 
 pub mod auth;
+pub mod body;
+pub mod conns;
 pub mod error;
 pub mod grpc;
 pub mod openapi;
@@ -22,7 +24,9 @@ pub async fn router(
     transport: Transport,
 ) -> Result<axum::Router, agentmux_shared::Error> {
     use tower::ServiceExt;
-    let grpc = grpc::routes(svc.clone(), transport).await?;
+    let grpc = grpc::routes(svc.clone(), transport)
+        .await?
+        .layer(axum::middleware::map_response(grpc::undecodable_is_invalid));
     let rest = rest::router(svc.clone(), transport);
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let target = if is_grpc(&req) {

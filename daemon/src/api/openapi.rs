@@ -28,8 +28,11 @@ pub struct RouteDoc {
     pub request: Option<Body>,
     pub status: u16,
     pub response: Option<Body>,
+    /// `(name, type)`: a JSON schema type, or `u32` / `u64` for a non-negative integer.
     pub query: &'static [(&'static str, &'static str)],
     pub unix_only: bool,
+    /// A second success status with the same body (e.g. 200 when asked to wait).
+    pub also_ok: Option<u16>,
 }
 
 fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
@@ -39,6 +42,25 @@ fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
         Body::EventStream(f) => json!({"text/event-stream": {"schema": f(g)}}),
         Body::WebSocket { .. } => json!({}),
     }
+}
+
+fn needs_body(content: &Value, g: &SchemaGenerator) -> bool {
+    let Some(schema) = content["application/json"].get("schema") else {
+        return false;
+    };
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            g.definitions().get(name).cloned().unwrap_or(Value::Null)
+        }
+        None => schema.clone(),
+    };
+    // Required fields, or alternatives each of which requires some.
+    schema["required"].as_array().is_some_and(|r| !r.is_empty())
+        || schema["anyOf"].as_array().is_some_and(|alts| {
+            alts.iter()
+                .all(|a| a["required"].as_array().is_some_and(|r| !r.is_empty()))
+        })
 }
 
 pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
@@ -53,11 +75,15 @@ pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        params.extend(
-            r.query
-                .iter()
-                .map(|(name, ty)| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})),
-        );
+        params.extend(r.query.iter().map(|(name, ty)| {
+            let schema = match *ty {
+                // Counts, sizes and cursors: never negative, within their type.
+                "u32" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+                "u64" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                ty => json!({"type": ty}),
+            };
+            json!({"name": name, "in": "query", "required": false, "schema": schema})
+        }));
         let mut op = json!({
             "operationId": r.operation_id,
             "summary": r.summary,
@@ -82,11 +108,21 @@ pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
                     "binary_frames": binary,
                 });
             }
-            Some(resp) => op["responses"][r.status.to_string()]["content"] = content(resp, &mut g),
+            Some(resp) => {
+                let c = content(resp, &mut g);
+                if let Some(also) = r.also_ok {
+                    op["responses"][also.to_string()] =
+                        json!({"description": "success", "content": c.clone()});
+                }
+                op["responses"][r.status.to_string()]["content"] = c;
+            }
             None => {}
         }
         if let Some(req) = &r.request {
-            op["requestBody"] = json!({"required": false, "content": content(req, &mut g)});
+            let content = content(req, &mut g);
+            // A body whose schema requires fields cannot be left out.
+            let required = needs_body(&content, &g);
+            op["requestBody"] = json!({"required": required, "content": content});
         }
         if r.unix_only {
             op["description"] = json!("Served on the Unix socket only.");

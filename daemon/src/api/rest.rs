@@ -2,6 +2,8 @@
 //! are declared once in `ROUTES`; the router and the OpenAPI document are both built from it.
 
 use super::Transport;
+use super::auth::{KeyOf, REVOKED, Revocation};
+use super::body::ApiJson;
 use super::error::ApiError;
 use super::openapi::{self, Body, RouteDoc};
 use crate::service::AttachParams;
@@ -14,67 +16,38 @@ use agentmux_shared::types::{
 };
 use agentmux_shared::{Error, ErrorKind};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use futures_util::{SinkExt, StreamExt};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// JSON body reader that answers every failure with the error envelope: 413 over the size
-/// limit, 400 for malformed JSON or invalid UTF-8. An empty body reads as `T::default()`, and
-/// no content type is required.
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::new(
-                    ErrorKind::PayloadTooLarge,
-                    "request body is over the size limit",
-                )
-            } else {
-                Error::invalid(format!("cannot read the request body: {r}"))
-            }
-        })?;
-        // An empty body is an empty object: optional fields default, required ones are missing.
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(body)
-            .map(ApiJson)
-            .map_err(|e| ApiError(Error::invalid(format!("malformed JSON body: {e}"))))
-    }
-}
-
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct RenameBody {
+    // Not blank, no control characters.
+    #[schemars(
+        length(max = 120),
+        regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
+    )]
     pub title: String,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForkBody {
+    #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub at_index: u64,
+    #[schemars(length(max = 120), regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub title: String,
 }
 
@@ -85,8 +58,9 @@ pub struct CancelBody {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SendBody {
+    #[schemars(regex(pattern = r"\S"))]
     pub content: String,
 }
 
@@ -109,9 +83,11 @@ pub struct DeletedSession {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ResizeBody {
+    #[schemars(range(min = 1, max = 1000))]
     pub rows: u32,
+    #[schemars(range(min = 1, max = 1000))]
     pub cols: u32,
 }
 
@@ -207,6 +183,7 @@ macro_rules! route {
                 response: $resp,
                 query: $query,
                 unix_only: $unix,
+                also_ok: None,
             },
             handler: || $h,
         }
@@ -218,9 +195,20 @@ fn schema<T: JsonSchema>() -> Option<Body> {
 }
 
 pub fn routes() -> Vec<Route> {
-    const PAGE: &[(&str, &str)] = &[("page_size", "integer"), ("page_token", "string")];
-    const MSGS: &[(&str, &str)] = &[("page_size", "integer"), ("after_index", "integer")];
-    const EVENTS: &[(&str, &str)] = &[("after", "integer"), ("session", "string")];
+    let mut all = table();
+    // `?wait=true` answers 200 with the reply instead of 202.
+    for r in all.iter_mut() {
+        if r.doc.operation_id == "sendMessage" {
+            r.doc.also_ok = Some(200);
+        }
+    }
+    all
+}
+
+fn table() -> Vec<Route> {
+    const PAGE: &[(&str, &str)] = &[("page_size", "u32"), ("page_token", "string")];
+    const MSGS: &[(&str, &str)] = &[("page_size", "u32"), ("after_index", "u64")];
+    const EVENTS: &[(&str, &str)] = &[("after", "u64"), ("session", "string")];
     vec![
         route!("get" "/v1/health", "health", "Liveness, last seq and provider availability", None, 200 schema::<Health>(), &[], false, get(health)),
         route!("get" "/v1/info", "info", "Version, pid, paths and listeners", None, 200 schema::<Info>(), &[], false, get(info)),
@@ -252,7 +240,7 @@ pub fn routes() -> Vec<Route> {
         route!("post" "/v1/terminals/{id}/kill", "killTerminal", "SIGHUP, SIGTERM, then SIGKILL to the program's process group", None, 200 schema::<Terminal>(), &[], false, post(kill_terminal)),
         route!("post" "/v1/terminals/{id}/restart", "restartTerminal", "Run an exited terminal's command again", None, 200 schema::<Terminal>(), &[], false, post(restart_terminal)),
         route!("post" "/v1/terminals/{id}/resize", "resizeTerminal", "Set the terminal size", schema::<ResizeBody>(), 200 schema::<Terminal>(), &[], false, post(resize_terminal)),
-        route!("get" "/v1/terminals/{id}/attach", "attachTerminal", "WebSocket attach: binary frames carry screen output and input, text frames JSON control (resize, snapshot, exited)", None, 101 Some(Body::WebSocket { server: |g| g.subschema_for::<AttachFrame>(), client: |g| g.subschema_for::<AttachControl>(), binary: "server: the terminal's output (after a snapshot frame, one frame that redraws the screen); client: input" }), &[("rows", "integer"), ("cols", "integer"), ("scrollback", "integer"), ("read_only", "boolean")], false, get(attach_terminal)),
+        route!("get" "/v1/terminals/{id}/attach", "attachTerminal", "WebSocket attach: binary frames carry screen output and input, text frames JSON control (resize, snapshot, exited)", None, 101 Some(Body::WebSocket { server: |g| g.subschema_for::<AttachFrame>(), client: |g| g.subschema_for::<AttachControl>(), binary: "server: the terminal's output (after a snapshot frame, one frame that redraws the screen); client: input" }), &[("rows", "u32"), ("cols", "u32"), ("scrollback", "u32"), ("read_only", "boolean")], false, get(attach_terminal)),
         route!("get" "/v1/openapi.json", "openapi", "This document", None, 200 Some(Body::AnyJson), &[], false, get(openapi_json)),
         route!("get" "/v1/keys", "listKeys", "List API keys (Unix socket only)", None, 200 schema::<KeyList>(), &[], true, get(list_keys)),
         route!("post" "/v1/keys", "createKey", "Create an API key; the secret is shown once (Unix socket only)", schema::<KeyBody>(), 201 schema::<CreatedKey>(), &[], true, post(create_key)),
@@ -278,6 +266,7 @@ pub fn router(svc: Service, transport: Transport) -> axum::Router {
     }
     let limit = svc.config().daemon.max_body_bytes;
     app.fallback(not_found)
+        .layer(axum::middleware::map_response(super::error::envelope))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(svc)
 }
@@ -297,8 +286,24 @@ async fn info(State(svc): State<Service>) -> ApiResult<Json<Info>> {
     Ok(Json(svc.info()?))
 }
 
-async fn openapi_json() -> Response {
-    Json(openapi::document(routes().iter().map(|r| &r.doc))).into_response()
+/// The document, with what this daemon's configuration allows filled in (provider ids and
+/// terminal presets), so a request the document calls valid is one the daemon takes.
+async fn openapi_json(State(svc): State<Service>) -> Response {
+    let mut doc = openapi::document(routes().iter().map(|r| &r.doc));
+    let with_empty = |names: Vec<String>| {
+        let mut all = vec![String::new()];
+        all.extend(names);
+        serde_json::json!(all)
+    };
+    let schemas = &mut doc["components"]["schemas"];
+    if schemas["CreateSession"]["properties"]["provider"].is_object() {
+        schemas["CreateSession"]["properties"]["provider"]["enum"] = with_empty(svc.provider_ids());
+    }
+    if schemas["CreateTerminal"]["properties"]["preset"].is_object() {
+        schemas["CreateTerminal"]["properties"]["preset"]["enum"] =
+            with_empty(svc.config().terminal.preset_names());
+    }
+    Json(doc).into_response()
 }
 
 async fn list_sessions(
@@ -496,12 +501,14 @@ fn resume_point(headers: &HeaderMap, q: &EventsQuery) -> Result<u64, ApiError> {
 
 async fn events_sse(
     State(svc): State<Service>,
+    Revocation(revoked): Revocation,
+    KeyOf(key): KeyOf,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Response> {
     let after = resume_point(&headers, &q)?;
     let session = Some(q.session).filter(|s| !s.is_empty());
-    let rx = svc.subscribe(after, session);
+    let rx = svc.open_stream(after, session, key.as_deref())?;
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
         Ok::<_, Infallible>(match item {
             StreamItem::Event(e) => SseEvent::default()
@@ -514,6 +521,16 @@ async fn events_sse(
                 .data(format!("{{\"resume_after_seq\":{resume_after_seq}}}")),
         })
     });
+    let end = revoked.clone();
+    let farewell = futures_util::stream::once(async move {
+        end.is_cancelled().then(|| {
+            Ok(SseEvent::default().event("error").data(format!(
+                "{{\"code\":\"unauthenticated\",\"message\":\"{REVOKED}\"}}"
+            )))
+        })
+    })
+    .filter_map(std::future::ready);
+    let stream = stream.take_until(revoked.cancelled_owned()).chain(farewell);
     Ok(Sse::new(stream).into_response())
 }
 
@@ -526,23 +543,40 @@ fn event_json(e: &Arc<agentmux_shared::types::Event>) -> String {
 
 async fn events_ws(
     State(svc): State<Service>,
+    Revocation(revoked): Revocation,
+    KeyOf(key): KeyOf,
     Query(q): Query<EventsQuery>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let ws = upgrade(ws)?;
     let after = q.after.unwrap_or(0);
     let session = Some(q.session).filter(|s| !s.is_empty());
+    // Opened before the upgrade: over the limit is a plain 429.
+    let events = svc.open_stream(after, session, key.as_deref())?;
     // Clients only send control frames here.
     Ok(ws
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| forward_ws(svc, socket, after, session)))
+        .on_upgrade(move |socket| forward_ws(socket, events, revoked)))
 }
 
-async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option<String>) {
+async fn forward_ws(
+    socket: WebSocket,
+    mut events: tokio::sync::mpsc::Receiver<StreamItem>,
+    revoked: CancellationToken,
+) {
     let (mut tx, mut rx) = socket.split();
-    let mut events = svc.subscribe(after, session);
     loop {
         tokio::select! {
+            // Biased: a client's close is seen before the next frame of a long backlog.
+            biased;
+            _ = revoked.cancelled() => {
+                let _ = tx.send(revoked_close()).await;
+                return;
+            }
+            msg = rx.next() => match msg {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
             item = events.recv() => {
                 let Some(item) = item else { break };
                 let (text, last) = match item {
@@ -559,10 +593,6 @@ async fn forward_ws(svc: Service, socket: WebSocket, after: u64, session: Option
                     break;
                 }
             }
-            msg = rx.next() => match msg {
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
-            },
         }
     }
     let _ = tx.close().await;
@@ -632,6 +662,7 @@ fn upgrade(
 /// Attaches before upgrading, so an unknown terminal is a plain 404, not a closed socket.
 async fn attach_terminal(
     State(svc): State<Service>,
+    Revocation(revoked): Revocation,
     Path(id): Path<String>,
     Query(q): Query<AttachQuery>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -651,13 +682,23 @@ async fn attach_terminal(
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| forward_terminal(att, socket)))
+        .on_upgrade(move |socket| forward_terminal(att, socket, revoked)))
 }
 
-async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket) {
+async fn forward_terminal(
+    mut att: crate::service::Attachment,
+    socket: WebSocket,
+    revoked: CancellationToken,
+) {
     let (mut tx, mut rx) = socket.split();
     loop {
         tokio::select! {
+            // Biased: input that arrives with the revocation is not delivered.
+            biased;
+            _ = revoked.cancelled() => {
+                let _ = tx.send(revoked_close()).await;
+                return;
+            }
             item = att.items.recv() => {
                 let Some(item) = item else { break };
                 let (frames, last) = match item {
@@ -713,6 +754,14 @@ async fn forward_terminal(mut att: crate::service::Attachment, socket: WebSocket
         }
     }
     let _ = tx.close().await;
+}
+
+/// 1008 (policy violation): the client should not reconnect with the same key.
+fn revoked_close() -> WsMessage {
+    WsMessage::Close(Some(axum::extract::ws::CloseFrame {
+        code: 1008,
+        reason: REVOKED.into(),
+    }))
 }
 
 fn ws_text(frame: &AttachFrame) -> WsMessage {

@@ -1,3 +1,7 @@
-//! The daemon's boundary with the OS for child processes (PTYs are `terminal`'s).
+//! The daemon's boundary with the OS: child processes, the descriptor budget and opening files
+//! beneath a directory (PTYs are `terminal`'s).
 
+pub mod beneath;
+pub mod limits;
+pub mod memory;
 pub mod process;

@@ -35,11 +35,26 @@ pub fn read_within(cwd: &str, path: &str) -> String {
     let (Ok(root), Ok(real)) = (Path::new(cwd).canonicalize(), p.canonicalize()) else {
         return String::new();
     };
-    if !real.starts_with(&root) {
+    let Ok(rel) = real.strip_prefix(&root) else {
         return String::new();
-    }
-    std::fs::read_to_string(real).unwrap_or_default()
+    };
+    // Opened beneath the directory, without waiting on a FIFO; a regular file of bounded size.
+    let read = || -> std::io::Result<String> {
+        let dir = crate::os::beneath::open_root(&root)?;
+        let f = crate::os::beneath::open(&dir, rel, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+        let m = f.metadata()?;
+        if !m.is_file() || m.len() > MAX_DIFFED {
+            return Ok(String::new());
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_DIFFED), &mut text)?;
+        Ok(text)
+    };
+    read().unwrap_or_default()
 }
+
+/// Larger files are shown as created whole rather than read for a diff.
+const MAX_DIFFED: u64 = 4 * 1024 * 1024;
 
 /// Applies Claude-style string replacements (`old_string` → `new_string`, once or all) to `text`.
 pub fn replace(text: &str, old: &str, new: &str, all: bool) -> String {

@@ -173,6 +173,10 @@ impl Providers {
         }
     }
 
+    pub fn ids(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
+
     pub fn get(&self, id: &str) -> Result<Arc<dyn Provider>> {
         self.map.get(id).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.map.keys().map(String::as_str).collect();

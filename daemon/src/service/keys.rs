@@ -7,8 +7,10 @@ use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{ApiKey, CreatedKey};
 use agentmux_shared::{Error, ErrorKind, Result};
 use sha2::{Digest, Sha256};
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
 
 const SECRET_PREFIX: &str = "amx_";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -18,6 +20,17 @@ const MAX_NAME_CHARS: usize = 64;
 pub struct KeyRing {
     // std RwLock: never held across an await.
     keys: RwLock<Vec<(ApiKey, [u8; 32])>>,
+    // One token per key that has been used, cancelled when the key is revoked: whatever a
+    // request opened with the key (a stream, an attachment, its connection) ends on it.
+    grants: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// A verified key, carried by the requests it authorised.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub key_id: String,
+    /// Cancelled when the key is revoked.
+    pub revoked: CancellationToken,
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -28,12 +41,44 @@ impl KeyRing {
     pub fn load(store: &Store) -> Result<KeyRing> {
         Ok(KeyRing {
             keys: RwLock::new(store.keys()?),
+            grants: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The valid key matching `secret`, with the token its revocation cancels.
+    pub fn verify(&self, secret: &str) -> Option<Grant> {
+        let key_id = self.verify_id(secret)?;
+        let mut grants = self.grants.lock().ok()?;
+        // Checked again under the grants lock: a revocation between the two would otherwise
+        // leave a grant that nothing cancels.
+        let valid = self
+            .keys
+            .read()
+            .ok()?
+            .iter()
+            .any(|(k, _)| k.id == key_id && k.revoked_at_ms == 0);
+        if !valid {
+            return None;
+        }
+        let revoked = grants.entry(key_id.clone()).or_default().clone();
+        Some(Grant { key_id, revoked })
+    }
+
+    /// Ends everything opened with the key. The key is already marked revoked, so no new
+    /// grant can be made for it after this.
+    fn cut(&self, key_id: &str) {
+        let token = match self.grants.lock() {
+            Ok(mut g) => g.remove(key_id),
+            Err(_) => None,
+        };
+        if let Some(t) = token {
+            t.cancel();
+        }
     }
 
     /// The id of the valid key matching `secret`. Every stored hash is compared, in constant
     /// time, so timing says nothing about which key or how much of it matched.
-    pub fn verify(&self, secret: &str) -> Option<String> {
+    fn verify_id(&self, secret: &str) -> Option<String> {
         if !secret.starts_with(SECRET_PREFIX) {
             return None;
         }
@@ -150,7 +195,10 @@ impl Service {
             self.commit(vec![Store::put_key(&key, &h)], Vec::new())
                 .await?;
             self.shared.keys.upsert(key.clone(), h)?;
+            tracing::info!(key = %key.id, name = %key.name, "key revoked: closing what it opened");
         }
+        // Also on a repeat: a grant made in the instant between the two is cut as well.
+        self.shared.keys.cut(&key.id);
         Ok(key)
     }
 }

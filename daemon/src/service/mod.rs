@@ -6,14 +6,16 @@ mod keys;
 mod live;
 mod providers;
 mod recovery;
+mod roots;
 mod runner;
 mod sessions;
+mod streams;
 mod terminals;
 
 #[cfg(test)]
 mod tests;
 
-pub use keys::KeyRing;
+pub use keys::{Grant, KeyRing};
 pub(crate) use live::{SessionHandle, SessionState};
 pub use terminals::{AttachParams, Attachment};
 
@@ -57,6 +59,8 @@ struct Shared {
     /// The provider registry and npm install jobs.
     installs: providers::Installs,
     keys: KeyRing,
+    streams: streams::Streams,
+    roots: roots::Roots,
 }
 
 pub struct ServiceParams {
@@ -72,6 +76,10 @@ impl Service {
     /// marked interrupted (keeping their partial text).
     pub async fn start(p: ServiceParams) -> Result<Service> {
         let keys = KeyRing::load(&p.store)?;
+        let roots = roots::Roots::new(
+            &p.config.daemon.allowed_roots,
+            p.store.session_dirs()?.into_iter(),
+        );
         let installs = providers::Installs::new(p.paths.clis_bin());
         let svc = Service {
             shared: Arc::new(Shared {
@@ -89,6 +97,8 @@ impl Service {
                 terminals: terminals::Terminals::default(),
                 approvals: approvals::Approvals::default(),
                 installs,
+                streams: streams::Streams::default(),
+                roots,
             }),
         };
         recovery::recover(&svc).await?;
@@ -108,6 +118,11 @@ impl Service {
 
     pub fn keys(&self) -> &KeyRing {
         &self.shared.keys
+    }
+
+    /// The configured provider ids.
+    pub fn provider_ids(&self) -> Vec<String> {
+        self.shared.providers.ids()
     }
 
     pub fn health(&self) -> Health {

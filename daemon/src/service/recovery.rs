@@ -58,7 +58,14 @@ pub(super) async fn recover(svc: &Service) -> Result<()> {
         ));
     }
     tracing::info!(sessions = events.len(), "marked interrupted turns");
-    svc.commit(ops, events).await
+    match svc.commit(ops, events).await {
+        // Start anyway: the store still says these turns run, so the next start marks them.
+        Err(e) if e.kind == agentmux_shared::ErrorKind::InsufficientStorage => {
+            tracing::error!(error = %e, "cannot mark interrupted turns: the disk is full");
+            Ok(())
+        }
+        r => r.map(|_| ()),
+    }
 }
 
 /// Rebuilds each message from its durable events (text, tool calls, file changes, plan) with

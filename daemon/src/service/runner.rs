@@ -6,12 +6,12 @@ use super::{Service, SessionHandle};
 use crate::log::NewEvent;
 use crate::provider::{ChatMessage, ProviderEvent, TurnEnd, TurnRequest};
 use crate::store::Store;
-use agentmux_shared::Result;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
     ApprovalPolicy, ApprovalReason, EventPayload, Message, MessageStatus, Role, SessionStatus,
     TurnFinished,
 };
+use agentmux_shared::{Error, ErrorKind, Result};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -22,31 +22,35 @@ pub(super) fn spawn(svc: Service, h: Arc<SessionHandle>) {
         // The loop runs in a task of its own so that even a panic in it comes back here as an
         // error, and the session is freed either way.
         let (s, hh) = (svc.clone(), h.clone());
-        let outcome = match tokio::spawn(async move { run(&s, &hh).await }).await {
+        let err = match tokio::spawn(async move { run(&s, &hh).await }).await {
             Ok(Ok(())) => return,
-            Ok(Err(e)) => e.message,
-            Err(join) => format!("session runner crashed: {join}"),
+            Ok(Err(e)) => e,
+            Err(join) => Error::internal(format!("session runner crashed: {join}")),
         };
-        tracing::error!(error = %outcome, "session runner stopped");
-        release(&svc, &h, &outcome).await;
+        tracing::error!(error = %err, "session runner stopped");
+        release(&svc, &h, err).await;
     });
 }
 
 /// Leaves a session whose runner failed not busy, with the reason, and answers its waiters.
-async fn release(svc: &Service, h: &SessionHandle, why: &str) {
+async fn release(svc: &Service, h: &SessionHandle, err: Error) {
     let mut st = h.state.lock().await;
     st.runner_active = false;
     st.turn = None;
     for (_, w) in st.waiters.drain() {
-        let _ = w.send(Err(agentmux_shared::Error::internal(why.to_string())));
+        let _ = w.send(Err(err.clone()));
     }
+    let why = match err.kind {
+        ErrorKind::Internal => format!("internal error: {}", err.message),
+        _ => err.message.clone(),
+    };
     if st.deleted {
         return;
     }
     let mut s = st.session.clone();
     s.busy = false;
     s.status = SessionStatus::Failed;
-    s.last_error = format!("internal error: {why}");
+    s.last_error = why;
     s.updated_at_ms = now_ms();
     // Approvals of the failed turn can no longer reach anyone.
     let (mut ops, mut events) = approvals::drain_pending(&mut st, ApprovalReason::TurnEnded);
@@ -324,15 +328,21 @@ async fn set_provider_session(svc: &Service, h: &SessionHandle, id: &str) -> Res
     Ok(())
 }
 
+/// Records how the turn ended. On a full disk the end stays in memory and is written as soon
+/// as space returns (the session's input waits behind it); whoever waits for the answer is told
+/// at once. A shutdown in the meantime leaves it to the next start's recovery.
 async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -> Result<()> {
     let mut st = h.state.lock().await;
     st.turn = None;
-    let waiter = st.waiters.remove(&turn.user.id);
-    if st.deleted {
-        st.runner_active = false;
-        return Ok(());
-    }
-    let now = now_ms();
+    let mut waiter = st.waiters.remove(&turn.user.id);
+    // Approvals the turn left open end with it (drained once, written with the end).
+    let reason = match o.status {
+        MessageStatus::Cancelled => ApprovalReason::TurnCancelled,
+        // The daemon is stopping: what a restart would say.
+        MessageStatus::Interrupted => ApprovalReason::DaemonRestarted,
+        _ => ApprovalReason::TurnEnded,
+    };
+    let drained = approvals::drain_pending(&mut st, reason);
     let mut a = o.answer;
     a.status = o.status;
     a.usage = o.end.usage;
@@ -341,48 +351,75 @@ async fn finish_turn(svc: &Service, h: &SessionHandle, turn: Turn, o: Outcome) -
     }
     a.stop_reason = o.end.stop_reason;
     a.error = o.error;
-    a.completed_at_ms = now;
-    let mut s = st.session.clone();
-    s.usage.add(&a.usage);
-    s.queued = st.queue.len() as u32;
-    // With more input waiting the session stays busy: the next turn starts right away.
-    s.busy = s.queued > 0 && !svc.shared.shutdown.is_cancelled();
-    s.status = match a.status {
-        _ if s.busy => SessionStatus::Busy,
-        MessageStatus::Failed => SessionStatus::Failed,
-        MessageStatus::Interrupted => SessionStatus::Interrupted,
-        _ => SessionStatus::Idle,
-    };
-    s.last_error = a.error.clone();
-    s.updated_at_ms = now;
-    let finished = TurnFinished {
-        user_message_id: turn.user.id.clone(),
-        assistant_message_id: a.id.clone(),
-        status: a.status,
-        stop_reason: a.stop_reason.clone(),
-        error: a.error.clone(),
-        usage: a.usage,
-        cost_usd: o.end.cost_usd,
-    };
-    let sid = s.id.clone();
-    // Approvals the turn left open end with it.
-    let reason = match a.status {
-        MessageStatus::Cancelled => ApprovalReason::TurnCancelled,
-        // The daemon is stopping: what a restart would say.
-        MessageStatus::Interrupted => ApprovalReason::DaemonRestarted,
-        _ => ApprovalReason::TurnEnded,
-    };
-    let (mut ops, mut events) = approvals::drain_pending(&mut st, reason);
-    ops.extend([Store::put_message(&a), Store::put_session(&s)]);
-    events.extend([
-        NewEvent::new(&sid, EventPayload::MessageCompleted { message: a.clone() }),
-        NewEvent::new(&sid, EventPayload::TurnFinished(finished)),
-        NewEvent::new(&sid, EventPayload::SessionUpdated { session: s.clone() }),
-    ]);
-    svc.commit(ops, events).await?;
-    st.session = s;
-    if let Some(w) = waiter {
-        let _ = w.send(Ok(a));
+    let mut wait = std::time::Duration::from_millis(500);
+    loop {
+        if st.deleted {
+            st.runner_active = false;
+            return Ok(());
+        }
+        let now = now_ms();
+        a.completed_at_ms = now;
+        let mut s = st.session.clone();
+        s.usage.add(&a.usage);
+        s.queued = st.queue.len() as u32;
+        // With more input waiting the session stays busy: the next turn starts right away.
+        s.busy = s.queued > 0 && !svc.shared.shutdown.is_cancelled();
+        s.status = match a.status {
+            _ if s.busy => SessionStatus::Busy,
+            MessageStatus::Failed => SessionStatus::Failed,
+            MessageStatus::Interrupted => SessionStatus::Interrupted,
+            _ => SessionStatus::Idle,
+        };
+        s.last_error = a.error.clone();
+        s.updated_at_ms = now;
+        let finished = TurnFinished {
+            user_message_id: turn.user.id.clone(),
+            assistant_message_id: a.id.clone(),
+            status: a.status,
+            stop_reason: a.stop_reason.clone(),
+            error: a.error.clone(),
+            usage: a.usage,
+            cost_usd: o.end.cost_usd,
+        };
+        let sid = s.id.clone();
+        let (mut ops, mut events) = (drained.0.clone(), drained.1.clone());
+        ops.extend([Store::put_message(&a), Store::put_session(&s)]);
+        events.extend([
+            NewEvent::new(&sid, EventPayload::MessageCompleted { message: a.clone() }),
+            NewEvent::new(&sid, EventPayload::TurnFinished(finished)),
+            NewEvent::new(&sid, EventPayload::SessionUpdated { session: s.clone() }),
+        ]);
+        match svc.commit(ops, events).await {
+            Ok(_) => {
+                st.session = s;
+                if let Some(w) = waiter {
+                    let _ = w.send(Ok(a));
+                }
+                return Ok(());
+            }
+            Err(e) if e.kind == ErrorKind::InsufficientStorage => {
+                if let Some(w) = waiter.take() {
+                    tracing::warn!(session = %sid, "disk full: the turn's end is kept and written when space returns");
+                    let _ = w.send(Err(e.clone()));
+                }
+                drop(st);
+                let stop = svc.shared.shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => {
+                        h.state.lock().await.runner_active = false;
+                        return Ok(());
+                    }
+                }
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                st = h.state.lock().await;
+            }
+            Err(e) => {
+                if let Some(w) = waiter {
+                    let _ = w.send(Err(e.clone()));
+                }
+                return Err(e);
+            }
+        }
     }
-    Ok(())
 }

@@ -54,9 +54,7 @@ impl Service {
         };
         let provider = self.shared.providers.get(&provider_id)?;
         let cwd = match req.cwd.trim() {
-            "" => std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "/".into()),
+            "" => self.default_dir()?,
             c => {
                 let p = std::path::Path::new(c);
                 if !p.is_absolute() {
@@ -65,9 +63,12 @@ impl Service {
                     )));
                 }
                 if !p.is_dir() {
-                    return Err(Error::invalid(format!("cwd {c:?} is not a directory")));
+                    return Err(Error::new(
+                        agentmux_shared::ErrorKind::NotFound,
+                        format!("cwd {c:?} is not a directory"),
+                    ));
                 }
-                c.to_string()
+                self.allowed_dir(c)?
             }
         };
         let now = now_ms();

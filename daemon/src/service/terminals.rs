@@ -179,7 +179,7 @@ impl Service {
                 events.push(NewEvent::new(
                     "",
                     EventPayload::TerminalUpdated {
-                        terminal: t.clone(),
+                        terminal: t.clone().redacted(),
                     },
                 ));
             }
@@ -312,13 +312,19 @@ impl Service {
             return Err(Error::invalid("a terminal needs a command or a preset"));
         }
         let cwd = match req.cwd.trim() {
-            "" => std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "/".into()),
-            c if !std::path::Path::new(c).is_dir() => {
-                return Err(Error::invalid(format!("cwd {c:?} is not a directory")));
+            "" => self.default_dir()?,
+            c if !std::path::Path::new(c).is_absolute() => {
+                return Err(Error::invalid(format!(
+                    "cwd {c:?} must be an absolute path"
+                )));
             }
-            c => c.to_string(),
+            c if !std::path::Path::new(c).is_dir() => {
+                return Err(Error::new(
+                    agentmux_shared::ErrorKind::NotFound,
+                    format!("cwd {c:?} is not a directory"),
+                ));
+            }
+            c => self.allowed_dir(c)?,
         };
         let _creating = self.terminals().create.lock().await;
         let name = self.unique_name(req.name.trim(), &command)?;
@@ -351,7 +357,7 @@ impl Service {
             vec![NewEvent::new(
                 "",
                 EventPayload::TerminalCreated {
-                    terminal: t.clone(),
+                    terminal: t.clone().redacted(),
                 },
             )],
         )
@@ -360,7 +366,7 @@ impl Service {
             m.insert(t.id.clone(), h.clone());
         }
         self.watch_exit(h);
-        Ok(t)
+        Ok(t.redacted())
     }
 
     fn unique_name(&self, wanted: &str, command: &str) -> Result<String> {
@@ -477,7 +483,7 @@ impl Service {
             vec![NewEvent::new(
                 "",
                 EventPayload::TerminalUpdated {
-                    terminal: t.clone(),
+                    terminal: t.clone().redacted(),
                 },
             )],
         )
@@ -490,13 +496,13 @@ impl Service {
             .map
             .lock()
             .map_err(|_| Error::internal("terminal map poisoned"))?;
-        let mut v: Vec<Terminal> = map.values().map(|h| h.record()).collect();
+        let mut v: Vec<Terminal> = map.values().map(|h| h.record().redacted()).collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(v)
     }
 
     pub fn get_terminal(&self, id: &str) -> Result<Terminal> {
-        Ok(self.term(id)?.record())
+        Ok(self.term(id)?.record().redacted())
     }
 
     pub async fn resize_terminal(&self, id: &str, rows: u32, cols: u32) -> Result<Terminal> {
@@ -508,7 +514,7 @@ impl Service {
         let _step = h.lifecycle.lock().await;
         let before = h.record();
         if before.rows == u32::from(rows) && before.cols == u32::from(cols) {
-            return Ok(before);
+            return Ok(before.redacted());
         }
         match h.process() {
             Some(p) if p.is_running() => p.resize(rows, cols)?,
@@ -524,7 +530,7 @@ impl Service {
             r.cols = u32::from(cols);
         });
         self.record_terminal(&t).await?;
-        Ok(t)
+        Ok(t.redacted())
     }
 
     /// SIGHUP → SIGTERM → SIGKILL on the process group; returns once it has exited.
@@ -542,7 +548,7 @@ impl Service {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        Ok(h.record())
+        Ok(h.record().redacted())
     }
 
     pub async fn remove_terminal(&self, id: &str) -> Result<String> {
@@ -578,7 +584,7 @@ impl Service {
         let t = self.start_process(&h)?;
         self.record_terminal(&t).await?;
         self.watch_exit(h.clone());
-        Ok(t)
+        Ok(t.redacted())
     }
 
     /// Attaches a client: a snapshot first, then output; a client that falls behind gets a

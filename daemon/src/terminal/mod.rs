@@ -69,10 +69,16 @@ impl Process {
             cmd.env(k, v);
         }
         cmd.cwd(&p.cwd);
-        let mut child = pair
-            .slave
-            .spawn_command(cmd)
-            .map_err(|e| Error::invalid(format!("cannot start {:?}: {e}", p.command)))?;
+        let mut child = pair.slave.spawn_command(cmd).map_err(|e| {
+            // A program that is not there is a missing thing, not a malformed request.
+            let text = e.to_string();
+            let kind = if text.contains("No viable candidates") || text.contains("No such file") {
+                agentmux_shared::ErrorKind::NotFound
+            } else {
+                agentmux_shared::ErrorKind::InvalidArgument
+            };
+            Error::new(kind, format!("cannot start {:?}: {e}", p.command))
+        })?;
         // The child holds its own copy of the slave; ours would keep the reader from seeing EOF.
         drop(pair.slave);
         let pid = child.process_id().unwrap_or(0);

@@ -6,6 +6,8 @@ use agentmux_proto::v1 as pb;
 use agentmux_shared::types::ScreenSnapshot;
 use agentmux_shared::{Error, Result};
 use prost::Message as _;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Writes the screen atomically (a crash leaves the old file or the new one).
@@ -13,10 +15,22 @@ pub fn save(path: &Path, snap: ScreenSnapshot) -> Result<()> {
     let bytes = pb::ScreenSnapshot::from(snap).encode_to_vec();
     let io = |e: std::io::Error| Error::internal(format!("saving {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    // A screen can show secrets: private like the rest of the data dir.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 

@@ -155,5 +155,6 @@ pub struct InstallJob {
 #[serde(default)]
 pub struct InstallProvider {
     /// An npm version or tag; empty: the configured `npm_package`, else the latest.
+    #[schemars(regex(pattern = r"^([A-Za-z0-9.+_^~*<>=][A-Za-z0-9.+_^~*<>=-]{0,99})?$"))]
     pub version: String,
 }

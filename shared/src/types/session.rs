@@ -104,13 +104,18 @@ impl Session {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct CreateSession {
+    #[schemars(length(max = 120), regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub title: String,
     pub provider: String,
     pub model: String,
+    /// An absolute path (an existing directory under the allowed roots); empty: the default.
+    #[schemars(regex(pattern = "^(/.*)?$"))]
     pub cwd: String,
     /// `ask` (default), `auto-edit`, `never-ask`.
+    #[schemars(extend("enum" = ["", "ask", "auto-edit", "never-ask"]))]
     pub approval_policy: String,
     /// Pending approvals expire (denied) after this many seconds; 0 (default): never.
+    #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub approval_timeout_secs: u64,
 }
 

@@ -44,15 +44,58 @@ pub struct Terminal {
     pub exit_reason: String,
 }
 
+/// What a masked environment value reads as.
+pub const REDACTED: &str = "<redacted>";
+
+/// An environment variable whose value is likely a credential, by its name.
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "AUTH",
+        "COOKIE",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+impl Terminal {
+    /// The record as clients see it: values of credential-looking variables are masked (the
+    /// program still gets them; the daemon keeps them to restart it).
+    pub fn redacted(mut self) -> Terminal {
+        for (k, v) in self.env.iter_mut() {
+            if looks_secret(k) && !v.is_empty() {
+                *v = REDACTED.to_string();
+            }
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// A command or a preset is needed.
+#[schemars(extend("anyOf" = [
+    {"required": ["command"], "properties": {"command": {"pattern": "\\S"}}},
+    {"required": ["preset"], "properties": {"preset": {"pattern": "\\S"}}}
+]))]
 #[serde(default)]
 pub struct CreateTerminal {
+    #[schemars(length(max = 64), regex(pattern = r"^[^/\x00-\x1f\x7f-\x9f]*$"))]
     pub name: String,
     pub command: String,
     pub args: Vec<String>,
     pub env: std::collections::BTreeMap<String, String>,
+    /// An absolute path (an existing directory under the allowed roots); empty: the default.
+    #[schemars(regex(pattern = "^(/.*)?$"))]
     pub cwd: String,
+    #[schemars(range(max = 1000))]
     pub rows: u32,
+    #[schemars(range(max = 1000))]
     pub cols: u32,
     pub preset: String,
 }

@@ -255,3 +255,115 @@ async fn bad_grpc_input_gets_the_right_status() {
         .into_inner();
     assert_eq!(list.sessions.len(), 1, "rejected creates stored nothing");
 }
+
+#[tokio::test]
+async fn every_error_is_in_the_envelope_and_a_resume_point_past_the_end_is_refused() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    create_session(&rest, "one").await;
+    // A query string that does not parse, a method the route lacks.
+    rest.get("/v1/sessions?page_size=lots")
+        .await
+        .assert_error(400, "invalid_argument");
+    rest.get("/v1/events?after=-3")
+        .await
+        .assert_error(400, "invalid_argument");
+    let r = rest
+        .request(reqwest::Method::PUT, "/v1/sessions", None)
+        .await;
+    r.assert_error(405, "invalid_argument");
+    assert!(r.headers.get("allow").is_some(), "405 without Allow");
+    // A resume point past the end of the log is refused, on every stream.
+    let head = d.last_seq().await;
+    let r = rest.get(&format!("/v1/events?after={}", head + 1000)).await;
+    r.assert_error(400, "invalid_argument");
+    assert!(r.text().contains("past the end"), "{}", r.text());
+    let err = d
+        .grpc()
+        .await
+        .events()
+        .subscribe(pb::SubscribeRequest {
+            after_seq: head + 1000,
+            session_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // The head itself is fine: nothing to replay, then live.
+    let mut sse = rest.sse(&format!("/v1/events?after={head}"), None).await;
+    create_session(&rest, "two").await;
+    loop {
+        match sse.next_item().await {
+            Some(agentmux_tests::client::Item::Event(e)) => {
+                assert_eq!(e.seq, head + 1);
+                break;
+            }
+            Some(_) => {}
+            None => panic!("the stream ended"),
+        }
+    }
+    assert_healthy(&rest).await;
+}
+
+/// Sends bytes as they are, as a gRPC request message.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+#[tokio::test]
+async fn a_grpc_message_that_does_not_decode_is_an_invalid_argument() {
+    let (_fake, d) = start(|o| o).await;
+    let mut client = tonic::client::Grpc::new(d.grpc().await.channel());
+    client.ready().await.unwrap();
+    let err = client
+        .unary(
+            tonic::Request::new(vec![0xff; 5]),
+            "/agentmux.v1.SessionService/GetSession".parse().unwrap(),
+            RawCodec,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_healthy(&d.rest()).await;
+}

@@ -1,17 +1,22 @@
 //! End-to-end suites, one module per area, plus the helpers they share.
 
 mod acp;
+mod acp_gateway;
 mod architecture;
 mod auth;
 mod bad_input;
 mod chat;
 mod claude;
 mod codex;
+mod datadir;
 mod durability;
 mod events;
+mod hardening;
 mod lifecycle;
 mod openapi;
 mod providers;
+mod roots;
+mod storage;
 mod system;
 mod terminals;
 
@@ -30,43 +35,56 @@ use std::time::Duration;
 pub fn cli_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("AGENTMUX_CLI_BIN") {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("claude").is_file(),
-                "AGENTMUX_CLI_BIN={} has no claude in it; run tests/cli/install.sh",
-                dir.display()
-            );
-            return dir;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/install.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed ({}): the CLI e2e tests need the pinned CLIs (npm and a reachable \
-             registry, or set AGENTMUX_CLI_BIN to a bin dir with claude)",
-            script.display(),
-            out.status
-        );
-        let dir = PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim(),
-        );
-        assert!(
-            dir.join("claude").is_file(),
-            "install.sh printed {} but there is no claude in it",
-            dir.display()
-        );
-        dir
+        installed(
+            "AGENTMUX_CLI_BIN",
+            "install.sh",
+            "claude",
+            "the CLI e2e tests need the pinned CLIs (npm and a reachable registry)",
+        )
     })
     .clone()
+}
+
+/// A bin dir holding `exe`: `$env` when set, else the last line `tests/cli/<script>` prints (the
+/// scripts install into a cache outside the repository on first use and reuse it after).
+pub fn installed(env: &str, script: &str, exe: &str, needs: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(env) {
+        let dir = PathBuf::from(dir);
+        assert!(
+            dir.join(exe).is_file(),
+            "{env}={} has no {exe} in it; run tests/cli/{script}",
+            dir.display()
+        );
+        return dir;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("cli")
+        .join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}): {needs}, or set {env} to a bin dir with {exe}",
+        script.display(),
+        out.status
+    );
+    let dir = PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim(),
+    );
+    assert!(
+        dir.join(exe).is_file(),
+        "{} printed {} but there is no {exe} in it",
+        script.display(),
+        dir.display()
+    );
+    dir
 }
 
 /// Every event of `session` so far, read back over SSE.

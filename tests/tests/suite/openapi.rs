@@ -54,3 +54,52 @@ async fn openapi_document_lists_every_route() {
         );
     }
 }
+
+/// schemathesis's `st`: in `AGENTMUX_ST_BIN`, else installed by
+/// `tests/cli/install-schemathesis.sh` (a cached virtualenv).
+fn schemathesis() -> std::path::PathBuf {
+    super::installed(
+        "AGENTMUX_ST_BIN",
+        "install-schemathesis.sh",
+        "st",
+        "this test needs schemathesis (python3 with venv and a reachable PyPI)",
+    )
+    .join("st")
+}
+
+/// Every check schemathesis has, over every route but the streams (SSE, WebSockets), finds no
+/// request the document calls valid that the daemon refuses, no answer the document does not
+/// describe, and no server error.
+#[tokio::test]
+async fn schemathesis_finds_no_disagreement_with_the_document() {
+    let st = schemathesis();
+    let (_fake, d) = start(|o| {
+        o.tcp()
+            .daemon("rate_limit_per_sec = 1000000")
+            .daemon("rate_limit_burst = 1000000")
+    })
+    .await;
+    let (_, key) = d.create_key("schemathesis").await;
+    let addr = d.tcp_addr.clone().unwrap();
+    let out = tokio::process::Command::new(&st)
+        .args(["run", &format!("http://{addr}/v1/openapi.json")])
+        .args(["-H", &format!("Authorization: Bearer {key}")])
+        .args(["--checks", "all", "--max-examples", "25", "--seed", "1"])
+        .args(["--request-timeout", "10", "--no-color"])
+        .args(["--exclude-path-regex", "events|/ws|attach"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        // Its crash cache goes beside the daemon's data, not into the checkout.
+        .current_dir(d.data_dir.parent().unwrap_or(&d.data_dir))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(600), out)
+        .await
+        .expect("schemathesis finished within 10 minutes")
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", st.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found disagreements:\n{text}"
+    );
+    assert!(text.contains("passed"), "{text}");
+}

@@ -149,10 +149,10 @@ async fn kill_escalates_and_remove_forgets() {
     rest.get("/v1/terminals/stubborn")
         .await
         .assert_error(404, "not_found");
-    // Bad input: unknown command, unknown preset, absurd size.
+    // Bad input: a program that is not there (404), an unknown preset, an absurd size.
     rest.post("/v1/terminals", json!({"command": "/no/such/program"}))
         .await
-        .assert_error(400, "invalid_argument");
+        .assert_error(404, "not_found");
     rest.post("/v1/terminals", json!({"preset": "nope"}))
         .await
         .assert_error(400, "invalid_argument");
@@ -310,4 +310,46 @@ async fn websocket_attach_carries_output_input_and_resize() {
         .get("/v1/terminals/sh/attach")
         .await
         .assert_error(400, "invalid_argument");
+}
+
+#[tokio::test]
+async fn credential_values_are_masked_for_clients_but_reach_the_program() {
+    let d = daemon().await;
+    let rest = d.rest();
+    let r = rest
+        .post(
+            "/v1/terminals",
+            json!({"name": "env", "command": "bash", "args": ["--norc", "--noprofile", "-i"],
+                   "env": {"API_TOKEN": "s3cret-value", "PS1": "$ "}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for t in [
+        r.json(),
+        rest.get_ok("/v1/terminals/env").await,
+        rest.get_ok("/v1/terminals").await["terminals"][0].clone(),
+    ] {
+        assert_eq!(t["env"]["API_TOKEN"], "<redacted>", "{t}");
+        assert_eq!(t["env"]["PS1"], "$ ", "{t}");
+    }
+    let mut sse = rest.sse("/v1/events", None).await;
+    loop {
+        match within("terminal.created", sse.next_item()).await {
+            Some(agentmux_tests::client::Item::Event(e)) => {
+                if let agentmux_shared::types::EventPayload::TerminalCreated { terminal } =
+                    e.payload
+                {
+                    assert_eq!(terminal.env["API_TOKEN"], "<redacted>");
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => panic!("the stream ended"),
+        }
+    }
+    let g = d.grpc().await;
+    let mut a = Attached::attach(&g, "env", 24, 80).await;
+    a.wait_for("$ ", WAIT).await;
+    a.input("echo got-$API_TOKEN\r").await;
+    a.wait_for("got-s3cret-value", WAIT).await;
 }

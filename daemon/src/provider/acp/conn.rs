@@ -23,12 +23,46 @@ pub(crate) enum Incoming {
     Update(Value),
     /// `session/request_permission` params and where its answer goes.
     Permission(Value, v1::Responder<Value>),
+    /// `fs/write_text_file` params of a write no granted permission covers: the turn asks.
+    Write(Value, v1::Responder<Value>),
     /// A stdout line that is not JSON.
     Warning(String),
     /// The `session/prompt` result (or its JSON-RPC error).
     PromptDone(std::result::Result<Value, agent_client_protocol::Error>),
     /// stdout closed: the agent is gone.
     Exited,
+}
+
+/// Real paths the agent may write without asking again (this turn).
+pub(crate) type Grants = Arc<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>>;
+
+/// Refuses an agent's request with a reason it can show.
+pub(crate) fn refuse(
+    responder: v1::Responder<Value>,
+    err: agent_client_protocol::Error,
+    why: &str,
+) {
+    let _ = responder.respond_with_error(err.data(serde_json::json!({ "details": why })));
+}
+
+/// Performs `fs/write_text_file` and answers it.
+pub(crate) async fn write_file(cwd: &str, params: &Value, responder: v1::Responder<Value>) {
+    let path = params["path"].as_str().unwrap_or_default();
+    match fs::write(cwd, path, params["content"].as_str().unwrap_or_default()).await {
+        Ok(()) => {
+            let _ = responder.respond(Value::Null);
+        }
+        Err(e) => fs_refused("fs/write_text_file", path, e, responder),
+    }
+}
+
+fn fs_refused(method: &str, path: &str, e: fs::FsError, responder: v1::Responder<Value>) {
+    tracing::warn!(method, path, error = %e, "refused an agent's file request");
+    let err = match e {
+        fs::FsError::Outside(_) => agent_client_protocol::Error::invalid_params(),
+        fs::FsError::Io(_) => agent_client_protocol::Error::internal_error(),
+    };
+    refuse(responder, err, &e.to_string());
 }
 
 /// What a `spawn` needs.
@@ -50,6 +84,8 @@ pub(crate) struct Conn {
     pub inbox: mpsc::UnboundedReceiver<Incoming>,
     /// Feeds `inbox` (the prompt's result goes there, after the updates sent before it).
     pub inbox_tx: mpsc::UnboundedSender<Incoming>,
+    /// Files the current turn's granted permissions cover.
+    pub grants: Grants,
     /// Ends the connection's foreground (and so the crate's driver).
     stop: Option<oneshot::Sender<()>>,
     pub started: std::time::Instant,
@@ -108,6 +144,8 @@ impl Conn {
         let (cx_tx, cx_rx) = oneshot::channel();
         let (stop, stop_rx) = oneshot::channel::<()>();
         let cwd: Arc<str> = Arc::from(p.cwd);
+        let grants = Grants::default();
+        let granted = grants.clone();
         let updates = inbox_tx.clone();
         let requests = inbox_tx.clone();
         let provider = p.provider.to_string();
@@ -126,7 +164,7 @@ impl Conn {
                 )
                 .on_receive_request(
                     async move |r: UntypedMessage, responder: v1::Responder<Value>, cx| {
-                        serve(r, responder, cx, &cwd, &requests)
+                        serve(r, responder, cx, &cwd, &requests, &granted)
                     },
                     agent_client_protocol::on_receive_request!(),
                 )
@@ -149,6 +187,7 @@ impl Conn {
             cx,
             inbox,
             inbox_tx,
+            grants,
             stop: Some(stop),
             started,
         })
@@ -185,6 +224,7 @@ fn serve(
     cx: v1::ConnectionTo<Agent>,
     cwd: &Arc<str>,
     inbox: &mpsc::UnboundedSender<Incoming>,
+    grants: &Grants,
 ) -> std::result::Result<(), agent_client_protocol::Error> {
     let (method, params) = r.into_parts();
     match method.as_str() {
@@ -198,40 +238,50 @@ fn serve(
             }
             Ok(())
         }
-        "fs/read_text_file" | "fs/write_text_file" => {
+        "fs/read_text_file" => {
             let cwd = cwd.clone();
             cx.spawn(async move {
                 let path = params["path"].as_str().unwrap_or_default();
-                let result = if method == "fs/read_text_file" {
-                    fs::read(
-                        &cwd,
-                        path,
-                        params["line"].as_u64(),
-                        params["limit"].as_u64(),
-                    )
-                    .await
-                    .map(|content| serde_json::json!({ "content": content }))
-                } else {
-                    fs::write(&cwd, path, params["content"].as_str().unwrap_or_default())
-                        .await
-                        .map(|()| Value::Null)
-                };
-                match result {
-                    Ok(v) => responder.respond(v),
+                let read = fs::read(
+                    &cwd,
+                    path,
+                    params["line"].as_u64(),
+                    params["limit"].as_u64(),
+                )
+                .await;
+                match read {
+                    Ok(content) => responder.respond(serde_json::json!({ "content": content })),
                     Err(e) => {
-                        tracing::warn!(method, path, error = %e, "refused an agent's file request");
-                        let err = match e {
-                            fs::FsError::Outside(_) => {
-                                agent_client_protocol::Error::invalid_params()
-                            }
-                            fs::FsError::Io(_) => agent_client_protocol::Error::internal_error(),
-                        };
-                        responder.respond_with_error(
-                            err.data(serde_json::json!({ "details": e.to_string() })),
-                        )
+                        fs_refused(&method, path, e, responder);
+                        Ok(())
                     }
                 }
             })
+        }
+        "fs/write_text_file" => {
+            // A write goes ahead only when a permission granted this turn names the file;
+            // any other write is asked for like a tool call (the policy may allow it at once).
+            let path = params["path"].as_str().unwrap_or_default();
+            let covered = fs::confine(cwd, path)
+                .ok()
+                .is_some_and(|p| grants.lock().is_ok_and(|g| g.contains(&p)));
+            if covered {
+                let cwd = cwd.clone();
+                return cx.spawn(async move {
+                    write_file(&cwd, &params, responder).await;
+                    Ok(())
+                });
+            }
+            if let Err(mpsc::error::SendError(Incoming::Write(_, responder))) =
+                inbox.send(Incoming::Write(params, responder))
+            {
+                refuse(
+                    responder,
+                    agent_client_protocol::Error::invalid_request(),
+                    "no turn is running",
+                );
+            }
+            Ok(())
         }
         other => {
             tracing::info!(

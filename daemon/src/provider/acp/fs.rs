@@ -1,6 +1,7 @@
 //! The ACP client's `fs/read_text_file` and `fs/write_text_file`, confined to the session's
 //! working directory: no `..`, no absolute path outside it, no symlink leading out of it.
 
+use crate::os::beneath;
 use std::path::{Component, Path, PathBuf};
 
 /// Why a path is refused or a file operation failed (sent back as a JSON-RPC error).
@@ -81,15 +82,34 @@ pub(crate) fn confine(cwd: &str, path: &str) -> Result<PathBuf, FsError> {
     Ok(rest.into_iter().rev().fold(real, |acc, n| acc.join(n)))
 }
 
+/// `path` as the session directory and a path beneath it. `confine` gives the clear errors;
+/// the open itself is then done beneath the directory by the kernel (`os::beneath`), so a
+/// symlink swapped in after the check cannot lead out either.
+fn locate(cwd: &str, path: &str) -> Result<(std::fs::File, PathBuf), FsError> {
+    let real = confine(cwd, path)?;
+    let root = Path::new(cwd)
+        .canonicalize()
+        .map_err(|e| FsError::Io(format!("the session directory {cwd}: {e}")))?;
+    let rel = real
+        .strip_prefix(&root)
+        .map_err(|_| FsError::Outside(format!("{path} leads outside the session directory")))?
+        .to_path_buf();
+    let dir = beneath::open_root(&root)
+        .map_err(|e| FsError::Io(format!("the session directory {cwd}: {e}")))?;
+    Ok((dir, rel))
+}
+
+fn open_err(path: &str, verb: &str, e: std::io::Error) -> FsError {
+    if beneath::is_escape(&e) {
+        FsError::Outside(format!("{path} leads outside the session directory"))
+    } else {
+        FsError::Io(format!("cannot {verb} {path}: {e}"))
+    }
+}
+
 /// Largest file served to `fs/read_text_file`: an agent reading a huge log must not take the
 /// daemon's memory with it.
 const MAX_READ: u64 = 16 * 1024 * 1024;
-
-/// Opens without following a final symlink and without waiting on a FIFO's other end.
-fn open(p: &Path, o: &mut std::fs::OpenOptions) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(p)
-}
 
 fn regular(f: &std::fs::File, path: &str) -> Result<std::fs::Metadata, FsError> {
     let m = f
@@ -120,11 +140,12 @@ pub(crate) async fn read(
 ) -> Result<String, FsError> {
     let (cwd, path) = (cwd.to_string(), path.to_string());
     let text = blocking(move || {
-        let p = confine(&cwd, &path)?;
-        let f = match open(&p, std::fs::OpenOptions::new().read(true)) {
+        let (dir, rel) = locate(&cwd, &path)?;
+        // Non-blocking: a FIFO must not hold the open until a writer shows up.
+        let f = match beneath::open(&dir, &rel, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
-            Err(e) => return Err(FsError::Io(format!("cannot read {path}: {e}"))),
+            Err(e) => return Err(open_err(&path, "read", e)),
         };
         let m = regular(&f, &path)?;
         if m.len() > MAX_READ {
@@ -151,22 +172,22 @@ pub(crate) async fn read(
 pub(crate) async fn write(cwd: &str, path: &str, content: &str) -> Result<(), FsError> {
     let (cwd, path, content) = (cwd.to_string(), path.to_string(), content.to_string());
     blocking(move || {
-        let p = confine(&cwd, &path)?;
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| FsError::Io(format!("cannot create the directory of {path}: {e}")))?;
+        let (dir, rel) = locate(&cwd, &path)?;
+        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+            beneath::create_dirs(&dir, parent)
+                .map_err(|e| open_err(&path, "create the directory of", e))?;
         }
-        // A symlink created meanwhile must not lead out either.
-        confine(&cwd, &path)?;
-        let mut f = open(
-            &p,
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true),
+        // Opened without truncating: a FIFO or device is refused before anything is cut.
+        let mut f = beneath::open(
+            &dir,
+            &rel,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+            0o644,
         )
-        .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))?;
+        .map_err(|e| open_err(&path, "write", e))?;
         regular(&f, &path)?;
+        f.set_len(0)
+            .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))?;
         std::io::Write::write_all(&mut f, content.as_bytes())
             .map_err(|e| FsError::Io(format!("cannot write {path}: {e}")))
     })
@@ -259,5 +280,62 @@ mod tests {
             read(cwd, "big.log", None, None).await,
             Err(FsError::Io(_))
         ));
+    }
+
+    /// Flips `d` between a real directory and a link to `out` until `stop`.
+    fn swapper(
+        d: PathBuf,
+        out: PathBuf,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::thread::JoinHandle<()> {
+        let link = d.with_extension("link");
+        std::os::unix::fs::symlink(&out, &link).unwrap();
+        let a = std::ffi::CString::new(d.to_str().unwrap()).unwrap();
+        let b = std::ffi::CString::new(link.to_str().unwrap()).unwrap();
+        std::thread::spawn(move || {
+            // Atomic exchange: `d` always exists, as a directory or as the link.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: renameat2(2) with two valid C strings.
+                let rc = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+                std::thread::yield_now();
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn a_symlink_swapped_during_reads_and_writes_never_leads_out() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let cwd = dir.path().to_str().unwrap().to_string();
+        // `d` is a real directory when checked, and a link out of the session some of the
+        // time in between: what a path check followed by an open cannot see.
+        let d = dir.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("f"), "inside").unwrap();
+        std::fs::write(other.path().join("f"), "SECRET").unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flips = swapper(d.clone(), other.path().to_path_buf(), stop.clone());
+        let mut inside = 0;
+        for _ in 0..1000 {
+            if let Ok(text) = read(&cwd, "d/f", None, None).await {
+                assert_ne!(text, "SECRET", "a read escaped through the swapped link");
+                inside += usize::from(text == "inside");
+            }
+            let _ = write(&cwd, "d/w", "x").await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        flips.join().unwrap();
+        assert!(!other.path().join("w").exists(), "a write escaped");
+        assert!(inside > 0, "no read got through at all");
     }
 }

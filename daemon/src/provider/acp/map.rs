@@ -32,6 +32,9 @@ pub(crate) struct Permission {
     pub summary: String,
     pub diff: String,
     pub edit: bool,
+    /// The files the tool call names (its diffs and locations): granting it lets the agent
+    /// write them through `fs/write_text_file` for the rest of the turn.
+    pub paths: Vec<String>,
     /// `(kind, optionId)` as the agent offered them.
     pub options: Vec<(String, String)>,
 }
@@ -196,6 +199,10 @@ impl Mapper {
         })
     }
 
+    pub fn cwd(&self) -> &str {
+        &self.cwd
+    }
+
     fn absolute(&self, path: &str) -> String {
         if path.is_empty() || Path::new(path).is_absolute() {
             return path.to_string();
@@ -225,6 +232,13 @@ impl Mapper {
             .as_array()
             .is_some_and(|c| !c.is_empty() && c.iter().all(|x| x["type"] == "diff"));
         let kind = s(&tc["kind"]);
+        let locations: Vec<String> = tc["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["path"].as_str().filter(|p| !p.is_empty()))
+            .map(|p| self.absolute(p))
+            .collect();
         let mut events = Vec::new();
         let first = !self.tools.contains_key(&id);
         let t = self.tools.entry(id.clone()).or_default();
@@ -264,7 +278,14 @@ impl Mapper {
                 location
             )
         };
+        // Only an edit grants writing its files: allowing a read or a command does not.
+        let mut paths: Vec<String> = Vec::new();
+        if EDIT_KINDS.contains(&kind.as_str()) {
+            paths.extend(diffs.iter().map(|(p, _, _)| p.clone()));
+            paths.extend(locations);
+        }
         let perm = Permission {
+            paths,
             tool_call_id: id,
             tool: t.name.clone(),
             input_json: input.to_string(),
@@ -686,5 +707,19 @@ mod tests {
         assert_eq!(p.diff, "");
         assert_eq!(p.summary, "rm -rf x");
         assert_eq!(p.input_json, r#"{"command":"rm -rf x"}"#);
+    }
+
+    #[test]
+    fn only_an_edit_grants_writing_its_files() {
+        let mut m = Mapper::new("/w");
+        let (read, _) = m.permission(&json!({"toolCall": {"toolCallId": "r", "kind": "read",
+            "title": "read .env", "locations": [{"path": ".env"}]},
+            "options": [{"optionId": "a", "kind": "allow_once"}]}));
+        assert!(read.paths.is_empty(), "{:?}", read.paths);
+        let (edit, _) = m.permission(&json!({"toolCall": {"toolCallId": "e", "kind": "edit",
+            "title": "edit a.rs", "locations": [{"path": "a.rs"}],
+            "content": [{"type": "diff", "path": "/w/a.rs", "oldText": "a", "newText": "b"}]},
+            "options": [{"optionId": "a", "kind": "allow_once"}]}));
+        assert_eq!(edit.paths, ["/w/a.rs", "/w/a.rs"]);
     }
 }

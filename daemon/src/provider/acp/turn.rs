@@ -6,9 +6,10 @@ use super::super::{
 };
 use super::conn::{self, Conn, Incoming};
 use super::map::{self, Mapper, Permission};
+use crate::provider::diff;
 use agent_client_protocol::v1::{self, schema};
 use agent_client_protocol::{UntypedMessage, is_incoming_transport_closed};
-use agentmux_shared::types::Role;
+use agentmux_shared::types::{Decision, Role};
 use agentmux_shared::{Error, Result};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -43,10 +44,47 @@ pub(super) struct Proc {
     pub load_session: bool,
     /// The ACP session this process has open ("" until `session/new` or `session/load`).
     pub session: String,
-    /// The permission request waiting for an answer (answered `cancelled` by a cancel).
-    pub pending: Option<(Permission, v1::Responder<Value>)>,
+    /// The request waiting for a person's (or the policy's) answer; answered `cancelled` or
+    /// refused by a cancel.
+    pub pending: Option<Pending>,
     /// A `session/prompt` was sent and has not answered yet.
     pub prompting: bool,
+}
+
+/// A request the turn raised an approval for.
+pub(super) enum Pending {
+    Permission(Permission, v1::Responder<Value>),
+    /// An `fs/write_text_file` no granted permission covered: its params.
+    Write(Value, v1::Responder<Value>),
+}
+
+impl Pending {
+    /// Answers it as not granted.
+    fn drop_unanswered(self, why: &str) {
+        match self {
+            Pending::Permission(_, r) => {
+                let _ = r.respond(map::cancelled_outcome());
+            }
+            Pending::Write(_, r) => {
+                conn::refuse(r, agent_client_protocol::Error::invalid_request(), why);
+            }
+        }
+    }
+}
+
+/// Answers an agent request that arrived when no approval can be raised for it.
+fn unasked(item: Incoming) {
+    match item {
+        Incoming::Permission(_, r) => {
+            let _ = r.respond(map::cancelled_outcome());
+        }
+        Incoming::Write(_, r) => conn::refuse(
+            r,
+            agent_client_protocol::Error::invalid_request(),
+            "no turn is running: the write was not made",
+        ),
+        _ => {}
+    }
 }
 
 impl Proc {
@@ -149,9 +187,7 @@ impl Proc {
                     }
                 }
                 Incoming::PromptDone(_) => {}
-                Incoming::Permission(_, r) => {
-                    let _ = r.respond(map::cancelled_outcome());
-                }
+                item @ (Incoming::Permission(..) | Incoming::Write(..)) => unasked(item),
                 Incoming::Warning(w) => ctx.send(ProviderEvent::Warning(w)).await,
                 Incoming::Exited => {
                     return Err(self.conn.died(&format!("{} exited {during}", ctx.id)).await);
@@ -164,10 +200,24 @@ impl Proc {
     /// Sends the prompt and maps what comes back until its result. `Err`: the process is
     /// broken and must go; `Ok(Err)`: the turn failed but the process is fine.
     pub async fn prompt(&mut self, ctx: &TurnCtx<'_>, text: &str) -> Result<Result<TurnEnd>> {
+        let r = self.run_prompt(ctx, text).await;
+        // What was granted was granted for this turn only.
+        self.clear_grants();
+        r
+    }
+
+    fn clear_grants(&self) {
+        if let Ok(mut g) = self.conn.grants.lock() {
+            g.clear();
+        }
+    }
+
+    async fn run_prompt(&mut self, ctx: &TurnCtx<'_>, text: &str) -> Result<Result<TurnEnd>> {
         // What arrived between turns (late updates of a cancelled prompt, a stray permission
         // request) is not this turn's.
         self.drain_replay(ctx, "between turns").await?;
         self.mapper.start_turn();
+        self.clear_grants();
         let req = schema::PromptRequest::new(self.session.clone(), vec![text.to_string().into()]);
         let msg = UntypedMessage::new("session/prompt", req)
             .map_err(|e| Error::internal(format!("cannot encode the prompt: {e}")))?;
@@ -181,7 +231,7 @@ impl Proc {
             })
             .map_err(|e| Error::unavailable(format!("cannot reach {}: {e}", ctx.id)))?;
         self.prompting = true;
-        let mut waiting: VecDeque<(Value, v1::Responder<Value>)> = VecDeque::new();
+        let mut waiting: VecDeque<Incoming> = VecDeque::new();
         let mut decision: Option<oneshot::Receiver<ApprovalAnswer>> = None;
         let mut quiet_since = tokio::time::Instant::now();
         loop {
@@ -221,8 +271,8 @@ impl Proc {
                 Step::Decided(answer) => {
                     decision = None;
                     self.answer(answer);
-                    if let Some((params, r)) = waiting.pop_front() {
-                        decision = self.ask(ctx, &params, r).await;
+                    if let Some(next) = waiting.pop_front() {
+                        decision = self.ask(ctx, next).await;
                     }
                     continue;
                 }
@@ -241,20 +291,18 @@ impl Proc {
                     }
                 }
                 Incoming::Warning(w) => ctx.send(ProviderEvent::Warning(w)).await,
-                Incoming::Permission(params, r) => {
+                item @ (Incoming::Permission(..) | Incoming::Write(..)) => {
                     if decision.is_some() {
-                        waiting.push_back((params, r));
+                        waiting.push_back(item);
                     } else {
-                        decision = self.ask(ctx, &params, r).await;
+                        decision = self.ask(ctx, item).await;
                     }
                 }
                 Incoming::PromptDone(r) => {
                     self.prompting = false;
-                    for (_, r) in waiting.drain(..) {
-                        let _ = r.respond(map::cancelled_outcome());
-                    }
-                    if let Some((_, r)) = self.pending.take() {
-                        let _ = r.respond(map::cancelled_outcome());
+                    waiting.drain(..).for_each(unasked);
+                    if let Some(p) = self.pending.take() {
+                        p.drop_unanswered("the turn ended first: the write was not made");
                     }
                     return match r {
                         Ok(v) => {
@@ -280,28 +328,58 @@ impl Proc {
         }
     }
 
-    /// Raises an approval for a permission request; returns where its answer comes.
+    /// Raises an approval for a permission request or an unasked write; returns where its
+    /// answer comes.
     async fn ask(
         &mut self,
         ctx: &TurnCtx<'_>,
-        params: &Value,
-        responder: v1::Responder<Value>,
+        item: Incoming,
     ) -> Option<oneshot::Receiver<ApprovalAnswer>> {
-        let (perm, events) = self.mapper.permission(params);
-        for ev in events {
-            ctx.send(ev).await;
-        }
         let (tx, rx) = oneshot::channel();
-        let req = ApprovalRequest {
-            tool: perm.tool.clone(),
-            input_json: perm.input_json.clone(),
-            summary: perm.summary.clone(),
-            diff: perm.diff.clone(),
-            edit: perm.edit,
-            options: perm.options.iter().map(|(k, _)| k.clone()).collect(),
-            respond: tx,
+        let (req, pending) = match item {
+            Incoming::Permission(params, responder) => {
+                let (perm, events) = self.mapper.permission(&params);
+                for ev in events {
+                    ctx.send(ev).await;
+                }
+                let req = ApprovalRequest {
+                    tool: perm.tool.clone(),
+                    input_json: perm.input_json.clone(),
+                    summary: perm.summary.clone(),
+                    diff: perm.diff.clone(),
+                    edit: perm.edit,
+                    options: perm.options.iter().map(|(k, _)| k.clone()).collect(),
+                    respond: tx,
+                };
+                (req, Pending::Permission(perm, responder))
+            }
+            Incoming::Write(params, responder) => {
+                let path = params["path"].as_str().unwrap_or_default().to_string();
+                let cwd = self.mapper.cwd().to_string();
+                let new = params["content"].as_str().unwrap_or_default().to_string();
+                // Confined, capped, never waiting on a FIFO.
+                let (p, c) = (path.clone(), cwd.clone());
+                let old = tokio::task::spawn_blocking(move || diff::read_within(&c, &p))
+                    .await
+                    .unwrap_or_default();
+                let req = ApprovalRequest {
+                    tool: "write_text_file".into(),
+                    input_json: serde_json::json!({ "path": path }).to_string(),
+                    summary: format!("Write {path} (no permission the agent asked for covers it)"),
+                    diff: diff::unified(&path, &old, &new),
+                    // Inside the session directory (the gateway refuses the rest).
+                    edit: super::super::cli::inside(&cwd, &path),
+                    options: vec!["allow_once".into(), "reject_once".into()],
+                    respond: tx,
+                };
+                (req, Pending::Write(params, responder))
+            }
+            other => {
+                unasked(other);
+                return None;
+            }
         };
-        self.pending = Some((perm, responder));
+        self.pending = Some(pending);
         if ctx
             .out
             .send(ProviderEvent::ApprovalRequest(req))
@@ -314,19 +392,43 @@ impl Proc {
         Some(rx)
     }
 
-    /// Answers the pending permission request (no answer rejects).
+    /// Answers the pending request (no answer rejects).
     fn answer(&mut self, answer: Option<ApprovalAnswer>) {
-        let Some((perm, responder)) = self.pending.take() else {
-            return;
-        };
         let decision = answer.map(|a| a.decision);
+        let (perm, responder) = match self.pending.take() {
+            None => return,
+            Some(Pending::Write(params, responder)) => {
+                if matches!(decision, Some(Decision::AllowOnce | Decision::AllowAlways)) {
+                    let cwd = self.mapper.cwd().to_string();
+                    tokio::spawn(async move { conn::write_file(&cwd, &params, responder).await });
+                } else {
+                    conn::refuse(
+                        responder,
+                        agent_client_protocol::Error::invalid_request(),
+                        "the user denied this write",
+                    );
+                }
+                return;
+            }
+            Some(Pending::Permission(perm, responder)) => (perm, responder),
+        };
         let reply = perm.response(decision);
         let chosen = reply["outcome"]["optionId"].as_str().unwrap_or_default();
         let allowed = perm
             .options
             .iter()
             .any(|(k, id)| id == chosen && k.starts_with("allow"));
-        if !allowed {
+        if allowed {
+            let cwd = self.mapper.cwd();
+            let covered: Vec<_> = perm
+                .paths
+                .iter()
+                .filter_map(|p| super::fs::confine(cwd, p).ok())
+                .collect();
+            if let Ok(mut g) = self.conn.grants.lock() {
+                g.extend(covered);
+            }
+        } else {
             self.mapper.rejected(&perm.tool_call_id);
         }
         if let Err(e) = responder.respond(reply) {
@@ -336,9 +438,10 @@ impl Proc {
 
     /// Cancels the running prompt; true when it ended in time and the process can stay.
     pub async fn cancel(&mut self) -> bool {
-        if let Some((_, r)) = self.pending.take() {
-            let _ = r.respond(map::cancelled_outcome());
+        if let Some(p) = self.pending.take() {
+            p.drop_unanswered("the turn was cancelled: the write was not made");
         }
+        self.clear_grants();
         if !self.prompting {
             // Stopped before or between requests: keep it only if it has its session.
             return !self.session.is_empty();
@@ -362,9 +465,7 @@ impl Proc {
                     );
                     return true;
                 }
-                Ok(Some(Incoming::Permission(_, r))) => {
-                    let _ = r.respond(map::cancelled_outcome());
-                }
+                Ok(Some(item @ (Incoming::Permission(..) | Incoming::Write(..)))) => unasked(item),
                 Ok(Some(Incoming::Update(v))) => {
                     // Keep the tool-call state current; the turn is no longer reported.
                     let _ = self.mapper.update(&v);

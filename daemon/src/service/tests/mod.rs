@@ -181,7 +181,7 @@ impl Env {
         self.svc
             .create_session(CreateSession {
                 provider: "scripted".into(),
-                cwd: "/".into(),
+                cwd: std::env::temp_dir().display().to_string(),
                 approval_policy: policy.into(),
                 approval_timeout_secs: timeout_secs,
                 ..CreateSession::default()
