@@ -136,6 +136,7 @@ impl Scope {
 pub struct KeyMap {
     pub quit_anywhere: Binding,
     pub switch_focus: Binding,
+    pub expand: Binding,
     pub page_up: Binding,
     pub page_down: Binding,
     pub quit: Binding,
@@ -164,7 +165,11 @@ impl Default for KeyMap {
     fn default() -> Self {
         use KeyCode::*;
         KeyMap {
-            quit_anywhere: Binding::new(&[Key::ctrl('c')], "quit"),
+            quit_anywhere: Binding::new(
+                &[Key::ctrl('c')],
+                "clear the draft; with none, press twice to quit",
+            ),
+            expand: Binding::new(&[Key::ctrl('o')], "show/hide tool output and full diffs"),
             switch_focus: Binding::new(&[Key::plain(Tab)], "switch focus list / composer"),
             page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
             page_down: Binding::new(&[Key::plain(PageDown)], "scroll transcript down"),
@@ -223,6 +228,7 @@ impl KeyMap {
         vec![
             (Scope::Global, &self.quit_anywhere),
             (Scope::Global, &self.switch_focus),
+            (Scope::Global, &self.expand),
             (Scope::Global, &self.page_up),
             (Scope::Global, &self.page_down),
             (Scope::Sessions, &self.up),
@@ -293,7 +299,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 19);
+        assert_eq!(km.entries().len(), 20);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

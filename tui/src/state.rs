@@ -195,6 +195,10 @@ pub struct State {
     pub max_scroll: Option<usize>,
     /// Transcript rows visible in the last draw (a page for PgUp/PgDn).
     pub view_rows: u16,
+    /// Tool output and diffs shown in full (Ctrl-O).
+    pub expanded: bool,
+    /// Ctrl-C was pressed with nothing to clear: the next Ctrl-C quits.
+    pub quit_armed: bool,
     /// Requests sent and not yet answered.
     pub pending: usize,
     /// Last error or notice, shown in the status bar until the next key.
@@ -227,6 +231,8 @@ impl Default for State {
             scroll: 0,
             max_scroll: None,
             view_rows: 10,
+            expanded: false,
+            quit_armed: false,
             pending: 0,
             notice: None,
             quit: false,

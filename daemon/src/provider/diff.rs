@@ -2,12 +2,22 @@
 
 use std::path::Path;
 
+/// How a diff header names `path`: relative to the session's directory when inside it (as
+/// git would), else the path without its leading `/`.
+pub fn header_name(cwd: &str, path: &str) -> String {
+    let p = Path::new(path);
+    match p.strip_prefix(cwd) {
+        Ok(rel) if !cwd.is_empty() && !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => path.trim_start_matches('/').to_string(),
+    }
+}
+
 /// A unified diff of `old` → `new` for `path` (empty when they are equal).
-pub fn unified(path: &str, old: &str, new: &str) -> String {
+pub fn unified(cwd: &str, path: &str, old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
-    let name = path.trim_start_matches('/');
+    let name = header_name(cwd, path);
     let (a, b) = if old.is_empty() {
         ("/dev/null".to_string(), format!("b/{name}"))
     } else {
@@ -74,12 +84,18 @@ mod tests {
 
     #[test]
     fn new_file_and_edit() {
-        let d = unified("/w/hello.txt", "", "hi\n");
-        assert!(d.starts_with("--- /dev/null\n+++ b/w/hello.txt\n"), "{d}");
+        let d = unified("/w", "/w/src/hello.txt", "", "hi\n");
+        assert!(d.starts_with("--- /dev/null\n+++ b/src/hello.txt\n"), "{d}");
         assert!(d.contains("\n+hi\n"), "{d}");
-        let d = unified("x.rs", "a\nb\nc\n", "a\nB\nc\n");
+        let d = unified("/w", "/elsewhere/x.rs", "a\nb\nc\n", "a\nB\nc\n");
+        assert!(
+            d.starts_with("--- a/elsewhere/x.rs\n+++ b/elsewhere/x.rs\n"),
+            "{d}"
+        );
         assert!(d.contains("-b\n+B\n"), "{d}");
-        assert_eq!(unified("x", "same", "same"), "");
+        assert_eq!(unified("/w", "x", "same", "same"), "");
+        // A sibling sharing the prefix is not inside.
+        assert_eq!(header_name("/w", "/wx/a"), "wx/a");
     }
 
     #[test]

@@ -216,6 +216,7 @@ impl From<ToolCallStatus> for pb::ToolCallStatus {
             ToolCallStatus::Updated => pb::ToolCallStatus::Updated,
             ToolCallStatus::Finished => pb::ToolCallStatus::Finished,
             ToolCallStatus::Failed => pb::ToolCallStatus::Failed,
+            ToolCallStatus::Denied => pb::ToolCallStatus::Denied,
         }
     }
 }
@@ -258,6 +259,7 @@ impl TryFrom<pb::ToolCall> for ToolCall {
             Some(pb::ToolCallStatus::Updated) => ToolCallStatus::Updated,
             Some(pb::ToolCallStatus::Finished) => ToolCallStatus::Finished,
             Some(pb::ToolCallStatus::Failed) => ToolCallStatus::Failed,
+            Some(pb::ToolCallStatus::Denied) => ToolCallStatus::Denied,
             // Older records carry the status as text, some in an agent's own words.
             Some(pb::ToolCallStatus::Unspecified) | None => legacy_tool_status(&t.legacy_status),
         };

@@ -29,8 +29,9 @@ str_enum! {
         /// Still running, with news (more output, its input completed).
         Updated = "updated",
         Finished = "finished",
-        /// Failed, or was denied.
         Failed = "failed",
+        /// Refused by a person or a policy; the output says why.
+        Denied = "denied",
     }
 }
 

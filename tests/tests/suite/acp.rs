@@ -423,7 +423,7 @@ async fn deny(cli: Cli) {
             _ => None,
         })
         .expect("a tool.call event");
-    assert_eq!(last_call.status, "failed", "{last_call:?}");
+    assert_eq!(last_call.status, "denied", "{last_call:?}");
     assert!(
         !events
             .iter()
@@ -585,7 +585,7 @@ async fn qwen_deny_writes_nothing_and_the_model_is_told() {
     deny(Cli::Qwen).await
 }
 #[tokio::test]
-async fn opencode_deny_writes_nothing_and_the_tool_call_fails() {
+async fn opencode_deny_writes_nothing_and_the_tool_call_is_denied() {
     deny(Cli::OpenCode).await
 }
 #[tokio::test]

@@ -11,6 +11,9 @@ impl App {
             return;
         }
         self.state.notice = None;
+        if !self.keymap.quit_anywhere.matches(&k) {
+            self.state.quit_armed = false;
+        }
         let intents = self
             .views
             .handle_key(k, &Ctx::new(&self.state, &self.keymap));
@@ -34,6 +37,26 @@ impl App {
             Intent::Call(a) => out.push(a),
             Intent::Open(v) => self.views.push(v),
             Intent::Quit => s.quit = true,
+            Intent::Interrupt => {
+                if !s.composer.text.is_empty() {
+                    s.composer.take();
+                    s.quit_armed = false;
+                    s.notice = Some("draft cleared".into());
+                } else if s.quit_armed {
+                    s.quit = true;
+                } else {
+                    s.quit_armed = true;
+                    s.notice = Some("press Ctrl-C again to quit".into());
+                }
+            }
+            Intent::ToggleExpand => {
+                s.expanded = !s.expanded;
+                s.notice = Some(if s.expanded {
+                    "tool output and diffs shown in full (Ctrl-O hides)".into()
+                } else {
+                    "tool output and diffs collapsed".into()
+                });
+            }
             Intent::Focus(f) => s.focus = f,
             Intent::Select(delta) => self.select(delta, out),
             Intent::PageUp => {

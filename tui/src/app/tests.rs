@@ -639,3 +639,43 @@ fn new_session_picks_a_provider_and_a_policy() {
     assert!(app.update(code(crossterm::event::KeyCode::Esc)).is_empty());
     assert!(!app.views.has_modal());
 }
+
+/// Ctrl-C clears a draft instead of quitting; with nothing to clear it asks for a second
+/// Ctrl-C, and any other key in between starts over.
+#[test]
+fn ctrl_c_clears_the_draft_then_quits_on_a_second_press() {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl_c = || AppEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    let mut app = ts::app();
+    app.state.focus = Focus::Composer;
+    for c in "half a thought".chars() {
+        app.update(AppEvent::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    app.update(ctrl_c());
+    assert_eq!(app.state.composer.text, "");
+    assert!(!app.state.quit, "a draft's Ctrl-C only clears it");
+    app.update(ctrl_c());
+    assert!(
+        !app.state.quit,
+        "the first Ctrl-C on an empty composer asks"
+    );
+    assert_eq!(
+        app.state.notice.as_deref(),
+        Some("press Ctrl-C again to quit")
+    );
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('x'),
+        KeyModifiers::NONE,
+    )));
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Backspace,
+        KeyModifiers::NONE,
+    )));
+    app.update(ctrl_c());
+    assert!(!app.state.quit, "another key in between disarms");
+    app.update(ctrl_c());
+    assert!(app.state.quit);
+}

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod composer;
 pub mod help;
 pub mod layout;
+pub mod markdown;
 pub mod overlay;
 pub mod screen;
 pub mod sessions;
@@ -23,6 +24,8 @@ mod stack_tests;
 mod terminal_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transcript_tests;
 
 use crate::keymap::KeyMap;
 use crate::state::State;

@@ -87,7 +87,10 @@ impl View for Screen {
             return self.terminal.handle_key(k, cx);
         }
         if km.quit_anywhere.matches(&k) {
-            return KeyOutcome::intent(Intent::Quit);
+            return KeyOutcome::intent(Intent::Interrupt);
+        }
+        if km.expand.matches(&k) {
+            return KeyOutcome::intent(Intent::ToggleExpand);
         }
         if km.switch_focus.matches(&k) {
             let beside = if state.selected_terminal().is_some() {

@@ -24,7 +24,7 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-fn char_width(c: char) -> usize {
+pub fn char_width(c: char) -> usize {
     // ratatui measures with unicode-width; going through it keeps our wrap and its
     // rendering in agreement without another dependency.
     Span::raw(&*c.encode_utf8(&mut [0; 4])).width()

@@ -31,6 +31,10 @@ pub fn interrupted() -> Style {
 pub fn failed() -> Style {
     Style::default().fg(Color::Red)
 }
+/// Refused by a person or a policy: not an error of the agent's.
+pub fn denied() -> Style {
+    Style::default().fg(Color::Magenta)
+}
 pub fn selected(focused: bool) -> Style {
     if focused {
         Style::default().add_modifier(Modifier::REVERSED)
@@ -44,6 +48,36 @@ pub fn attention() -> Style {
     Style::default()
         .fg(Color::LightYellow)
         .add_modifier(Modifier::BOLD)
+}
+/// Inline code.
+pub fn code() -> Style {
+    Style::default().fg(Color::LightYellow)
+}
+/// The text of a code block.
+pub fn code_block() -> Style {
+    Style::default().fg(Color::LightYellow)
+}
+/// Headings by rank (1 = `#`).
+pub fn heading(rank: u8) -> Style {
+    let s = Style::default()
+        .fg(Color::LightBlue)
+        .add_modifier(Modifier::BOLD);
+    if rank == 1 {
+        s.add_modifier(Modifier::UNDERLINED)
+    } else {
+        s
+    }
+}
+pub fn link() -> Style {
+    Style::default()
+        .fg(Color::Blue)
+        .add_modifier(Modifier::UNDERLINED)
+}
+pub fn quote() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+pub fn bullet() -> Style {
+    Style::default().fg(Color::LightBlue)
 }
 pub fn diff_add() -> Style {
     Style::default().fg(Color::Green)

@@ -54,6 +54,8 @@ impl Fingerprint {
 #[derive(Debug, Default)]
 struct TranscriptCache {
     width: u16,
+    /// Tool output and diffs in full (`State::expanded`) when these lines were made.
+    expanded: bool,
     entries: HashMap<String, (Fingerprint, Vec<Line<'static>>)>,
     /// Messages wrapped since creation: what the viewport-cost test counts.
     pub measured: usize,
@@ -61,7 +63,7 @@ struct TranscriptCache {
 
 impl TranscriptCache {
     /// Wraps `m` unless an up-to-date copy is cached; returns its height.
-    fn ensure(&mut self, m: &Message, width: u16) -> usize {
+    fn ensure(&mut self, m: &Message, width: u16, cwd: &str) -> usize {
         let fp = Fingerprint::of(m);
         if let Some((have, lines)) = self.entries.get(&m.id)
             && *have == fp
@@ -69,7 +71,7 @@ impl TranscriptCache {
             return lines.len();
         }
         self.measured += 1;
-        let lines = message_lines(m, width);
+        let lines = message_lines(m, width, self.expanded, cwd);
         let n = lines.len();
         self.entries.insert(m.id.clone(), (fp, lines));
         n
@@ -174,9 +176,13 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
         Paragraph::new(Span::styled(text, theme::dim())).render(body, buf);
         return measure;
     }
-    if cache.width != body.width || cache.entries.len() > CACHE_LIMIT {
+    if cache.width != body.width
+        || cache.expanded != state.expanded
+        || cache.entries.len() > CACHE_LIMIT
+    {
         cache.entries.clear();
         cache.width = body.width;
+        cache.expanded = state.expanded;
     }
     let rows = usize::from(body.height);
     let want = rows.saturating_add(state.scroll);
@@ -184,7 +190,7 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
     let mut picked = Vec::new();
     let mut total = 0usize;
     for (pos, m) in t.messages.iter().enumerate().rev() {
-        total += cache.ensure(m, body.width);
+        total += cache.ensure(m, body.width, &session.cwd);
         picked.push(pos);
         if total >= want {
             break;
@@ -260,14 +266,21 @@ fn header_line(m: &Message) -> Line<'static> {
 }
 
 /// Header, wrapped body indented by two, and a blank separator line.
-fn message_lines(m: &Message, width: u16) -> Vec<Line<'static>> {
+fn message_lines(m: &Message, width: u16, expanded: bool, cwd: &str) -> Vec<Line<'static>> {
     let mut out = vec![header_line(m)];
     let body_width = usize::from(width).saturating_sub(INDENT.len()).max(1);
     let style = match m.role {
         Role::System => theme::dim(),
         Role::User | Role::Assistant => Style::default(),
     };
-    if !m.content.is_empty() {
+    if !m.content.is_empty() && m.role == Role::Assistant {
+        for l in super::markdown::render(&m.content, body_width) {
+            let mut spans = Vec::with_capacity(l.spans.len() + 1);
+            spans.push(Span::raw(INDENT));
+            spans.extend(l.spans);
+            out.push(Line::from(spans));
+        }
+    } else if !m.content.is_empty() {
         for l in wrap(&m.content, body_width) {
             out.push(Line::from(vec![Span::raw(INDENT), Span::styled(l, style)]));
         }
@@ -277,7 +290,12 @@ fn message_lines(m: &Message, width: u16) -> Vec<Line<'static>> {
             Style::default().add_modifier(Modifier::DIM),
         )));
     }
-    super::activity::lines(m, body_width, &mut out);
+    let lay = super::activity::Layout {
+        width: body_width,
+        expanded,
+        cwd,
+    };
+    super::activity::lines(m, lay, &mut out);
     out.push(Line::default());
     out
 }

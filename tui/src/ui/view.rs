@@ -36,6 +36,10 @@ pub enum Intent {
     /// Puts a modal on top of the stack.
     Open(Box<dyn View>),
     Quit,
+    /// Ctrl-C: clears the draft; with none, arms quitting, and quits when armed.
+    Interrupt,
+    /// Shows or hides tool output and full diffs.
+    ToggleExpand,
     Focus(Focus),
     /// Moves the list selection by this many items.
     Select(isize),

@@ -159,11 +159,15 @@ impl Mapper {
         }
         let status = match u["status"].as_str().unwrap_or_default() {
             "completed" => ToolCallStatus::Finished,
+            "failed" if t.rejected => ToolCallStatus::Denied,
             "failed" => ToolCallStatus::Failed,
             _ if first => ToolCallStatus::Started,
             _ => ToolCallStatus::Updated,
         };
-        if matches!(status, ToolCallStatus::Finished | ToolCallStatus::Failed) {
+        if matches!(
+            status,
+            ToolCallStatus::Finished | ToolCallStatus::Failed | ToolCallStatus::Denied
+        ) {
             t.ended = true;
         }
         let call = ToolCall {
@@ -178,7 +182,7 @@ impl Mapper {
             && let Some((path, old, new)) = t.change.clone()
             && self.reported.insert(id)
         {
-            let d = diff::unified(&path, &old, &new);
+            let d = diff::unified(&self.cwd, &path, &old, &new);
             if !d.is_empty() {
                 out.push(ProviderEvent::FileChanged { path, diff: d });
             }
@@ -292,7 +296,7 @@ impl Mapper {
             summary: clip(summary.trim(), 300),
             diff: diffs
                 .iter()
-                .map(|(p, o, n)| diff::unified(p, o, n))
+                .map(|(p, o, n)| diff::unified(&self.cwd, p, o, n))
                 .collect::<Vec<_>>()
                 .join(""),
             // Only file edits inside the session's directory count as edits.
@@ -320,7 +324,7 @@ impl Mapper {
     }
 
     /// The turn's `session/prompt` result. Rejected tool calls the agent never closed are
-    /// reported as failed first.
+    /// reported as denied first.
     pub fn finish(&mut self, result: &Value, model: &str) -> (Vec<ProviderEvent>, TurnEnd) {
         let mut events = Vec::new();
         let mut open: Vec<(&String, &mut Tool)> = self
@@ -335,7 +339,7 @@ impl Mapper {
                 id: id.clone(),
                 name: t.name.clone(),
                 input_json: input_json(&t.input),
-                status: ToolCallStatus::Failed,
+                status: ToolCallStatus::Denied,
                 output: "The user rejected this tool call.".into(),
             }));
         }
@@ -596,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn write_deny_fails_the_tool_and_changes_nothing() {
+    fn write_deny_marks_the_tool_denied_and_changes_nothing() {
         for cli in ["gemini", "qwen", "opencode"] {
             let r = replay(cli, "write_deny");
             assert_eq!(r.perms.len(), 1, "{cli}");
@@ -604,11 +608,11 @@ mod tests {
             let c = calls(&r.events);
             assert_eq!(
                 c.last().map(|x| x.1.as_str()),
-                Some("failed"),
+                Some("denied"),
                 "{cli}: {c:?}"
             );
             assert_eq!(
-                c.iter().filter(|x| x.1 == "failed").count(),
+                c.iter().filter(|x| x.1 == "denied").count(),
                 1,
                 "{cli}: failed once: {c:?}"
             );

@@ -366,7 +366,7 @@ impl Proc {
                     tool: "write_text_file".into(),
                     input_json: serde_json::json!({ "path": path }).to_string(),
                     summary: format!("Write {path} (no permission the agent asked for covers it)"),
-                    diff: diff::unified(&path, &old, &new),
+                    diff: diff::unified(&cwd, &path, &old, &new),
                     // Inside the session directory (the gateway refuses the rest).
                     edit: super::super::cli::inside(&cwd, &path),
                     options: vec!["allow_once".into(), "reject_once".into()],

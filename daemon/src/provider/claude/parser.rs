@@ -19,6 +19,8 @@ const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Permission {
     pub request_id: String,
+    /// The tool use it is about, so a refusal can mark that call denied.
+    pub tool_use_id: String,
     pub tool: String,
     pub input: Value,
     pub suggestions: Value,
@@ -72,6 +74,8 @@ struct ToolUse {
     input_json: String,
     /// `(path, unified diff)` for file edits, computed before the edit lands.
     change: Option<(String, String)>,
+    /// Its permission was refused: its failed result is reported as denied.
+    denied: bool,
 }
 
 /// Turns stdout lines into items; keeps what spans lines (tool uses, session id, model).
@@ -92,6 +96,13 @@ impl Parser {
             session_id: String::new(),
             model: String::new(),
             saw_init: false,
+        }
+    }
+
+    /// The permission for this tool use was refused.
+    pub fn denied(&mut self, tool_use_id: &str) {
+        if let Some(u) = self.tools.get_mut(tool_use_id) {
+            u.denied = true;
         }
     }
 
@@ -159,6 +170,7 @@ impl Parser {
                     name: name.clone(),
                     input_json: input_json.clone(),
                     change,
+                    denied: false,
                 },
             );
             out.push(Item::Event(ProviderEvent::ToolCall(ToolCall {
@@ -186,6 +198,7 @@ impl Parser {
             let id = tool_use_id.unwrap_or_default();
             let failed = is_error == Some(true);
             let used = self.tools.remove(&id);
+            let denied = failed && used.as_ref().is_some_and(|u| u.denied);
             let (name, input_json) = used
                 .as_ref()
                 .map(|u| (u.name.clone(), u.input_json.clone()))
@@ -194,7 +207,9 @@ impl Parser {
                 id,
                 name,
                 input_json,
-                status: if failed {
+                status: if denied {
+                    ToolCallStatus::Denied
+                } else if failed {
                     ToolCallStatus::Failed
                 } else {
                     ToolCallStatus::Finished
@@ -229,6 +244,7 @@ impl Parser {
         }
         Item::Permission(Permission {
             request_id,
+            tool_use_id: r.tool_use_id.unwrap_or_default(),
             summary: summary(&tool, &r.input, r.description.as_deref()),
             diff: change.map(|(_, d)| d).unwrap_or_default(),
             edit: is_edit(&self.cwd, &tool, &r.input),
@@ -381,7 +397,7 @@ pub(super) fn file_change(cwd: &str, tool: &str, input: &Value) -> Option<(Strin
         "Edit" => edit(&old, &f.edit),
         _ => f.edits?.iter().fold(old.clone(), |t, e| edit(&t, e)),
     };
-    let d = diff::unified(&path, &old, &new);
+    let d = diff::unified(cwd, &path, &old, &new);
     Some((path, d))
 }
 

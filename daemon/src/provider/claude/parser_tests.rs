@@ -11,10 +11,25 @@ fn replay(name: &str) -> Vec<Item> {
     let text = std::fs::read_to_string(&path).unwrap();
     let mut p = Parser::new("/nonexistent-cwd");
     let mut items = Vec::new();
+    // Permission requests by id, so the recorded refusals can be told to the parser as the
+    // adapter does.
+    let mut asked = HashMap::new();
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         if v["dir"] == "out" {
-            items.extend(p.line(&v["msg"].to_string()));
+            for item in p.line(&v["msg"].to_string()) {
+                if let Item::Permission(perm) = &item {
+                    asked.insert(perm.request_id.clone(), perm.tool_use_id.clone());
+                }
+                items.push(item);
+            }
+        } else if v["msg"]["response"]["response"]["behavior"] == "deny" {
+            let id = v["msg"]["response"]["request_id"]
+                .as_str()
+                .unwrap_or_default();
+            if let Some(tool_use_id) = asked.get(id) {
+                p.denied(tool_use_id);
+            }
         }
     }
     items
@@ -118,7 +133,7 @@ fn write_allow_asks_then_reports_the_change() {
 }
 
 #[test]
-fn write_deny_fails_the_tool_and_changes_nothing() {
+fn write_deny_marks_the_tool_denied_and_changes_nothing() {
     let items = replay("write_deny");
     let p = items
         .iter()
@@ -137,7 +152,7 @@ fn write_deny_fails_the_tool_and_changes_nothing() {
     assert_eq!(deny["response"]["response"]["behavior"], "deny");
     assert_eq!(deny["response"]["response"]["message"], DEFAULT_DENY);
     let calls = tool_calls(&items);
-    assert_eq!(calls.last().map(|c| c.status.as_str()), Some("failed"));
+    assert_eq!(calls.last().map(|c| c.status.as_str()), Some("denied"));
     assert!(
         calls
             .last()

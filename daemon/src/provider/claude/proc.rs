@@ -199,6 +199,9 @@ impl Proc {
                             Err(_) => None,
                         };
                         self.pending_permission = None;
+                        if answer.as_ref().is_none_or(|a| a.decision == Decision::Deny) {
+                            self.parser.denied(&p.tool_use_id);
+                        }
                         self.write(&permission_response(&p, answer.as_ref()))
                             .await?;
                     }

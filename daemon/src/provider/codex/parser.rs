@@ -313,7 +313,7 @@ impl Parser {
             .unwrap_or_else(|| (name, input.to_string()));
         let status = item["status"].as_str().unwrap_or("completed");
         let (status, output) = match status {
-            "declined" => (ToolCallStatus::Failed, "declined by the user".to_string()),
+            "declined" => (ToolCallStatus::Denied, "declined by the user".to_string()),
             "failed" => (ToolCallStatus::Failed, tool_output(item)),
             _ => (ToolCallStatus::Finished, tool_output(item)),
         };
@@ -351,9 +351,9 @@ impl Parser {
                 let text = c["diff"].as_str().unwrap_or_default();
                 let d = match c["kind"]["type"].as_str().unwrap_or_default() {
                     // An added file's `diff` is its content; a deleted one's is what it held.
-                    "add" => diff::unified(&path, "", text),
-                    "delete" => diff::unified(&path, text, ""),
-                    _ => with_headers(&path, c["kind"]["move_path"].as_str(), text),
+                    "add" => diff::unified(&self.cwd, &path, "", text),
+                    "delete" => diff::unified(&self.cwd, &path, text, ""),
+                    _ => with_headers(&self.cwd, &path, c["kind"]["move_path"].as_str(), text),
                 };
                 Some((path, d))
             })
@@ -516,12 +516,12 @@ fn error_message(e: &Value) -> String {
 }
 
 /// An update's diff as Codex gives it may lack the file headers: add them.
-fn with_headers(path: &str, move_path: Option<&str>, text: &str) -> String {
+fn with_headers(cwd: &str, path: &str, move_path: Option<&str>, text: &str) -> String {
     if text.starts_with("--- ") || text.starts_with("diff ") || text.is_empty() {
         return text.to_string();
     }
-    let name = path.trim_start_matches('/');
-    let to = move_path.unwrap_or(path).trim_start_matches('/');
+    let name = diff::header_name(cwd, path);
+    let to = diff::header_name(cwd, move_path.unwrap_or(path));
     format!("--- a/{name}\n+++ b/{to}\n{text}")
 }
 

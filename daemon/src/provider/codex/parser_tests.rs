@@ -136,7 +136,7 @@ fn write_allow_asks_with_the_diff_then_reports_the_change_once() {
     assert!(a.edit);
     assert_eq!(a.summary, "apply_patch /WORK/hello.txt");
     assert!(
-        a.diff.starts_with("--- /dev/null\n+++ b/WORK/hello.txt\n"),
+        a.diff.starts_with("--- /dev/null\n+++ b/hello.txt\n"),
         "{}",
         a.diff
     );
@@ -195,7 +195,7 @@ fn write_deny_fails_the_tool_and_changes_nothing() {
     assert_eq!(deny["result"]["decision"], "decline");
     let calls = tool_calls(&items);
     let last = calls.last().unwrap();
-    assert_eq!(last.status, "failed");
+    assert_eq!(last.status, "denied");
     assert!(last.output.contains("declined"), "{last:?}");
     assert!(changed(&items).is_empty());
     assert!(matches!(turn_ends(&items)[..], [Ok(_)]));
@@ -286,14 +286,14 @@ fn commands_ask_with_the_command_and_report_output() {
 #[test]
 fn updates_plans_reasoning_and_errors() {
     let mut p = Parser::new("/w");
-    // An update's diff gets file headers; a relative path is made absolute.
+    // An update's diff gets headers relative to the session directory; the path is made absolute.
     p.line(r#"{"method":"item/started","params":{"item":{"type":"fileChange","id":"f1","status":"inProgress","changes":[{"path":"a.txt","kind":{"type":"update","move_path":null},"diff":"@@ -1 +1 @@\n-a\n+b\n"}]}}}"#);
     let items = p.line(r#"{"method":"item/completed","params":{"item":{"type":"fileChange","id":"f1","status":"completed","changes":[{"path":"a.txt","kind":{"type":"update","move_path":null},"diff":"@@ -1 +1 @@\n-a\n+b\n"}]}}}"#);
     assert_eq!(
         changed(&items),
         vec![(
             "/w/a.txt".to_string(),
-            "--- a/w/a.txt\n+++ b/w/a.txt\n@@ -1 +1 @@\n-a\n+b\n".to_string()
+            "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+b\n".to_string()
         )]
     );
     let items = p.line(r#"{"method":"turn/plan/updated","params":{"threadId":"t","turnId":"u","explanation":null,"plan":[{"step":"Read","status":"completed"},{"step":"Write","status":"inProgress"}]}}"#);

@@ -108,6 +108,8 @@ async fn write_asks_then_allow_writes_the_file_with_a_diff() {
         .unwrap();
     assert_eq!(diff.0, e.file().display().to_string());
     assert!(diff.1.contains("+hi"), "{}", diff.1);
+    // The header names the file as git would, relative to the session's directory.
+    assert!(diff.1.contains("+++ b/hello.txt\n"), "{}", diff.1);
     let calls: Vec<(String, String)> = events
         .iter()
         .filter_map(|ev| match &ev.payload {
@@ -177,6 +179,17 @@ async fn deny_writes_nothing_and_the_model_is_told() {
     );
     let msgs = messages(&e.rest, &id).await;
     assert_eq!(msgs[1]["content"], "I'll create the file.Finished.");
+    // Denied, not failed, with the reason the person gave.
+    let calls = &msgs[1]["tools"];
+    let last = &calls[calls.as_array().map_or(0, |c| c.len().saturating_sub(1))];
+    assert_eq!(last["status"], "denied", "{calls}");
+    assert!(
+        last["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("No files today."),
+        "{calls}"
+    );
 }
 
 #[tokio::test]

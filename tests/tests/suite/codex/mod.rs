@@ -184,7 +184,7 @@ async fn deny_writes_nothing_and_the_model_is_told() {
     let events = e.events(&id).await;
     assert_eq!(
         tool_calls(&events).last().map(|(_, s)| s.as_str()),
-        Some("failed")
+        Some("denied")
     );
     assert!(
         !events
