@@ -20,32 +20,42 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// agentmux-daemon` runs first so the tests never exercise a stale daemon.
 pub fn daemon_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("AGENTMUXD_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        // target/<profile>/deps/all-HASH -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary lives in target/<profile>/deps")
-            .to_path_buf();
-        let bin = profile_dir.join("agentmuxd");
-        if std::env::var_os("AGENTMUX_TESTS_NO_BUILD").is_none() {
-            build_daemon(&profile_dir);
-        }
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build --workspace` first",
-            bin.display()
-        );
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| built("AGENTMUXD_BIN", "agentmux-daemon", "agentmuxd"))
+        .clone()
 }
 
-fn build_daemon(profile_dir: &Path) {
+/// Path of the `agentmux` client binary (TUI and CLI), like `daemon_bin` (`AGENTMUX_BIN`
+/// overrides it).
+pub fn client_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| built("AGENTMUX_BIN", "agentmux-tui", "agentmux"))
+        .clone()
+}
+
+fn built(env: &str, package: &str, bin: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(env) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/all-HASH -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf();
+    let path = profile_dir.join(bin);
+    if std::env::var_os("AGENTMUX_TESTS_NO_BUILD").is_none() {
+        build(&profile_dir, package, bin);
+    }
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+fn build(profile_dir: &Path, package: &str, bin: &str) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ sits in the workspace");
@@ -53,25 +63,18 @@ fn build_daemon(profile_dir: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "agentmux-daemon",
-            "--bin",
-            "agentmuxd",
-        ])
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
         .env("CARGO_TARGET_DIR", target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
     match cmd.status() {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!(
-            "cargo build -p agentmux-daemon failed ({s}): run `cargo build --workspace` first"
-        ),
+        Ok(s) => {
+            panic!("cargo build -p {package} failed ({s}): run `cargo build --workspace` first")
+        }
         Err(e) => {
-            panic!("cannot run cargo to build agentmuxd ({e}): run `cargo build --workspace` first")
+            panic!("cannot run cargo to build {bin} ({e}): run `cargo build --workspace` first")
         }
     }
 }

@@ -41,7 +41,9 @@ pub enum Command {
     Session(SessionCmd),
     /// Send a message to a session
     Send(SendArgs),
-    /// Print events from the durable log
+    /// Print a session's transcript
+    Log(LogArgs),
+    /// Print events: live ones, or a replay of the durable log with --after/--all
     Events(EventsArgs),
     /// Manage API keys for the TCP listener
     #[command(subcommand)]
@@ -59,14 +61,24 @@ pub enum Command {
     Approvals(ApprovalsCmd),
     /// Allow a pending approval (once, or --always)
     Approve {
+        /// Approval id or unique prefix
         id: String,
         /// Allow this kind of request for the rest of the session
         #[arg(long)]
         always: bool,
     },
+    /// Print a shell completion script: `agentmux completions bash > /etc/bash_completion.d/agentmux`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `agentmux man | man -l -`
+    Man,
     /// Deny a pending approval; the agent is told the message
     Deny {
+        /// Approval id or unique prefix
         id: String,
+        /// Why: the agent is told this
         #[arg(long, short)]
         message: Option<String>,
     },
@@ -97,6 +109,7 @@ pub enum ApprovalsCmd {
         /// Only this session's
         #[arg(long)]
         session: Option<String>,
+        /// Resolved ones too
         #[arg(long)]
         all: bool,
     },
@@ -110,16 +123,35 @@ pub enum TermCmd {
     #[command(alias = "list")]
     Ls,
     /// Show one terminal
-    Show { id: String },
+    Show {
+        /// Terminal name, id or unique id prefix
+        id: String,
+    },
     /// Stop a terminal's program (SIGHUP, SIGTERM, then SIGKILL to its process group)
-    Kill { id: String },
+    Kill {
+        /// Terminal name, id or unique id prefix
+        id: String,
+    },
     /// Kill a terminal if it runs and forget it
     #[command(alias = "remove")]
-    Rm { id: String },
+    Rm {
+        /// Terminal name, id or unique id prefix
+        id: String,
+    },
     /// Run an exited terminal's command again
-    Restart { id: String },
+    Restart {
+        /// Terminal name, id or unique id prefix
+        id: String,
+    },
     /// Set a terminal's size
-    Resize { id: String, rows: u16, cols: u16 },
+    Resize {
+        /// Terminal name, id or unique id prefix
+        id: String,
+        /// Rows
+        rows: u16,
+        /// Columns
+        cols: u16,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -185,44 +217,66 @@ pub enum SessionCmd {
     #[command(alias = "list")]
     Ls,
     /// Show one session
-    Show { id: String },
+    Show {
+        /// Session id or unique prefix
+        id: String,
+    },
     /// Delete a session and its history
     #[command(alias = "delete")]
-    Rm { id: String },
+    Rm {
+        /// Session id or unique prefix
+        id: String,
+    },
     /// Change a session's title
-    Rename { id: String, title: String },
+    Rename {
+        /// Session id or unique prefix
+        id: String,
+        /// The new title
+        title: String,
+    },
     /// Copy a session (optionally only its first N messages) into a new one
     Fork {
+        /// Session id or unique prefix
         id: String,
         /// Copy messages [0, N); default all
         #[arg(long, value_name = "N")]
         at: Option<u64>,
+        /// Title of the copy (default: the original's with " (fork)")
         #[arg(long)]
         title: Option<String>,
     },
     /// Clear a session's history
-    Reset { id: String },
+    Reset {
+        /// Session id or unique prefix
+        id: String,
+    },
     /// Stop the running turn (keeps partial output)
     Cancel {
+        /// Session id or unique prefix
         id: String,
         /// Also drop queued messages
         #[arg(long)]
         hard: bool,
     },
     /// Run the messages still queued after an interruption (daemon restart)
-    Resume { id: String },
+    Resume {
+        /// Session id or unique prefix
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct NewSession {
+    /// A title shown in lists (default: "session" and the end of its id)
     #[arg(long)]
     pub title: Option<String>,
     /// Provider id; the daemon's default when omitted
     #[arg(long)]
     pub provider: Option<String>,
+    /// Model name (default: the provider's configured model)
     #[arg(long)]
     pub model: Option<String>,
-    /// Working directory for the agent; the daemon's when omitted
+    /// Working directory for the agent (default: this shell's)
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// ask (default), auto-edit or never-ask
@@ -237,21 +291,35 @@ pub struct NewSession {
 pub struct SendArgs {
     /// Session id or unique prefix
     pub session: String,
-    pub text: String,
-    /// Wait for the answer and print it
+    /// The message; `-` (or nothing, when stdin is not a terminal) reads it from stdin
+    pub text: Option<String>,
+    /// Stream the answer to stdout as it arrives (JSON lines of the turn's events with
+    /// --json); the exit code says how the turn ended
     #[arg(long)]
     pub wait: bool,
 }
 
 #[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Session id or unique prefix
+    pub session: String,
+    /// After the transcript, print new messages as they complete
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Only this session's events
-    #[arg(long)]
+    #[arg(long, value_name = "SESSION")]
     pub session: Option<String>,
-    /// Start after this seq (default: from the beginning)
-    #[arg(long, value_name = "SEQ", default_value_t = 0)]
-    pub after: u64,
-    /// Keep streaming live events instead of stopping at the current head
+    /// Replay from after this seq, then stop at the head (default: only live events)
+    #[arg(long, value_name = "SEQ", conflicts_with = "all")]
+    pub after: Option<u64>,
+    /// Replay the whole log, then stop at the head
+    #[arg(long)]
+    pub all: bool,
+    /// With --after/--all: keep streaming live events after the replay
     #[arg(long, short)]
     pub follow: bool,
 }
@@ -259,12 +327,18 @@ pub struct EventsArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
     /// Create a key; its secret is printed once
-    Create { name: String },
+    Create {
+        /// A name to tell the key by (unique)
+        name: String,
+    },
     /// List keys
     #[command(alias = "list")]
     Ls,
     /// Revoke a key by id, name or prefix
-    Revoke { id: String },
+    Revoke {
+        /// Key id, name or unique prefix
+        id: String,
+    },
 }
 
 #[cfg(test)]
@@ -275,6 +349,35 @@ mod tests {
     #[test]
     fn grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every subcommand and every argument says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") || a.is_hide_set() {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "agentmux", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
 
     #[test]
@@ -323,11 +426,25 @@ mod tests {
                 command: Some(Command::Providers(ProvidersCmd::Install { ref name, version: Some(ref v) })),
             }) if name == "codex" && v == "0.169.0"
         ));
-        let cli = Cli::try_parse_from(["agentmux", "--data-dir", "/x", "events", "-f"]);
+        let cli = Cli::try_parse_from(["agentmux", "--data-dir", "/x", "events", "--all", "-f"]);
         assert!(matches!(
             cli,
             Ok(Cli {
-                command: Some(Command::Events(EventsArgs { follow: true, .. })),
+                command: Some(Command::Events(EventsArgs {
+                    follow: true,
+                    all: true,
+                    after: None,
+                    ..
+                })),
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["agentmux", "events", "--all", "--after", "3"]).is_err());
+        let cli = Cli::try_parse_from(["agentmux", "send", "ses_1"]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                command: Some(Command::Send(SendArgs { text: None, .. })),
                 ..
             })
         ));

@@ -6,6 +6,7 @@ mod attach;
 mod cli;
 mod client;
 mod commands;
+mod exit;
 mod keymap;
 mod output;
 mod state;
@@ -39,15 +40,12 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            None => tui::run(target).await,
+            None => tui::run(target).await.map_err(exit::Failure::from),
             Some(cmd) => commands::run(&cli.global, cmd).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}: {}", e.kind.code(), e.message);
-            ExitCode::FAILURE
-        }
+        Err(f) => ExitCode::from(exit::report(&f, cli.global.json)),
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod chat;
 mod claude;
+mod cli;
 mod codex;
 mod datadir;
 mod durability;

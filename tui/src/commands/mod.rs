@@ -1,68 +1,95 @@
 //! The scripting subcommands: each makes a few calls and prints a table or JSON.
 
 mod approvals;
+mod chat;
 mod providers;
 mod term;
 
-use crate::cli::{
-    ApprovalsCmd, Command, DaemonCmd, EventsArgs, Global, KeysCmd, SendArgs, SessionCmd,
-};
+use crate::cli::{ApprovalsCmd, Command, DaemonCmd, Global, KeysCmd, SessionCmd};
 use crate::client::{self, Client, Target};
+use crate::exit::Failure;
 use crate::output::{self, Out};
-use agentmux_shared::types::{CreateSession, StreamItem};
+use agentmux_shared::types::CreateSession;
 use agentmux_shared::{Error, ErrorKind, Result};
-use futures_util::StreamExt;
 use serde::Serialize;
 
-pub async fn run(global: &Global, command: Command) -> Result<()> {
+pub async fn run(global: &Global, command: Command) -> std::result::Result<(), Failure> {
     let target = Target {
         data_dir: global.data_dir.clone(),
         socket: global.socket.clone(),
     };
     let mut out = Out::new(global.json);
     match command {
-        Command::Daemon(cmd) => daemon(&target, &mut out, cmd).await,
-        Command::Session(cmd) => {
-            let c = Client::connect_or_start(&target).await?;
-            session(&c, &mut out, cmd).await
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "agentmux", &mut buf);
+            Ok(out.raw(&String::from_utf8_lossy(&buf))?)
+        }
+        Command::Man => {
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| Error::internal(format!("cannot render the manual: {e}")))?;
+            Ok(out.raw(&String::from_utf8_lossy(&buf))?)
         }
         Command::Send(args) => {
             let c = Client::connect_or_start(&target).await?;
-            send(&c, &mut out, args).await
-        }
-        Command::Events(args) => {
-            let c = Client::connect_or_start(&target).await?;
-            events(&c, &mut out, args).await
-        }
-        Command::Keys(cmd) => {
-            let c = Client::connect_or_start(&target).await?;
-            keys(&c, &mut out, cmd).await
-        }
-        Command::Term(cmd) => {
-            let c = Client::connect_or_start(&target).await?;
-            term::run(&c, &mut out, cmd).await
+            chat::send(&c, &mut out, args).await
         }
         Command::Providers(cmd) => {
             let c = Client::connect_or_start(&target).await?;
             providers::run(&c, &mut out, cmd).await
         }
+        other => Ok(others(&target, &mut out, other).await?),
+    }
+}
+
+/// The commands whose failures are the daemon's errors as they are.
+async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> {
+    match command {
+        Command::Daemon(cmd) => daemon(target, out, cmd).await,
+        Command::Session(cmd) => {
+            let c = Client::connect_or_start(target).await?;
+            session(&c, out, cmd).await
+        }
+        Command::Send(_) | Command::Providers(_) | Command::Completions { .. } | Command::Man => {
+            Err(Error::internal("handled in run"))
+        }
+        Command::Log(args) => {
+            let c = Client::connect_or_start(target).await?;
+            chat::log(&c, out, args).await
+        }
+        Command::Events(args) => {
+            let c = Client::connect_or_start(target).await?;
+            chat::events(&c, out, args).await
+        }
+        Command::Keys(cmd) => {
+            let c = Client::connect_or_start(target).await?;
+            keys(&c, out, cmd).await
+        }
+        Command::Term(cmd) => {
+            let c = Client::connect_or_start(target).await?;
+            term::run(&c, out, cmd).await
+        }
         Command::Approvals(ApprovalsCmd::Ls { session, all }) => {
-            let c = Client::connect_or_start(&target).await?;
-            approvals::list(&c, &mut out, session, all).await
+            let c = Client::connect_or_start(target).await?;
+            approvals::list(&c, out, session, all).await
         }
         Command::Approve { id, always } => {
-            let c = Client::connect_or_start(&target).await?;
+            let c = Client::connect_or_start(target).await?;
             let d = if always { "allow_always" } else { "allow_once" };
-            approvals::decide(&c, &mut out, &id, d, "").await
+            approvals::decide(&c, out, &id, d, "").await
         }
         Command::Deny { id, message } => {
-            let c = Client::connect_or_start(&target).await?;
-            approvals::decide(&c, &mut out, &id, "deny", &message.unwrap_or_default()).await
+            let c = Client::connect_or_start(target).await?;
+            approvals::decide(&c, out, &id, "deny", &message.unwrap_or_default()).await
         }
         Command::Attach(args) => {
             // Parse the prefix before connecting: a typo should not start a daemon.
             let prefix = crate::attach::parse_prefix(&args.prefix)?;
-            let c = Client::connect_or_start(&target).await?;
+            let c = Client::connect_or_start(target).await?;
             crate::attach::run(
                 &c,
                 crate::attach::Options {
@@ -148,7 +175,11 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                     .map_err(|e| Error::invalid(format!("--cwd {}: {e}", p.display())))?
                     .to_string_lossy()
                     .into_owned(),
-                None => String::new(),
+                // This shell's directory, not the daemon's (which depends on who started it).
+                None => std::env::current_dir()
+                    .map_err(|e| Error::invalid(format!("this shell's directory: {e}")))?
+                    .to_string_lossy()
+                    .into_owned(),
             };
             let s = c
                 .create_session(CreateSession {
@@ -204,84 +235,6 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                 "{}: {turn}, {} queued dropped",
                 r.id, r.dropped_queued
             ))
-        }
-    }
-}
-
-async fn send(c: &Client, out: &mut Out, args: SendArgs) -> Result<()> {
-    let r = c.send_message(&args.session, &args.text, args.wait).await?;
-    if out.json {
-        return out.json_value(&r);
-    }
-    match (&r.reply, args.wait) {
-        (Some(reply), _) => {
-            out.raw(&reply.content)?;
-            if !reply.content.ends_with('\n') {
-                out.raw("\n")?;
-            }
-            // A reply that did not complete still printed its partial text; say why it ended.
-            if reply.status != agentmux_shared::types::MessageStatus::Complete {
-                let why = if reply.error.is_empty() {
-                    reply.status.as_str().to_string()
-                } else {
-                    reply.error.clone()
-                };
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    format!("turn ended: {why}"),
-                ));
-            }
-            Ok(())
-        }
-        (None, true) => Err(Error::internal("the daemon returned no reply")),
-        (None, false) => {
-            let q = if r.queued { " (queued)" } else { "" };
-            out.line(&format!("{}{q}", r.message.id))
-        }
-    }
-}
-
-/// Replays (and with --follow, streams) events. Without --follow it stops at the head the
-/// daemon reported when we started, so the output is a stable snapshot.
-async fn events(c: &Client, out: &mut Out, args: EventsArgs) -> Result<()> {
-    let session = match &args.session {
-        // Resolve a prefix once: the subscription filter wants the full id.
-        Some(s) => c.get_session(s).await?.id,
-        None => String::new(),
-    };
-    let head = c.info().await?.last_seq;
-    let mut after = args.after;
-    if !args.follow && after >= head {
-        return Ok(());
-    }
-    loop {
-        let mut stream = c.subscribe(after, &session).await?;
-        let mut resumed = false;
-        while let Some(item) = stream.next().await {
-            match item? {
-                StreamItem::Event(e) => {
-                    after = e.seq;
-                    out.event(&e)?;
-                    if !args.follow && e.seq >= head {
-                        return Ok(());
-                    }
-                }
-                StreamItem::Heartbeat { last_seq } => {
-                    // With a session filter the head itself may belong to another session;
-                    // a heartbeat past the head says the replay has covered it.
-                    if !args.follow && last_seq >= head {
-                        return Ok(());
-                    }
-                }
-                StreamItem::Lagged { resume_after_seq } => {
-                    after = resume_after_seq.max(after);
-                    resumed = true;
-                    break;
-                }
-            }
-        }
-        if !resumed {
-            return Err(Error::unavailable("the event stream ended"));
         }
     }
 }

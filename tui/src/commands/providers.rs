@@ -3,29 +3,36 @@
 
 use crate::cli::ProvidersCmd;
 use crate::client::Client;
+use crate::exit::{Exit, Failure};
 use crate::output::{self, Out};
 use agentmux_shared::types::{EventPayload, InstallJob, InstallState, StreamItem};
 use agentmux_shared::{Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
-pub async fn run(c: &Client, out: &mut Out, cmd: ProvidersCmd) -> Result<()> {
+pub async fn run(c: &Client, out: &mut Out, cmd: ProvidersCmd) -> std::result::Result<(), Failure> {
     match cmd {
         ProvidersCmd::Ls => {
             let providers = c.list_providers().await?;
             if out.json {
-                return out.json_value(&providers);
+                return Ok(out.json_value(&providers)?);
             }
-            out.raw(&output::providers_table(&providers))
+            Ok(out.raw(&output::providers_table(&providers))?)
         }
         ProvidersCmd::Jobs => {
             let jobs = c.list_install_jobs().await?;
             if out.json {
-                return out.json_value(&jobs);
+                return Ok(out.json_value(&jobs)?);
             }
-            out.raw(&output::install_jobs_table(&jobs, output::now_ms()))
+            Ok(out.raw(&output::install_jobs_table(&jobs, output::now_ms()))?)
         }
         ProvidersCmd::Install { name, version } => {
-            install(c, out, &name, version.as_deref().unwrap_or_default()).await
+            install(c, out, &name, version.as_deref().unwrap_or_default())
+                .await
+                // The install ran and failed: not a conflict, whatever the daemon calls it.
+                .map_err(|e| match e.kind {
+                    ErrorKind::FailedPrecondition => Failure::new(Exit::Failed, e),
+                    _ => Failure::from(e),
+                })
         }
     }
 }

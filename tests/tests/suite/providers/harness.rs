@@ -5,9 +5,8 @@ use super::super::cli_bin;
 use agentmux_tests::client::Rest;
 use agentmux_tests::daemon::{Daemon, DaemonOptions};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -26,54 +25,9 @@ pub(super) const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
 /// `PATH` with node and npm (Debian: /usr/bin).
 pub(super) const SYSTEM_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// The `agentmux` CLI binary next to this test binary, built once (like `daemon_bin`).
-fn agentmux_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("AGENTMUX_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary lives in target/<profile>/deps")
-            .to_path_buf();
-        if std::env::var_os("AGENTMUX_TESTS_NO_BUILD").is_none() {
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("workspace");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = std::process::Command::new(cargo);
-            cmd.current_dir(workspace)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "agentmux-tui",
-                    "--bin",
-                    "agentmux",
-                ])
-                .env(
-                    "CARGO_TARGET_DIR",
-                    profile_dir.parent().expect("target dir"),
-                );
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build -p agentmux-tui");
-            assert!(status.success(), "cargo build -p agentmux-tui failed");
-        }
-        let bin = profile_dir.join("agentmux");
-        assert!(bin.exists(), "{} is missing", bin.display());
-        bin
-    })
-    .clone()
-}
-
 /// Runs `agentmux --socket S ARGS…` to completion.
 pub(super) async fn agentmux(d: &Daemon, args: &[&str]) -> Output {
-    let mut cmd = Command::new(agentmux_bin());
+    let mut cmd = Command::new(agentmux_tests::daemon::client_bin());
     cmd.arg("--socket")
         .arg(&d.socket)
         .args(args)

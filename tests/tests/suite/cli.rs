@@ -1,0 +1,236 @@
+//! The scripting CLI (`agentmux`) against a real daemon: exit codes and errors as JSON, the
+//! message from stdin, the shell's directory as a new session's, `log`, and `send --wait`
+//! streaming the answer as it arrives.
+
+use super::{start, wait_session};
+use agentmux_tests::daemon::{Daemon, client_bin};
+use agentmux_tests::fake_openai::{Script, Step};
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn cli(d: &Daemon, args: &[&str]) -> Command {
+    let mut cmd = Command::new(client_bin());
+    cmd.arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs to completion, feeding `stdin` when given.
+async fn run_in(mut cmd: Command, stdin: Option<&str>) -> Output {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("spawn agentmux");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).await.expect("write stdin");
+        drop(pipe);
+    }
+    tokio::time::timeout(TIMEOUT, child.wait_with_output())
+        .await
+        .expect("agentmux finished in time")
+        .expect("agentmux ran")
+}
+
+async fn run(d: &Daemon, args: &[&str]) -> Output {
+    run_in(cli(d, args), None).await
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Runs and requires success; returns stdout.
+async fn ok(d: &Daemon, args: &[&str]) -> String {
+    let o = run(d, args).await;
+    assert!(o.status.success(), "agentmux {args:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+#[tokio::test]
+async fn exit_codes_tell_failures_apart_and_json_errors_are_json() {
+    let (_fake, d) = start(|o| o).await;
+    let o = run(&d, &["session", "show", "ses_nope"]).await;
+    assert_eq!(code(&o), 3, "not found: {}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).starts_with("error: not_found:"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let o = run(&d, &["--json", "session", "show", "ses_nope"]).await;
+    assert_eq!(code(&o), 3);
+    let err: Value = serde_json::from_slice(&o.stderr).expect("stderr is one JSON object");
+    assert_eq!(err["error"]["code"], "not_found");
+    assert_eq!(err["error"]["exit"], 3);
+    assert_eq!(err["error"]["exit_name"], "not_found");
+    assert!(o.stdout.is_empty());
+
+    // Bad usage, caught by the grammar or by the daemon.
+    assert_eq!(code(&run(&d, &["session", "bogus"]).await), 2);
+    assert_eq!(
+        code(&run(&d, &["events", "--all", "--after", "1"]).await),
+        2
+    );
+    let o = run(&d, &["session", "new", "--approval-policy", "sometimes"]).await;
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+
+    // Completions and the manual need no daemon and name the subcommands.
+    for shell in ["bash", "zsh", "fish"] {
+        let out = ok(&d, &["completions", shell]).await;
+        assert!(
+            out.contains("session") && out.contains("approvals"),
+            "{shell}: {out}"
+        );
+    }
+    let man = ok(&d, &["man"]).await;
+    assert!(man.contains(".TH agentmux 1"), "{man}");
+
+    // No daemon there, and none to start for `status`.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("none.sock");
+    let mut cmd = Command::new(client_bin());
+    cmd.arg("--socket").arg(&sock).args(["daemon", "status"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let o = run_in(cmd, None).await;
+    assert_eq!(code(&o), 6, "{}", text(&o.stderr));
+}
+
+#[tokio::test]
+async fn messages_come_from_stdin_sessions_start_here_and_log_prints_the_transcript() {
+    let (_fake, d) = start(|o| o).await;
+    let here = tempfile::tempdir().unwrap();
+    let mut cmd = cli(&d, &["--json", "session", "new", "--title", "cli"]);
+    cmd.current_dir(here.path());
+    let o = run_in(cmd, None).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want = here.path().canonicalize().unwrap();
+    assert_eq!(
+        Path::new(s["cwd"].as_str().unwrap()),
+        want,
+        "a session starts in the shell's directory"
+    );
+    let id = s["id"].as_str().unwrap().to_string();
+
+    let o = run_in(
+        cli(&d, &["send", &id, "-", "--wait"]),
+        Some("hello from stdin"),
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "echo: hello from stdin\n");
+    // No argument and a pipe: stdin too.
+    let o = run_in(cli(&d, &["send", &id]), Some("piped")).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).starts_with("msg_"), "{}", text(&o.stdout));
+    wait_session(&d.rest(), &id, 10, "idle after the piped message", |s| {
+        s["busy"] == false && s["message_count"] == 4
+    })
+    .await;
+
+    let log = ok(&d, &["log", &id]).await;
+    for want in [
+        "## you #0",
+        "hello from stdin",
+        "## assistant (fake-model) #1",
+        "echo: hello from stdin",
+        "## you #2",
+        "echo: piped",
+    ] {
+        assert!(log.contains(want), "{want:?} missing from:\n{log}");
+    }
+    let lines: Vec<Value> = ok(&d, &["--json", "log", &id])
+        .await
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON message per line"))
+        .collect();
+    let roles: Vec<&str> = lines.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+}
+
+#[tokio::test]
+async fn send_wait_streams_the_answer_before_it_is_complete() {
+    let (fake, d) = start(|o| o).await;
+    let id =
+        serde_json::from_str::<Value>(&ok(&d, &["--json", "session", "new"]).await).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    fake.push(Script::new(vec![
+        Step::Text {
+            text: "first part".into(),
+            delay: Duration::ZERO,
+        },
+        Step::Text {
+            text: " second part".into(),
+            delay: Duration::from_secs(3),
+        },
+    ]));
+    let mut child = cli(&d, &["send", &id, "go", "--wait"]).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    tokio::time::timeout(TIMEOUT, async {
+        while !text(&got).contains("first part") {
+            let n = stdout.read(&mut buf).await.unwrap();
+            assert!(n > 0, "stdout closed before the first part: {}", text(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the first part arrived");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first part was printed while the answer was still being written"
+    );
+    stdout.read_to_end(&mut got).await.unwrap();
+    let status = tokio::time::timeout(TIMEOUT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(text(&got), "first part second part\n");
+}
+
+#[tokio::test]
+async fn a_failed_turn_exits_8_with_the_upstream_reason() {
+    let (fake, d) = start(|o| o).await;
+    let id =
+        serde_json::from_str::<Value>(&ok(&d, &["--json", "session", "new"]).await).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    fake.push(Script::http_error(529, "overloaded right now"));
+    let o = run(&d, &["send", &id, "hi", "--wait"]).await;
+    assert_eq!(code(&o), 8, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("529") || err.contains("overloaded"), "{err}");
+
+    fake.push(Script::http_error(529, "overloaded right now"));
+    let o = run(&d, &["--json", "send", &id, "again", "--wait"]).await;
+    assert_eq!(code(&o), 8);
+    let events: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let last = events.last().expect("the turn's events");
+    assert_eq!(last["type"], "turn.finished", "{last}");
+    let err: Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(err["error"]["exit_name"], "turn_failed");
+}
