@@ -45,10 +45,25 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> agentmux_shared::Result<()> {
     let paths = Paths::resolve(args.data_dir, args.socket, args.config)?;
-    let config = Config::load(&paths.config_file)?;
     agentmux_daemon::server::secure_data_dir(&paths.data_dir)?;
     prepend_managed_bin(&paths);
+    // Logging first: every later refusal to start (a bad config, the data dir's lock held)
+    // lands in the log, where a client that auto-started us looks for it.
     let _log_guard = init_logging(&paths, &args.log)?;
+    let listen = args.listen;
+    let result = serve(paths, listen);
+    if let Err(e) = &result {
+        tracing::error!(
+            "agentmuxd (pid {}) cannot run: {}",
+            std::process::id(),
+            e.message
+        );
+    }
+    result
+}
+
+fn serve(paths: Paths, listen: Option<String>) -> agentmux_shared::Result<()> {
+    let config = Config::load(&paths.config_file)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,7 +79,7 @@ fn run(args: Args) -> agentmux_shared::Result<()> {
             Options {
                 paths,
                 config,
-                listen: args.listen,
+                listen,
             },
             stop,
         )

@@ -6,7 +6,7 @@ use crate::log::{EventLog, LogOptions};
 use crate::provider::Providers;
 use crate::service::{Service, ServiceParams};
 use crate::store::Store;
-use agentmux_shared::config::{Config, Paths};
+use agentmux_shared::config::{Config, LockRecord, Paths};
 use agentmux_shared::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -41,17 +41,27 @@ impl DataDirLock {
             .open(&path)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
         if file.try_lock().is_err() {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = match LockRecord::parse(&text) {
+                Some(r) if !r.socket.as_os_str().is_empty() => {
+                    format!("pid {}, listening on {}", r.pid, r.socket.display())
+                }
+                Some(r) => format!("pid {}", r.pid),
+                None => "pid unknown".to_string(),
+            };
             return Err(Error::precondition(format!(
-                "another agentmuxd (pid {}) is running for {}",
-                pid.trim(),
+                "another agentmuxd ({holder}) is running for data dir {}",
                 paths.data_dir.display()
             )));
         }
+        let record = LockRecord {
+            pid: std::process::id(),
+            socket: paths.socket.clone(),
+        };
         let _ = file.set_len(0);
         let _ = file.rewind();
-        let _ = write!(file, "{}", std::process::id());
+        let _ = file.write_all(record.format().as_bytes());
         let _ = file.flush();
         Ok(DataDirLock { _file: file })
     }

@@ -252,9 +252,11 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// Resolves the paths: a flag wins, then the platform default. With a custom
-    /// data dir and no socket flag the socket lives in the data dir, so two
-    /// daemons with different data never share a socket.
+    /// Resolves the paths by one rule: a flag wins; otherwise the data dir is the platform's
+    /// (`~/.local/share/agentmux`), and the socket lives in the data dir, so the two can never
+    /// disagree (a systemd login's `XDG_RUNTIME_DIR` and a cron job's missing one find the
+    /// same daemon). A data dir too deep for a socket path puts it in `/tmp/agentmux-UID/`
+    /// under a name made from the data dir.
     pub fn resolve(
         data_dir: Option<PathBuf>,
         socket: Option<PathBuf>,
@@ -271,8 +273,7 @@ impl Paths {
         };
         let socket = match socket {
             Some(s) => s,
-            None if custom_data => data_dir.join("agentmuxd.sock"),
-            None => default_runtime_dir(dirs.as_ref()).join("agentmuxd.sock"),
+            None => default_socket(&data_dir),
         };
         let config_file = match config_file {
             Some(c) => c,
@@ -308,19 +309,99 @@ impl Paths {
     }
 }
 
-fn default_runtime_dir(dirs: Option<&directories::ProjectDirs>) -> PathBuf {
-    if let Some(dir) = dirs.and_then(|d| d.runtime_dir()) {
-        return dir.to_path_buf();
+/// A Unix socket path must fit `sun_path` (108 bytes with its NUL on Linux).
+const MAX_SOCKET_PATH: usize = 100;
+
+fn default_socket(data_dir: &Path) -> PathBuf {
+    let beside = data_dir.join("agentmuxd.sock");
+    if beside.as_os_str().len() <= MAX_SOCKET_PATH {
+        return beside;
     }
-    // No XDG_RUNTIME_DIR (e.g. a root shell without systemd-logind): a per-user dir in /tmp.
+    // FNV-1a: stable across runs and builds, which std's hasher does not promise.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data_dir.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
-    std::env::temp_dir().join(format!("agentmux-{uid}"))
+    std::env::temp_dir()
+        .join(format!("agentmux-{uid}"))
+        .join(format!("{h:016x}.sock"))
+}
+
+/// What a running daemon records in its data dir's lock file: who holds the data dir and
+/// where it listens, so a client (or a second daemon) can say so, and find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRecord {
+    pub pid: u32,
+    pub socket: PathBuf,
+}
+
+impl LockRecord {
+    /// `PID\nSOCKET\n`; older daemons wrote only the pid.
+    pub fn format(&self) -> String {
+        format!("{}\n{}\n", self.pid, self.socket.display())
+    }
+
+    pub fn parse(text: &str) -> Option<LockRecord> {
+        let mut lines = text.lines();
+        let pid = lines.next()?.trim().parse().ok()?;
+        let socket = PathBuf::from(lines.next().unwrap_or("").trim());
+        Some(LockRecord { pid, socket })
+    }
+
+    /// The record in `paths`' lock file, if it names a process that is alive.
+    pub fn read_live(paths: &Paths) -> Option<LockRecord> {
+        let text = std::fs::read_to_string(paths.lock_file()).ok()?;
+        let r = LockRecord::parse(&text)?;
+        let pid = libc::pid_t::try_from(r.pid).ok()?;
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        alive.then_some(r)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_socket_lives_in_the_data_dir_unless_too_deep() {
+        let p = Paths::resolve(Some("/d".into()), None, None).unwrap();
+        assert_eq!(p.socket, PathBuf::from("/d/agentmuxd.sock"));
+        let deep = PathBuf::from(format!("/{}", "x".repeat(120)));
+        let p = Paths::resolve(Some(deep.clone()), None, None).unwrap();
+        assert!(
+            p.socket.as_os_str().len() <= MAX_SOCKET_PATH,
+            "{}",
+            p.socket.display()
+        );
+        assert_eq!(
+            p.socket,
+            Paths::resolve(Some(deep), None, None).unwrap().socket,
+            "the same data dir, the same socket"
+        );
+        let p = Paths::resolve(Some("/d".into()), Some("/s.sock".into()), None).unwrap();
+        assert_eq!(p.socket, PathBuf::from("/s.sock"));
+    }
+
+    #[test]
+    fn lock_records_read_old_and_new() {
+        let r = LockRecord {
+            pid: 42,
+            socket: "/d/agentmuxd.sock".into(),
+        };
+        assert_eq!(LockRecord::parse(&r.format()), Some(r));
+        assert_eq!(
+            LockRecord::parse("42"),
+            Some(LockRecord {
+                pid: 42,
+                socket: PathBuf::new()
+            })
+        );
+        assert_eq!(LockRecord::parse(""), None);
+    }
 
     #[test]
     fn defaults_and_overrides() {

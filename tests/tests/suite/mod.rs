@@ -17,6 +17,7 @@ mod lifecycle;
 mod openapi;
 mod providers;
 mod roots;
+mod startup;
 mod storage;
 mod system;
 mod terminals;

@@ -9,7 +9,7 @@ pub use terminals::{
 };
 
 use agentmux_proto::v1 as pb;
-use agentmux_shared::config::Paths;
+use agentmux_shared::config::{LockRecord, Paths};
 use agentmux_shared::types::{
     ApiKey, CancelResult, CreateSession, CreatedKey, Event, Info, MessagePage, Page, SendResult,
     Session, StreamItem,
@@ -38,8 +38,18 @@ pub struct Target {
 }
 
 impl Target {
+    /// The paths by the README's rule, except that without `--socket` a daemon already
+    /// running for the data dir is found where its lock file says it listens (one started
+    /// with another `--socket`, or by an older version).
     pub fn paths(&self) -> Result<Paths> {
-        Paths::resolve(self.data_dir.clone(), self.socket.clone(), None)
+        let mut paths = Paths::resolve(self.data_dir.clone(), self.socket.clone(), None)?;
+        if self.socket.is_none()
+            && let Some(r) = LockRecord::read_live(&paths)
+            && !r.socket.as_os_str().is_empty()
+        {
+            paths.socket = r.socket;
+        }
+        Ok(paths)
     }
 }
 
@@ -92,24 +102,28 @@ impl Client {
                 }
             }))
             .await
-            .map_err(|e| {
-                Error::unavailable(format!(
-                    "cannot connect to agentmuxd at {}: {}",
-                    socket.display(),
-                    source_chain(&e)
-                ))
-            })?;
+            .map_err(|e| connect_error(socket, &e))?;
         Ok(Client {
             channel,
             socket: socket.to_path_buf(),
         })
     }
 
-    /// Connects, starting the daemon in the background first when nobody answers.
+    /// Connects, starting the daemon in the background first when nobody answers, unless
+    /// the socket was named (`--socket`, `AGENTMUX_SOCKET`): a mistyped path must not grow a
+    /// second daemon.
     pub async fn connect_or_start(target: &Target) -> Result<Client> {
         let paths = target.paths()?;
         match Client::connect(&paths.socket).await {
             Ok(c) => Ok(c),
+            Err(e) if e.kind == ErrorKind::Unavailable && target.socket.is_some() => {
+                Err(Error::unavailable(format!(
+                    "{}; a daemon is started by itself only at the default socket: start \
+                     one here with `agentmux --socket {} daemon start`",
+                    e.message,
+                    paths.socket.display()
+                )))
+            }
             Err(e) if e.kind == ErrorKind::Unavailable => {
                 start_daemon(target, &paths).await?;
                 Client::connect(&paths.socket).await
@@ -379,6 +393,35 @@ fn stream_item(resp: pb::SubscribeResponse) -> Result<Option<StreamItem>> {
     })
 }
 
+/// Says what a failed connect means: no socket file, nobody listening, or not ours.
+fn connect_error(socket: &Path, e: &(dyn std::error::Error + 'static)) -> Error {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut io = None;
+    while let Some(err) = cur {
+        if let Some(x) = err.downcast_ref::<std::io::Error>() {
+            io = Some(x.kind());
+            break;
+        }
+        cur = err.source();
+    }
+    let s = socket.display();
+    let why = match io {
+        Some(std::io::ErrorKind::NotFound) => format!("no agentmuxd socket at {s}"),
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            format!("nothing listens on {s} (a daemon that stopped or died)")
+        }
+        Some(std::io::ErrorKind::PermissionDenied) => {
+            let kind = ErrorKind::PermissionDenied;
+            return Error::new(
+                kind,
+                format!("permission denied on {s}: it belongs to another user's daemon"),
+            );
+        }
+        _ => format!("cannot connect to agentmuxd at {s}: {}", source_chain(e)),
+    };
+    Error::unavailable(why)
+}
+
 /// hyper's errors hide the useful part (ECONNREFUSED, ENOENT) in their sources.
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -442,12 +485,17 @@ pub async fn start_daemon(target: &Target, paths: &Paths) -> Result<()> {
             std::thread::spawn(move || child.wait());
             return Ok(());
         }
-        // A daemon that exits early (lock held, bad config) will never answer: say so now.
+        // A daemon that exits early (lock held, bad config) will never answer: say why now.
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(Error::unavailable(format!(
-                "agentmuxd exited during start-up ({status}); see {}",
-                paths.log_file().display()
-            )));
+            return Err(Error::unavailable(
+                match refusal(&paths.log_file(), child.id()) {
+                    Some(why) => format!("agentmuxd could not start: {why}"),
+                    None => format!(
+                        "agentmuxd exited during start-up ({status}); see {}",
+                        paths.log_file().display()
+                    ),
+                },
+            ));
         }
         if Instant::now() >= deadline {
             return Err(Error::unavailable(format!(
@@ -458,6 +506,39 @@ pub async fn start_daemon(target: &Target, paths: &Paths) -> Result<()> {
             )));
         }
         tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// Why the daemon `pid` refused to start, from the last lines of its log.
+fn refusal(log: &Path, pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let marker = format!("(pid {pid}) cannot run: ");
+    let line = text.lines().rev().take(200).find(|l| l.contains(&marker))?;
+    let why = line.split_once(&marker)?.1.trim().to_string();
+    Some(match LockHolder::parse(&why) {
+        Some(h) => format!(
+            "{why}; use it with `--socket {}`, or stop it with `kill {}`",
+            h.socket, h.pid
+        ),
+        None => why,
+    })
+}
+
+/// The holder named in the daemon's "another agentmuxd (pid N, listening on S)" refusal.
+struct LockHolder {
+    pid: String,
+    socket: String,
+}
+
+impl LockHolder {
+    fn parse(why: &str) -> Option<LockHolder> {
+        let rest = why.strip_prefix("another agentmuxd (pid ")?;
+        let (pid, rest) = rest.split_once(", listening on ")?;
+        let (socket, _) = rest.split_once(')')?;
+        Some(LockHolder {
+            pid: pid.to_string(),
+            socket: socket.to_string(),
+        })
     }
 }
 

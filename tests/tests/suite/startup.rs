@@ -1,0 +1,138 @@
+//! Finding and starting the daemon: one rule for the socket, a running daemon found through
+//! its data dir's lock file, start-up refusals that say why (in the client and the log), and
+//! no daemon grown at a socket path someone typed.
+
+use super::start;
+use agentmux_tests::daemon::client_bin;
+use pretty_assertions::assert_eq;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::process::Command;
+
+/// `agentmux ARGS…` with an environment that names no socket or data dir.
+async fn agentmux(args: &[&str], home: &Path) -> Output {
+    let mut cmd = Command::new(client_bin());
+    cmd.args(args)
+        .env_remove("AGENTMUX_SOCKET")
+        .env_remove("AGENTMUX_DATA_DIR")
+        .env("HOME", home)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("agentmux finished in time")
+        .expect("agentmux ran")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn a_daemon_listening_elsewhere_is_found_and_a_second_one_says_who_holds_the_lock() {
+    let (_fake, d) = start(|o| o).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = d.data_dir.to_str().unwrap();
+    // The harness's daemon listens outside its data dir; the lock file leads the client there.
+    let o = agentmux(&["--data-dir", data, "daemon", "status"], home.path()).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&d.socket.display().to_string()),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A daemon asked for at another socket of the same data dir cannot start, and the client
+    // says exactly why and what to do.
+    let other = home.path().join("other.sock");
+    let o = agentmux(
+        &[
+            "--data-dir",
+            data,
+            "--socket",
+            other.to_str().unwrap(),
+            "daemon",
+            "start",
+        ],
+        home.path(),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    let pid = d.pid();
+    assert!(
+        err.contains(&format!(
+            "another agentmuxd (pid {pid}, listening on {})",
+            d.socket.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("--socket {}", d.socket.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("kill {pid}")), "{err}");
+    // The refusal is in the data dir's log too.
+    let log = std::fs::read_to_string(d.data_dir.join("agentmuxd.log")).unwrap();
+    assert!(log.contains("cannot run: another agentmuxd"), "{log}");
+}
+
+#[tokio::test]
+async fn a_named_socket_with_no_daemon_is_an_error_not_a_new_daemon() {
+    let home = tempfile::tempdir().unwrap();
+    let sock = home.path().join("typo/agentmuxd.sock");
+    let o = agentmux(
+        &["--socket", sock.to_str().unwrap(), "session", "ls"],
+        home.path(),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("no agentmuxd socket at {}", sock.display())),
+        "{err}"
+    );
+    assert!(err.contains("daemon start"), "{err}");
+    assert!(
+        !sock.exists() && !sock.parent().unwrap().exists(),
+        "nothing was started"
+    );
+}
+
+#[tokio::test]
+async fn the_default_socket_lives_in_the_data_dir() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let o = agentmux(
+        &["--data-dir", data_s, "--json", "daemon", "start"],
+        home.path(),
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let _guard = KillOnDrop(info["pid"].as_i64().unwrap_or(0) as i32);
+    assert_eq!(
+        Path::new(info["socket"].as_str().unwrap()),
+        data.join("agentmuxd.sock")
+    );
+    let o = agentmux(&["--data-dir", data_s, "daemon", "stop"], home.path()).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+/// A daemon the test started detached, killed if the test ends early.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: kill has no memory-safety preconditions; the pid is our daemon's (or gone).
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
