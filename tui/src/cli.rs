@@ -218,25 +218,25 @@ pub enum SessionCmd {
     Ls,
     /// Show one session
     Show {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
     },
     /// Delete a session and its history
     #[command(alias = "delete")]
     Rm {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
     },
     /// Change a session's title
     Rename {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
         /// The new title
         title: String,
     },
     /// Copy a session (optionally only its first N messages) into a new one
     Fork {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
         /// Copy messages [0, N); default all
         #[arg(long, value_name = "N")]
@@ -247,12 +247,12 @@ pub enum SessionCmd {
     },
     /// Clear a session's history
     Reset {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
     },
     /// Stop the running turn (keeps partial output)
     Cancel {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
         /// Also drop queued messages
         #[arg(long)]
@@ -260,7 +260,7 @@ pub enum SessionCmd {
     },
     /// Run the messages still queued after an interruption (daemon restart)
     Resume {
-        /// Session id or unique prefix
+        /// Session name, id, or a unique prefix of either
         id: String,
     },
 }
@@ -270,6 +270,10 @@ pub struct NewSession {
     /// A title shown in lists (default: "session" and the end of its id)
     #[arg(long)]
     pub title: Option<String>,
+    /// A unique name to type instead of the id (default: made from the title, else the end
+    /// of the id)
+    #[arg(long)]
+    pub name: Option<String>,
     /// Provider id; the daemon's default when omitted
     #[arg(long)]
     pub provider: Option<String>,
@@ -289,7 +293,7 @@ pub struct NewSession {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Session id or unique prefix
+    /// Session name, id, or a unique prefix of either
     pub session: String,
     /// The message; `-` (or nothing, when stdin is not a terminal) reads it from stdin
     pub text: Option<String>,
@@ -301,7 +305,7 @@ pub struct SendArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Session id or unique prefix
+    /// Session name, id, or a unique prefix of either
     pub session: String,
     /// After the transcript, print new messages as they complete
     #[arg(long, short)]

@@ -233,6 +233,7 @@ pub fn sessions_table(sessions: &[Session], now_ms: i64) -> String {
         .iter()
         .map(|s| {
             vec![
+                s.name.clone(),
                 s.id.clone(),
                 if s.title.is_empty() {
                     "-".into()
@@ -247,7 +248,9 @@ pub fn sessions_table(sessions: &[Session], now_ms: i64) -> String {
         })
         .collect::<Vec<_>>();
     table(
-        &["ID", "TITLE", "PROVIDER", "STATUS", "MSGS", "UPDATED"],
+        &[
+            "NAME", "ID", "TITLE", "PROVIDER", "STATUS", "MSGS", "UPDATED",
+        ],
         &rows,
     )
 }
@@ -341,6 +344,7 @@ pub fn terminal_fields(t: &Terminal, now_ms: i64) -> Vec<(&'static str, String)>
 
 pub fn session_fields(s: &Session) -> Vec<(&'static str, String)> {
     let mut f = vec![
+        ("name", s.name.clone()),
         ("id", s.id.clone()),
         ("title", s.title.clone()),
         ("provider", s.provider.clone()),
@@ -496,6 +500,7 @@ mod tests {
         let now = 1_000_000_000;
         let s = |id: &str, title: &str, busy: bool, queued: u32| Session {
             id: id.into(),
+            name: agentmux_shared::types::slug(title),
             title: title.into(),
             provider: "openai".into(),
             busy,
@@ -515,9 +520,9 @@ mod tests {
         );
         assert_eq!(
             text,
-            "ID   TITLE            PROVIDER  STATUS  MSGS  UPDATED\n\
-             a1   refactor parser  openai    idle    12    2m ago\n\
-             b22  -                openai    queued  12    2m ago\n"
+            "NAME             ID   TITLE            PROVIDER  STATUS  MSGS  UPDATED\n\
+             refactor-parser  a1   refactor parser  openai    idle    12    2m ago\n\
+             \x20                b22  -                openai    queued  12    2m ago\n"
         );
     }
 

@@ -22,6 +22,10 @@ pub fn info(last_seq: u64) -> Info {
 pub fn session(id: &str, title: &str, created: i64) -> Session {
     Session {
         id: id.into(),
+        name: match agentmux_shared::types::slug(title) {
+            n if n.is_empty() => agentmux_shared::types::default_name(id),
+            n => n,
+        },
         title: title.into(),
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),

@@ -214,7 +214,7 @@ fn table() -> Vec<Route> {
         route!("get" "/v1/info", "info", "Version, pid, paths and listeners", None, 200 schema::<Info>(), &[], false, get(info)),
         route!("get" "/v1/sessions", "listSessions", "List sessions, oldest first, paged", None, 200 schema::<SessionList>(), PAGE, false, get(list_sessions)),
         route!("post" "/v1/sessions", "createSession", "Create a session", schema::<CreateSession>(), 201 schema::<Session>(), &[], false, post(create_session)),
-        route!("get" "/v1/sessions/{id}", "getSession", "Get a session by id or unique id prefix", None, 200 schema::<Session>(), &[], false, get(get_session)),
+        route!("get" "/v1/sessions/{id}", "getSession", "Get a session by id, name, or a unique prefix of either", None, 200 schema::<Session>(), &[], false, get(get_session)),
         route!("patch" "/v1/sessions/{id}", "renameSession", "Rename a session", schema::<RenameBody>(), 200 schema::<Session>(), &[], false, patch(rename_session)),
         route!("delete" "/v1/sessions/{id}", "deleteSession", "Delete a session and its messages", None, 200 schema::<DeletedSession>(), &[], false, delete(delete_session)),
         route!("post" "/v1/sessions/{id}/fork", "forkSession", "Copy a session's first messages into a new session", schema::<ForkBody>(), 201 schema::<Session>(), &[], false, post(fork_session)),

@@ -4,6 +4,7 @@
 mod approvals;
 mod keys;
 mod live;
+mod names;
 mod providers;
 mod recovery;
 mod roots;
@@ -22,10 +23,10 @@ pub use terminals::{AttachParams, Attachment};
 use crate::log::{EventLog, NewEvent};
 use crate::provider::Providers;
 use crate::store::{Op, SCHEMA_VERSION, Store};
+use agentmux_shared::Result;
 use agentmux_shared::config::{Config, Paths};
 use agentmux_shared::ids::now_ms;
 use agentmux_shared::types::{Health, Info, StreamItem};
-use agentmux_shared::{Error, Result};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,7 @@ struct Shared {
     /// The provider registry and npm install jobs.
     installs: providers::Installs,
     keys: KeyRing,
+    names: names::Names,
     streams: streams::Streams,
     roots: roots::Roots,
 }
@@ -76,6 +78,7 @@ impl Service {
     /// marked interrupted (keeping their partial text).
     pub async fn start(p: ServiceParams) -> Result<Service> {
         let keys = KeyRing::load(&p.store)?;
+        let names = names::Names::load(&p.store)?;
         let roots = roots::Roots::new(
             &p.config.daemon.allowed_roots,
             p.store.session_dirs()?.into_iter(),
@@ -89,6 +92,7 @@ impl Service {
                 paths: p.paths,
                 providers: p.providers,
                 keys,
+                names,
                 started_at_ms: now_ms(),
                 tcp_listen: OnceLock::new(),
                 sessions: live::Live::default(),
@@ -183,24 +187,5 @@ impl Service {
 
     fn store(&self) -> &Store {
         &self.shared.store
-    }
-
-    /// A full id, or the one session whose id starts with `id`.
-    fn resolve(&self, id: &str) -> Result<String> {
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(Error::invalid("session id is empty"));
-        }
-        if self.store().session(id)?.is_some() {
-            return Ok(id.to_string());
-        }
-        let found = self.store().sessions(id, "", 2)?;
-        match found.as_slice() {
-            [one] => Ok(one.id.clone()),
-            [] => Err(Error::not_found("session", id)),
-            _ => Err(Error::invalid(format!(
-                "session id prefix {id:?} is ambiguous: give more characters"
-            ))),
-        }
     }
 }

@@ -8,6 +8,7 @@ use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
     ApprovalPolicy, ApprovalReason, CancelResult, CreateSession, EventPayload, MAX_TITLE_CHARS,
     Message, MessagePage, MessageStatus, Page, Role, SendResult, Session, SessionStatus,
+    default_name,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 
@@ -73,12 +74,14 @@ impl Service {
         };
         let now = now_ms();
         let id = new_id("ses");
+        let name = self.shared.names.claim(&id, &req.name, &title)?;
         let session = Session {
             title: if title.is_empty() {
                 format!("session {}", &id[id.len() - 6..])
             } else {
                 title
             },
+            name,
             id,
             provider: provider_id,
             model: match req.model.trim() {
@@ -92,16 +95,21 @@ impl Service {
             updated_at_ms: now,
             ..Session::default()
         };
-        self.commit(
-            vec![Store::put_session(&session)],
-            vec![NewEvent::new(
-                &session.id,
-                EventPayload::SessionCreated {
-                    session: session.clone(),
-                },
-            )],
-        )
-        .await?;
+        let done = self
+            .commit(
+                vec![Store::put_session(&session)],
+                vec![NewEvent::new(
+                    &session.id,
+                    EventPayload::SessionCreated {
+                        session: session.clone(),
+                    },
+                )],
+            )
+            .await;
+        if let Err(e) = done {
+            self.shared.names.release(&session.name, &session.id);
+            return Err(e);
+        }
         Ok(session)
     }
 
@@ -139,10 +147,25 @@ impl Service {
         let mut st = h.state.lock().await;
         st.live()?;
         let mut s = st.session.clone();
+        // A name that was only the end of the id follows the first title given.
+        let old_name = s.name.clone();
+        if old_name == default_name(&s.id) {
+            s.name = self.shared.names.claim(&s.id, "", &title)?;
+        }
         s.title = title;
         s.updated_at_ms = now_ms();
-        self.commit(vec![Store::put_session(&s)], vec![updated(&s)])
-            .await?;
+        if let Err(e) = self
+            .commit(vec![Store::put_session(&s)], vec![updated(&s)])
+            .await
+        {
+            if s.name != old_name {
+                self.shared.names.release(&s.name, &s.id);
+            }
+            return Err(e);
+        }
+        if s.name != old_name {
+            self.shared.names.release(&old_name, &s.id);
+        }
         st.session = s.clone();
         Ok(s)
     }
@@ -171,8 +194,10 @@ impl Service {
         for (_, w) in st.waiters.drain() {
             let _ = w.send(Err(Error::not_found("session", &id)));
         }
+        let name = st.session.name.clone();
         drop(st);
         self.forget(&id);
+        self.shared.names.release(&name, &id);
         self.shared.providers.forget_session(&provider, &id).await;
         Ok(id)
     }
@@ -207,15 +232,18 @@ impl Service {
             ops.push(Store::put_message(&copy));
         }
         drop(st);
+        let title = if title.is_empty() {
+            let mut t: String = src.title.chars().take(MAX_TITLE_CHARS - 7).collect();
+            t.push_str(" (fork)");
+            t
+        } else {
+            title
+        };
+        let name = self.shared.names.claim(&new_id, "", &title)?;
         let session = Session {
             id: new_id,
-            title: if title.is_empty() {
-                let mut t: String = src.title.chars().take(MAX_TITLE_CHARS - 7).collect();
-                t.push_str(" (fork)");
-                t
-            } else {
-                title
-            },
+            name,
+            title,
             provider: src.provider,
             model: src.model,
             cwd: src.cwd,
@@ -228,16 +256,21 @@ impl Service {
             ..Session::default()
         };
         ops.push(Store::put_session(&session));
-        self.commit(
-            ops,
-            vec![NewEvent::new(
-                &session.id,
-                EventPayload::SessionCreated {
-                    session: session.clone(),
-                },
-            )],
-        )
-        .await?;
+        let done = self
+            .commit(
+                ops,
+                vec![NewEvent::new(
+                    &session.id,
+                    EventPayload::SessionCreated {
+                        session: session.clone(),
+                    },
+                )],
+            )
+            .await;
+        if let Err(e) = done {
+            self.shared.names.release(&session.name, &session.id);
+            return Err(e);
+        }
         Ok(session)
     }
 

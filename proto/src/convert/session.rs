@@ -95,6 +95,7 @@ impl From<Session> for pb::Session {
     fn from(s: Session) -> Self {
         pb::Session {
             id: s.id,
+            name: s.name,
             title: s.title,
             provider: s.provider,
             model: s.model,
@@ -118,6 +119,12 @@ impl From<Session> for pb::Session {
 impl From<pb::Session> for Session {
     fn from(s: pb::Session) -> Self {
         Session {
+            // Records from before names are called by the end of their id.
+            name: if s.name.is_empty() {
+                agentmux_shared::types::default_name(&s.id)
+            } else {
+                s.name
+            },
             id: s.id,
             title: s.title,
             provider: s.provider,
@@ -306,6 +313,7 @@ impl From<pb::CreateSessionRequest> for CreateSession {
     fn from(r: pb::CreateSessionRequest) -> Self {
         CreateSession {
             title: r.title,
+            name: r.name,
             provider: r.provider,
             model: r.model,
             cwd: r.cwd,

@@ -15,6 +15,7 @@ fn usage() -> Usage {
 fn session() -> Session {
     Session {
         id: "ses_1".into(),
+        name: "t".into(),
         title: "t".into(),
         provider: "claude".into(),
         model: "m".into(),
@@ -134,6 +135,12 @@ fn job() -> InstallJob {
 #[test]
 fn resources_round_trip() {
     assert_eq!(Session::from(pb::Session::from(session())), session());
+    // A record from before names is called by the end of its id.
+    let old = pb::Session {
+        id: "ses_06c1q3abcdef".into(),
+        ..pb::Session::default()
+    };
+    assert_eq!(Session::from(old).name, "abcdef");
     assert_eq!(
         Message::try_from(pb::Message::from(message())),
         Ok(message())

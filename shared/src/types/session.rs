@@ -7,6 +7,43 @@ use serde::{Deserialize, Serialize};
 /// Longest session title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 120;
 
+/// Longest session name, in characters.
+pub const MAX_NAME_CHARS: usize = 40;
+
+/// What a session is called when it has no title to name it after: the end of its id
+/// (random bits of a time-ordered id), the short form lists show.
+pub fn default_name(id: &str) -> String {
+    let tail: String = id.chars().rev().take(6).collect();
+    tail.chars().rev().collect()
+}
+
+/// A name made from a title: lowercase ASCII letters and digits, other runs as one `-`, at
+/// most 32 characters; empty when nothing of the title fits.
+pub fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 32 {
+            break;
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Whether `name` may name a session: `[a-z0-9][a-z0-9._-]*`, at most `MAX_NAME_CHARS`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && name.chars().count() <= MAX_NAME_CHARS
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
@@ -33,6 +70,9 @@ impl SessionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Session {
     pub id: String,
+    /// A short unique name to type in place of the id: from the title when it was given at
+    /// creation (or first set), else the end of the id.
+    pub name: String,
     pub title: String,
     pub provider: String,
     pub model: String,
@@ -106,6 +146,10 @@ impl Session {
 pub struct CreateSession {
     #[schemars(length(max = 120), regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub title: String,
+    /// A unique name (`[a-z0-9][a-z0-9._-]*`, at most 40); empty: made from the title, else the
+    /// end of the id.
+    #[schemars(length(max = 40), regex(pattern = "^([a-z0-9][a-z0-9._-]*)?$"))]
+    pub name: String,
     pub provider: String,
     pub model: String,
     /// An absolute path (an existing directory under the allowed roots); empty: the default.
@@ -131,4 +175,22 @@ pub struct CancelResult {
     pub id: String,
     pub cancelled_turn: bool,
     pub dropped_queued: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_titles_and_ids() {
+        assert_eq!(slug("Refactor the Parser!"), "refactor-the-parser");
+        assert_eq!(slug("  --fix #42: CI--"), "fix-42-ci");
+        assert_eq!(slug("日本語"), "");
+        assert_eq!(slug(&"x".repeat(50)).len(), 32);
+        assert_eq!(default_name("ses_06c1q3abcdef"), "abcdef");
+        assert!(valid_name("parser-2") && valid_name("a.b_c"));
+        for bad in ["", "-x", "Upper", "a b", &"x".repeat(41)] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
 }

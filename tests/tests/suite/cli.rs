@@ -234,3 +234,64 @@ async fn a_failed_turn_exits_8_with_the_upstream_reason() {
     let err: Value = serde_json::from_slice(&o.stderr).unwrap();
     assert_eq!(err["error"]["exit_name"], "turn_failed");
 }
+
+#[tokio::test]
+async fn sessions_answer_to_names_made_from_their_titles() {
+    let (_fake, d) = start(|o| o).await;
+    let new = |args: &'static [&'static str]| {
+        let d = &d;
+        async move {
+            let mut a = vec!["--json", "session", "new"];
+            a.extend_from_slice(args);
+            serde_json::from_str::<Value>(&ok(d, &a).await).unwrap()
+        }
+    };
+    let first = new(&["--title", "Parser Refactor!"]).await;
+    assert_eq!(first["name"], "parser-refactor");
+    let second = new(&["--title", "parser refactor"]).await;
+    assert_eq!(second["name"], "parser-refactor-2", "names stay unique");
+    let o = run(&d, &["session", "new", "--name", "parser-refactor"]).await;
+    assert_eq!(
+        code(&o),
+        4,
+        "a taken name is a conflict: {}",
+        text(&o.stderr)
+    );
+
+    // Every command takes the name, or a unique prefix of it.
+    let shown: Value =
+        serde_json::from_str(&ok(&d, &["--json", "session", "show", "parser-refactor-2"]).await)
+            .unwrap();
+    assert_eq!(shown["id"], second["id"]);
+    let out = ok(&d, &["send", "parser-refactor-2", "hello", "--wait"]).await;
+    assert_eq!(out, "echo: hello\n");
+    let o = run(&d, &["session", "show", "parser"]).await;
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("ambiguous"), "{}", text(&o.stderr));
+
+    // Untitled: called by the end of its id until a title is given, then by the title.
+    let untitled = new(&[]).await;
+    let id = untitled["id"].as_str().unwrap();
+    let tail = &id[id.len() - 6..];
+    assert_eq!(untitled["name"], tail);
+    ok(&d, &["session", "show", tail]).await;
+    let renamed: Value =
+        serde_json::from_str(&ok(&d, &["--json", "session", "rename", tail, "Flaky CI"]).await)
+            .unwrap();
+    assert_eq!(renamed["name"], "flaky-ci");
+    ok(&d, &["session", "show", "flaky-ci"]).await;
+    let o = run(&d, &["session", "show", tail]).await;
+    assert_eq!(code(&o), 3, "the old name is free again");
+
+    // A deleted session's name can be taken again, and names survive a restart.
+    ok(&d, &["session", "rm", "parser-refactor"]).await;
+    let again = new(&["--name", "parser-refactor"]).await;
+    assert_eq!(again["name"], "parser-refactor");
+    let mut d = d;
+    d.sigterm().await;
+    d.restart().await;
+    let shown: Value =
+        serde_json::from_str(&ok(&d, &["--json", "session", "show", "parser-refactor"]).await)
+            .unwrap();
+    assert_eq!(shown["id"], again["id"]);
+}

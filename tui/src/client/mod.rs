@@ -172,6 +172,7 @@ impl Client {
     pub async fn create_session(&self, req: CreateSession) -> Result<Session> {
         let req = pb::CreateSessionRequest {
             title: req.title,
+            name: req.name,
             provider: req.provider,
             model: req.model,
             cwd: req.cwd,

@@ -184,6 +184,7 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
             let s = c
                 .create_session(CreateSession {
                     title: n.title.unwrap_or_default(),
+                    name: n.name.unwrap_or_default(),
                     provider: n.provider.unwrap_or_default(),
                     model: n.model.unwrap_or_default(),
                     cwd,

@@ -108,6 +108,18 @@ pub fn title_of(s: &Session) -> String {
     }
 }
 
+/// A directory as people write it: the home directory as `~`.
+pub fn short_dir(dir: &str) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if !home.is_empty() && home != "/" => match dir.strip_prefix(home.as_str()) {
+            Some("") => "~".to_string(),
+            Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+            _ => dir.to_string(),
+        },
+        _ => dir.to_string(),
+    }
+}
+
 /// How far a message's body and its activity sit under its header.
 pub const INDENT: &str = "  ";
 

@@ -2,11 +2,11 @@
 //! viewport are wrapped, and their wrapped lines are cached, so a frame costs the same for
 //! ten messages or a hundred thousand.
 
-use super::text::wrap;
+use super::text::{truncate, wrap};
 use super::theme::{self, INDENT};
 use super::view::{Ctx, Intent, KeyOutcome, View};
 use crate::state::State;
-use agentmux_shared::types::{Message, MessageStatus, Role};
+use agentmux_shared::types::{Message, MessageStatus, Role, Session};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -153,16 +153,7 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
         ..area
     };
     measure.rows = body.height;
-    let mut title = vec![Span::styled(theme::title_of(session), theme::bold())];
-    let detail = [session.provider.as_str(), session.model.as_str()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("/");
-    if !detail.is_empty() {
-        title.push(Span::styled(format!("  {detail}"), theme::dim()));
-    }
-    Line::from(title).render(header, buf);
+    Line::from(header_spans(session, usize::from(header.width))).render(header, buf);
 
     let Some(t) = state.transcript() else {
         return measure;
@@ -235,6 +226,33 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
     }
     Paragraph::new(lines).render(body, buf);
     measure
+}
+
+/// `title  name · provider/model · ~/dir`: what the session is called (and typed as), what
+/// runs it and where.
+fn header_spans(session: &Session, width: usize) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled(theme::title_of(session), theme::bold())];
+    let model = [session.provider.as_str(), session.model.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    // The name is shown when it is not just the title spelt as a name.
+    let name = if agentmux_shared::types::slug(&session.title) == session.name {
+        String::new()
+    } else {
+        session.name.clone()
+    };
+    let parts: Vec<String> = [name, model, theme::short_dir(&session.cwd)]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !parts.is_empty() {
+        let used = Span::raw(theme::title_of(session)).width() + 2;
+        let rest = truncate(&parts.join(" · "), width.saturating_sub(used));
+        spans.push(Span::styled(format!("  {rest}"), theme::dim()));
+    }
+    spans
 }
 
 fn header_line(m: &Message) -> Line<'static> {
