@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned coding-agent CLIs (see /work/shared/PROVIDERS.md and tests/fixtures/cli/README.md)
+# Installs the pinned coding-agent CLIs (versions and offline flags: tests/fixtures/cli/README.md)
 # with npm into a cached prefix outside the repository, and prints that prefix's bin dir last on stdout.
 #
 #   tests/cli/install.sh            # install (or reuse) and print e.g. ~/.cache/agentmux/clis/<hash>/bin

@@ -136,3 +136,74 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// A daemon auto-started by a client run with almost no environment (cron, a script) still
+/// answers with the provider key its config file gives.
+#[tokio::test]
+async fn a_daemon_started_from_a_bare_environment_uses_the_keys_in_its_config() {
+    let fake = agentmux_tests::fake_openai::FakeOpenAi::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("config.toml"),
+        format!(
+            "[providers.openai]\nbase_url = {:?}\napi_key = \"from-config\"\nmodel = {:?}\n",
+            fake.base_url(),
+            agentmux_tests::fake_openai::MODEL
+        ),
+    )
+    .unwrap();
+    let data_s = data.to_str().unwrap();
+    let bare = |args: Vec<&str>| {
+        let mut cmd = Command::new(client_bin());
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    };
+    let o = bare(vec![
+        "--data-dir",
+        data_s,
+        "--json",
+        "session",
+        "new",
+        "--title",
+        "bare",
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let info = bare(vec!["--data-dir", data_s, "--json", "daemon", "status"])
+        .output()
+        .await
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let _guard = KillOnDrop(info["pid"].as_i64().unwrap_or(0) as i32);
+    let o = bare(vec![
+        "--data-dir",
+        data_s,
+        "send",
+        "bare",
+        "hello",
+        "--wait",
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "echo: hello\n");
+    assert_eq!(fake.requests()[0].authorization, "Bearer from-config");
+    let o = bare(vec!["--data-dir", data_s, "daemon", "stop"])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
