@@ -143,6 +143,11 @@ pub struct KeyMap {
     pub help: Binding,
     pub up: Binding,
     pub down: Binding,
+    pub first: Binding,
+    pub last: Binding,
+    pub filter: Binding,
+    pub top: Binding,
+    pub bottom: Binding,
     pub new_session: Binding,
     pub rename: Binding,
     pub delete: Binding,
@@ -177,6 +182,20 @@ impl Default for KeyMap {
             help: Binding::new(&[Key::ch('?')], "toggle this help"),
             up: Binding::new(&[Key::ch('k'), Key::plain(Up)], "previous session"),
             down: Binding::new(&[Key::ch('j'), Key::plain(Down)], "next session"),
+            first: Binding::new(&[Key::ch('g'), Key::plain(Home)], "first in the list"),
+            last: Binding::new(&[Key::ch('G'), Key::plain(End)], "last in the list"),
+            filter: Binding::new(
+                &[Key::ch('/')],
+                "filter the list (title, name, dir, provider, status)",
+            ),
+            top: Binding::new(
+                &[Key::with(Home, crossterm::event::KeyModifiers::CONTROL)],
+                "transcript: oldest loaded (again: older)",
+            ),
+            bottom: Binding::new(
+                &[Key::with(End, crossterm::event::KeyModifiers::CONTROL)],
+                "transcript: newest (follow)",
+            ),
             new_session: Binding::new(&[Key::ch('n')], "new session"),
             rename: Binding::new(&[Key::ch('r')], "rename session"),
             delete: Binding::new(&[Key::ch('d')], "delete session"),
@@ -231,8 +250,13 @@ impl KeyMap {
             (Scope::Global, &self.expand),
             (Scope::Global, &self.page_up),
             (Scope::Global, &self.page_down),
+            (Scope::Global, &self.top),
+            (Scope::Global, &self.bottom),
             (Scope::Sessions, &self.up),
             (Scope::Sessions, &self.down),
+            (Scope::Sessions, &self.first),
+            (Scope::Sessions, &self.last),
+            (Scope::Sessions, &self.filter),
             (Scope::Sessions, &self.compose),
             (Scope::Sessions, &self.new_session),
             (Scope::Sessions, &self.rename),
@@ -299,7 +323,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 20);
+        assert_eq!(km.entries().len(), 25);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

@@ -203,6 +203,10 @@ pub struct State {
     pub pending: usize,
     /// Last error or notice, shown in the status bar until the next key.
     pub notice: Option<String>,
+    /// The list shows only sessions and terminals matching this (`/`); empty: all.
+    pub filter: String,
+    /// The filter is being typed (its prompt shows even while empty).
+    pub filtering: bool,
     pub quit: bool,
 }
 
@@ -235,6 +239,8 @@ impl Default for State {
             quit_armed: false,
             pending: 0,
             notice: None,
+            filter: String::new(),
+            filtering: false,
             quit: false,
         }
     }
@@ -251,10 +257,40 @@ impl State {
         self.terminals.iter().find(|t| t.id == id)
     }
 
-    /// Ids in list order: sessions, then terminals.
+    /// Ids in list order: the sessions, then the terminals the filter lets through.
     pub fn item_ids(&self) -> impl Iterator<Item = &str> {
-        let s = self.sessions.iter().map(|s| s.id.as_str());
-        s.chain(self.terminals.iter().map(|t| t.id.as_str()))
+        let s = self.visible_sessions().map(|s| s.id.as_str());
+        s.chain(self.visible_terminals().map(|t| t.id.as_str()))
+    }
+
+    /// Sessions whose title, name, directory, provider, model or status contain every word
+    /// of the filter (case-insensitive).
+    pub fn visible_sessions(&self) -> impl Iterator<Item = &Session> {
+        let words = filter_words(&self.filter);
+        self.sessions.iter().filter(move |s| {
+            let hay = [
+                s.title.as_str(),
+                s.name.as_str(),
+                s.cwd.as_str(),
+                s.provider.as_str(),
+                s.model.as_str(),
+                s.display_status(),
+            ]
+            .join(" ")
+            .to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+    }
+
+    /// Terminals whose name, command or directory contain every word of the filter.
+    pub fn visible_terminals(&self) -> impl Iterator<Item = &Terminal> {
+        let words = filter_words(&self.filter);
+        self.terminals.iter().filter(move |t| {
+            let hay = [t.name.as_str(), t.command.as_str(), t.cwd.as_str()]
+                .join(" ")
+                .to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
     }
 
     pub fn transcript(&self) -> Option<&Transcript> {
@@ -343,6 +379,10 @@ impl State {
             self.scroll = 0;
         }
     }
+}
+
+fn filter_words(filter: &str) -> Vec<String> {
+    filter.split_whitespace().map(str::to_lowercase).collect()
 }
 
 #[cfg(test)]

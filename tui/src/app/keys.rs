@@ -71,6 +71,28 @@ impl App {
                 let page = usize::from(s.view_rows.saturating_sub(1).max(1));
                 s.scroll = s.scroll.saturating_sub(page);
             }
+            Intent::ScrollTop => match s.max_scroll {
+                Some(max) if max != usize::MAX && s.scroll >= max => self.load_older(out),
+                Some(max) if max != usize::MAX => s.scroll = max,
+                // The top of what is loaded is not measured yet: walk up a screenful at a time.
+                _ => {
+                    let page = usize::from(s.view_rows.saturating_sub(1).max(1));
+                    s.scroll = s.scroll.saturating_add(page * 50);
+                }
+            },
+            Intent::ScrollBottom => s.scroll = 0,
+            Intent::Filter { text, typing } => {
+                s.filter = text;
+                s.filtering = typing;
+                // The selection follows the filter: the first match when it was filtered out.
+                let visible = s
+                    .selected
+                    .as_deref()
+                    .is_some_and(|id| s.item_ids().any(|x| x == id));
+                if !visible {
+                    self.select(isize::MIN, out);
+                }
+            }
             Intent::OpenApprovals => self.open_approvals(out),
             Intent::Edit(k) => edit(&mut s.composer, k),
             Intent::Insert(text) => s.composer.insert_str(&text),
@@ -108,8 +130,13 @@ impl App {
             .selected
             .as_deref()
             .and_then(|sel| ids.iter().position(|id| *id == sel));
-        // Nothing selected yet: either direction lands on the first item.
-        let next = cur.map_or(0, |c| c.saturating_add_signed(delta).min(ids.len() - 1));
+        let next = match (delta, cur) {
+            (isize::MIN, _) => 0,
+            (isize::MAX, _) => ids.len() - 1,
+            // Nothing selected yet (or filtered out): either direction lands on the first item.
+            (_, None) => 0,
+            (d, Some(c)) => c.saturating_add_signed(d).min(ids.len() - 1),
+        };
         let id = ids[next].to_string();
         if s.selected.as_deref() != Some(&id) {
             s.scroll = 0;

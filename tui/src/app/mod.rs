@@ -3,6 +3,8 @@
 
 mod approvals;
 mod keys;
+#[cfg(test)]
+mod nav_tests;
 mod term_keys;
 #[cfg(test)]
 mod term_tests;

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod approval;
 pub mod composer;
+pub mod filter;
 pub mod help;
 pub mod layout;
 pub mod markdown;

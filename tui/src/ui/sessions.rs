@@ -2,6 +2,7 @@
 //! unread marker; provider and status, or the approvals waiting), then a "Terminals" group
 //! with two rows per terminal (name; running or exited with code).
 
+use super::filter::FilterView;
 use super::help::HelpView;
 use super::overlay::{ConfirmDeleteView, RenameView};
 use super::text::truncate;
@@ -34,11 +35,23 @@ impl View for SessionsPane {
         let intent = if km.quit.matches(&k) {
             Intent::Quit
         } else if km.help.matches(&k) {
-            Intent::Open(Box::new(HelpView))
+            Intent::Open(Box::new(HelpView::default()))
         } else if km.up.matches(&k) {
             Intent::Select(-1)
         } else if km.down.matches(&k) {
             Intent::Select(1)
+        } else if km.first.matches(&k) {
+            Intent::Select(isize::MIN)
+        } else if km.last.matches(&k) {
+            Intent::Select(isize::MAX)
+        } else if km.filter.matches(&k) {
+            return KeyOutcome::Consumed(vec![
+                Intent::Filter {
+                    text: state.filter.clone(),
+                    typing: true,
+                },
+                Intent::Open(Box::new(FilterView::new(&state.filter))),
+            ]);
         } else if km.new_session.matches(&k) {
             Intent::Call(Action::ListProviders)
         } else if km.approvals.matches(&k) {
@@ -92,12 +105,34 @@ fn render(state: &State, focused: bool, area: Rect, buf: &mut Buffer) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let rows = Rows::of(state);
+    // The filter (`/`) takes the top row while set or being typed.
+    let inner = if state.filter.is_empty() && !state.filtering {
+        inner
+    } else {
+        let text = format!("/{}", state.filter);
+        buf.set_line(
+            inner.x,
+            inner.y,
+            &Line::from(Span::styled(
+                truncate(&text, usize::from(inner.width)),
+                theme::attention(),
+            )),
+            inner.width,
+        );
+        Rect {
+            y: inner.y + 1,
+            height: inner.height - 1,
+            ..inner
+        }
+    };
+    let sessions: Vec<&Session> = state.visible_sessions().collect();
+    let terminals: Vec<&Terminal> = state.visible_terminals().collect();
+    let rows = Rows::of(sessions.len(), terminals.len());
     let height = usize::from(inner.height);
     let selected = state
         .selected
         .as_deref()
-        .and_then(|id| rows.row_of(state, id));
+        .and_then(|id| rows.row_of(&sessions, &terminals, id));
     // Keep the selection (both of its rows) on screen; the list is short enough to not need
     // smoother paging.
     let first = selected.map_or(0, |r| (r + 2).saturating_sub(height));
@@ -105,17 +140,19 @@ fn render(state: &State, focused: bool, area: Rect, buf: &mut Buffer) {
     for row in first..(first + height).min(rows.total) {
         let y = inner.y + u16::try_from(row - first).unwrap_or(0);
         let line = match rows.item_at(row) {
-            Item::Session(i, half) => state
-                .sessions
+            Item::Session(i, half) => sessions
                 .get(i)
                 .map(|s| session_line(state, s, half, focused, width)),
             Item::NoSessions => Some(Line::from(Span::styled(
-                " (none)",
+                if state.filter.is_empty() {
+                    " (none)"
+                } else {
+                    " (no match)"
+                },
                 Style::default().fg(ratatui::style::Color::DarkGray),
             ))),
             Item::TermHeader => Some(Line::from(Span::styled("Terminals", theme::dim()))),
-            Item::Terminal(i, half) => state
-                .terminals
+            Item::Terminal(i, half) => terminals
                 .get(i)
                 .map(|t| terminal_line(state, t, half, focused, width)),
         };
@@ -142,13 +179,9 @@ enum Item {
 }
 
 impl Rows {
-    fn of(state: &State) -> Rows {
-        let session_rows = (state.sessions.len() * 2).max(1);
-        let term_rows = if state.terminals.is_empty() {
-            0
-        } else {
-            1 + state.terminals.len() * 2
-        };
+    fn of(sessions: usize, terminals: usize) -> Rows {
+        let session_rows = (sessions * 2).max(1);
+        let term_rows = if terminals == 0 { 0 } else { 1 + terminals * 2 };
         Rows {
             session_rows,
             total: session_rows + term_rows,
@@ -170,11 +203,11 @@ impl Rows {
     }
 
     /// The first row of the item with this id.
-    fn row_of(&self, state: &State, id: &str) -> Option<usize> {
-        if let Some(i) = state.sessions.iter().position(|s| s.id == id) {
+    fn row_of(&self, sessions: &[&Session], terminals: &[&Terminal], id: &str) -> Option<usize> {
+        if let Some(i) = sessions.iter().position(|s| s.id == id) {
             return Some(i * 2);
         }
-        let i = state.terminals.iter().position(|t| t.id == id)?;
+        let i = terminals.iter().position(|t| t.id == id)?;
         Some(self.session_rows + 1 + i * 2)
     }
 }

@@ -187,7 +187,7 @@ fn hints_follow_the_top_view() {
     let bar = screen.lines().last().unwrap_or("");
     assert!(bar.contains("x probe things"), "{bar}");
     // A modal without bar hints (it lists its keys itself) leaves the bar to the one below.
-    app.views.push(Box::new(HelpView));
+    app.views.push(Box::new(HelpView::default()));
     assert_eq!(hints(&app), ["probe things"]);
     app.views.pop();
     app.views.pop();

@@ -47,14 +47,14 @@ fn composer_focused_multiline_80x24() {
 #[test]
 fn help_overlay_80x24() {
     let mut app = ts::app();
-    app.views.push(Box::new(HelpView));
+    app.views.push(Box::new(HelpView::default()));
     assert_snapshot!(render(&app, 80, 24));
 }
 
 #[test]
 fn help_overlay_40x20() {
     let mut app = ts::app();
-    app.views.push(Box::new(HelpView));
+    app.views.push(Box::new(HelpView::default()));
     assert_snapshot!(render(&app, 40, 20));
 }
 
@@ -248,4 +248,35 @@ fn new_session_picker_80x24() {
         policy: 1,
     }));
     assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn help_scrolls_on_a_short_terminal() {
+    let mut app = ts::app();
+    app.views.push(Box::new(HelpView { scroll: 100 }));
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("Ctrl-b"),
+        "the last binding is reachable: {screen}"
+    );
+    assert!(screen.contains("k/↑/PgUp: back"), "{screen}");
+}
+
+#[test]
+fn filtered_list_80x24() {
+    let mut app = ts::app();
+    app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('/'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    for c in "flaky".chars() {
+        app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        )));
+    }
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("/flaky"), "{screen}");
+    assert!(!screen.contains("refactor the parser  "), "{screen}");
+    assert_snapshot!(screen);
 }

@@ -122,6 +122,10 @@ impl View for TranscriptPane {
             KeyOutcome::intent(Intent::PageUp)
         } else if cx.km.page_down.matches(&k) {
             KeyOutcome::intent(Intent::PageDown)
+        } else if cx.km.top.matches(&k) {
+            KeyOutcome::intent(Intent::ScrollTop)
+        } else if cx.km.bottom.matches(&k) {
+            KeyOutcome::intent(Intent::ScrollBottom)
         } else {
             KeyOutcome::Pass
         }
@@ -197,6 +201,28 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
         usize::MAX
     };
     let scroll = state.scroll.min(measure.max_scroll);
+    if scroll > 0 {
+        // Where the view is: lines above the newest, and how far up when the top is known.
+        let at = if reached_top && scroll >= measure.max_scroll {
+            format!(" ↑{scroll} lines, top ")
+        } else if reached_top && measure.max_scroll > 0 {
+            format!(
+                " ↑{scroll} lines, {}% ",
+                100 - scroll * 100 / measure.max_scroll
+            )
+        } else {
+            format!(" ↑{scroll} lines ")
+        };
+        let w = u16::try_from(Span::raw(&at).width()).unwrap_or(0);
+        if w < header.width {
+            let r = Rect {
+                x: header.x + header.width - w,
+                width: w,
+                ..header
+            };
+            Span::styled(at, theme::attention()).render(r, buf);
+        }
+    }
     let end = total_with_marker.saturating_sub(scroll);
     let start = end.saturating_sub(rows);
 

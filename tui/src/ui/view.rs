@@ -41,8 +41,16 @@ pub enum Intent {
     /// Shows or hides tool output and full diffs.
     ToggleExpand,
     Focus(Focus),
-    /// Moves the list selection by this many items.
+    /// Moves the list selection by this many items (`isize::MIN`/`MAX`: first/last).
     Select(isize),
+    /// Sets the list filter; `typing` while its prompt is open.
+    Filter {
+        text: String,
+        typing: bool,
+    },
+    /// The transcript's oldest loaded line (again: older pages) or its newest.
+    ScrollTop,
+    ScrollBottom,
     PageUp,
     PageDown,
     /// The selected session's oldest pending approval, else any.

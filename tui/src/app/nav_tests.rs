@@ -1,0 +1,85 @@
+//! Moving around at scale: the list filter, first/last, the transcript's top and bottom.
+
+use super::*;
+use crate::test_support as ts;
+use crossterm::event::{KeyCode, KeyModifiers};
+use pretty_assertions::assert_eq;
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
+    app.update(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn visible(app: &App) -> Vec<String> {
+    app.state.item_ids().map(str::to_string).collect()
+}
+
+#[test]
+fn the_filter_narrows_the_list_as_you_type_and_esc_clears_it() {
+    let mut app = ts::app();
+    assert_eq!(visible(&app), ["s1", "s2", "s3"]);
+    key(&mut app, KeyCode::Char('/'));
+    assert!(app.state.filtering);
+    typed(&mut app, "FLAKY");
+    assert_eq!(visible(&app), ["s2"], "case-insensitive, over titles");
+    assert_eq!(
+        app.state.selected.as_deref(),
+        Some("s2"),
+        "the selection follows"
+    );
+    // Every word must match, in any field: the provider and the status count too.
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "openai busy");
+    assert_eq!(visible(&app), ["s1"]);
+    typed(&mut app, " nothing-like-this");
+    assert!(visible(&app).is_empty());
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        (app.state.filter.as_str(), app.state.filtering),
+        ("", false)
+    );
+    assert_eq!(visible(&app), ["s1", "s2", "s3"]);
+
+    // Enter keeps it; the list keys then move within what matches.
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "e");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.state.filter, "e");
+    assert!(!app.state.filtering);
+    assert!(
+        app.views
+            .top_as::<crate::ui::filter::FilterView>()
+            .is_none()
+    );
+}
+
+#[test]
+fn first_and_last_and_the_transcript_ends() {
+    let mut app = ts::app();
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.state.selected.as_deref(), Some("s3"));
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.state.selected.as_deref(), Some("s1"));
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.state.selected.as_deref(), Some("s3"));
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.state.selected.as_deref(), Some("s1"));
+
+    app.update(AppEvent::Drawn {
+        view_rows: 10,
+        max_scroll: 30,
+        term_size: (24, 80),
+    });
+    let ctrl = |code| AppEvent::Key(KeyEvent::new(code, KeyModifiers::CONTROL));
+    app.update(ctrl(KeyCode::Home));
+    assert_eq!(app.state.scroll, 30, "to the oldest loaded line");
+    app.update(ctrl(KeyCode::End));
+    assert_eq!(app.state.scroll, 0, "back to following the newest");
+}
