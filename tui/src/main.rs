@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod exit;
 mod keymap;
+mod notify;
 mod output;
 mod state;
 mod term_view;

@@ -207,6 +207,8 @@ pub struct State {
     pub filter: String,
     /// The filter is being typed (its prompt shows even while empty).
     pub filtering: bool,
+    /// Things to tell the person about (bell or desktop notification), taken by the loop.
+    pub alerts: Vec<String>,
     pub quit: bool,
 }
 
@@ -241,6 +243,7 @@ impl Default for State {
             notice: None,
             filter: String::new(),
             filtering: false,
+            alerts: Vec::new(),
             quit: false,
         }
     }
@@ -291,6 +294,15 @@ impl State {
                 .to_lowercase();
             words.iter().all(|w| hay.contains(w.as_str()))
         })
+    }
+
+    /// What a person calls a session: its title, else its name, else its id.
+    pub fn called(&self, id: &str) -> String {
+        match self.sessions.iter().find(|s| s.id == id) {
+            Some(s) if !s.title.is_empty() => s.title.clone(),
+            Some(s) if !s.name.is_empty() => s.name.clone(),
+            _ => id.to_string(),
+        }
     }
 
     pub fn transcript(&self) -> Option<&Transcript> {

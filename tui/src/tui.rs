@@ -93,10 +93,22 @@ pub async fn run(target: Target) -> agentmux_shared::Result<()> {
     result
 }
 
+/// Rings or notifies; a terminal that went away is the loop's to notice, not this.
+fn alert(notify: crate::notify::Notify, text: &str) {
+    use std::io::Write;
+    let bytes = notify.bytes(text);
+    if bytes.is_empty() {
+        return;
+    }
+    let mut out = stdout();
+    let _ = out.write_all(&bytes).and_then(|()| out.flush());
+}
+
 async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     spawn_input(tx.clone());
     let mut app = App::with_prefix(crate::attach::prefix_from_env()?);
+    let notify = crate::notify::Notify::from_env();
     let mut worker = Worker::new(tx, target);
     for a in app.start() {
         worker.run(a);
@@ -137,6 +149,9 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
                 worker.run(a);
             }
             next = rx.try_recv().ok();
+        }
+        for text in std::mem::take(&mut app.state.alerts) {
+            alert(notify, &text);
         }
         dirty = true;
         if app.state.quit {

@@ -5,6 +5,8 @@ mod approvals;
 mod keys;
 #[cfg(test)]
 mod nav_tests;
+#[cfg(test)]
+mod notify_tests;
 mod term_keys;
 #[cfg(test)]
 mod term_tests;
@@ -318,6 +320,16 @@ impl App {
                 assistant_message_id: id,
                 ..
             }) => {
+                if let EventPayload::TurnFinished(f) = &e.payload
+                    && s.selected.as_deref() != Some(e.session_id.as_str())
+                {
+                    let title = s.called(&e.session_id);
+                    s.alerts.push(match f.status {
+                        MessageStatus::Complete => format!("agentmux: {title}: done"),
+                        MessageStatus::Failed => format!("agentmux: {title}: failed: {}", f.error),
+                        other => format!("agentmux: {title}: {}", other.as_str()),
+                    });
+                }
                 if let Some(m) = s
                     .transcripts
                     .get_mut(&e.session_id)
@@ -346,6 +358,11 @@ impl App {
             }
             EventPayload::ApprovalRequested { approval } => {
                 if approval.status == ApprovalStatus::Pending {
+                    if s.selected.as_deref() != Some(approval.session_id.as_str()) {
+                        let title = s.called(&approval.session_id);
+                        s.alerts
+                            .push(format!("agentmux: {title} asks: {}", approval.summary));
+                    }
                     s.approvals.insert(approval.id.clone(), approval.clone());
                     self.offer_approval(&approval.id);
                 }
