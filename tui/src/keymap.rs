@@ -156,6 +156,8 @@ pub struct KeyMap {
     pub compose: Binding,
     pub send: Binding,
     pub newline: Binding,
+    pub recall_older: Binding,
+    pub recall_newer: Binding,
     pub leave_composer: Binding,
     pub approvals: Binding,
     pub allow_once: Binding,
@@ -211,7 +213,15 @@ impl Default for KeyMap {
                 ],
                 "new line",
             ),
-            leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list"),
+            recall_older: Binding::new(
+                &[Key::plain(Up)],
+                "on the first line: an older sent message",
+            ),
+            recall_newer: Binding::new(
+                &[Key::plain(Down)],
+                "on the last line: a newer one, then the draft",
+            ),
+            leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list (the draft stays)"),
             approvals: Binding::new(&[Key::ch('a')], "review pending approvals"),
             allow_once: Binding::new(&[Key::ch('y')], "allow once"),
             allow_always: Binding::new(&[Key::ch('A')], "allow always"),
@@ -268,6 +278,8 @@ impl KeyMap {
             (Scope::Sessions, &self.quit),
             (Scope::Composer, &self.send),
             (Scope::Composer, &self.newline),
+            (Scope::Composer, &self.recall_older),
+            (Scope::Composer, &self.recall_newer),
             (Scope::Composer, &self.leave_composer),
             (Scope::Terminal, &self.term_prefix),
         ]
@@ -323,7 +335,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 25);
+        assert_eq!(km.entries().len(), 27);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

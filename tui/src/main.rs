@@ -6,6 +6,7 @@ mod attach;
 mod cli;
 mod client;
 mod commands;
+mod drafts;
 mod exit;
 mod keymap;
 mod notify;

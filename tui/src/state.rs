@@ -188,7 +188,18 @@ pub struct State {
     pub approvals: BTreeMap<String, Approval>,
     pub transcripts: HashMap<String, Transcript>,
     pub focus: Focus,
+    /// The draft of the session `composer_owner` names (the selected one, once synced).
     pub composer: Input,
+    pub composer_owner: Option<String>,
+    /// Drafts of the other sessions, by id.
+    pub drafts: HashMap<String, Input>,
+    /// Sent messages, oldest first (Up/Down in the composer recall them).
+    pub history: Vec<String>,
+    /// Where Up/Down recall is in `history`, and the draft it started from.
+    pub history_pos: Option<usize>,
+    pub history_scratch: String,
+    /// Drafts or history changed since they were last saved.
+    pub drafts_dirty: bool,
     /// Transcript lines scrolled up from the bottom; 0 follows new output.
     pub scroll: usize,
     /// Largest useful `scroll`, as measured by the last draw.
@@ -234,6 +245,12 @@ impl Default for State {
             transcripts: HashMap::new(),
             focus: Focus::Sessions,
             composer: Input::default(),
+            composer_owner: None,
+            drafts: HashMap::new(),
+            history: Vec::new(),
+            history_pos: None,
+            history_scratch: String::new(),
+            drafts_dirty: false,
             scroll: 0,
             max_scroll: None,
             view_rows: 10,
@@ -294,6 +311,62 @@ impl State {
                 .to_lowercase();
             words.iter().all(|w| hay.contains(w.as_str()))
         })
+    }
+
+    /// Keeps one draft per session: when the selection has moved, the composer's text goes
+    /// to the session it was written for and the newly selected one's comes back.
+    pub(crate) fn sync_draft(&mut self) {
+        if self.composer_owner == self.selected {
+            return;
+        }
+        let text = std::mem::take(&mut self.composer);
+        if let Some(owner) = self.composer_owner.take()
+            && !text.text.is_empty()
+        {
+            self.drafts.insert(owner, text);
+            self.drafts_dirty = true;
+        }
+        if let Some(id) = &self.selected {
+            self.composer = self.drafts.remove(id).unwrap_or_default();
+        }
+        self.composer_owner = self.selected.clone();
+        self.history_pos = None;
+    }
+
+    /// Recalls an older (`-1`) or newer (`1`) sent message into the composer; past the
+    /// newest, the draft recall started from comes back.
+    pub(crate) fn recall(&mut self, delta: isize) {
+        if self.history.is_empty() {
+            return;
+        }
+        let last = self.history.len();
+        let pos = match (self.history_pos, delta < 0) {
+            (None, true) => {
+                self.history_scratch = self.composer.text.clone();
+                last - 1
+            }
+            (None, false) => return,
+            (Some(p), true) => p.saturating_sub(1),
+            (Some(p), false) if p + 1 >= last => {
+                self.history_pos = None;
+                self.composer = Input::with_text(&std::mem::take(&mut self.history_scratch));
+                return;
+            }
+            (Some(p), false) => p + 1,
+        };
+        self.history_pos = Some(pos);
+        self.composer = Input::with_text(&self.history[pos]);
+    }
+
+    /// Remembers a sent message for recall.
+    pub(crate) fn remember(&mut self, text: &str) {
+        if self.history.last().map(String::as_str) != Some(text) {
+            self.history.push(text.to_string());
+        }
+        let over = self.history.len().saturating_sub(crate::drafts::HISTORY);
+        self.history.drain(..over);
+        self.history_pos = None;
+        self.drafts_dirty = true;
     }
 
     /// What a person calls a session: its title, else its name, else its id.

@@ -109,7 +109,52 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
     spawn_input(tx.clone());
     let mut app = App::with_prefix(crate::attach::prefix_from_env()?);
     let notify = crate::notify::Notify::from_env();
+    let drafts_file = target
+        .paths()
+        .ok()
+        .map(|p| crate::drafts::path(&p.data_dir));
+    if let Some(f) = &drafts_file {
+        crate::drafts::restore(&mut app.state, crate::drafts::load(f));
+    }
     let mut worker = Worker::new(tx, target);
+    let mut last_save = Instant::now();
+    let result = run_loop(term, &mut app, &mut rx, &mut worker, notify, |app| {
+        save_drafts(app, drafts_file.as_deref(), &mut last_save, false)
+    })
+    .await;
+    // Whatever is typed when the TUI ends is kept, written before the process goes.
+    save_drafts(&mut app, drafts_file.as_deref(), &mut last_save, true);
+    result
+}
+
+/// Writes drafts and history when they changed (at most once a second, in the background),
+/// or now and in the foreground at exit.
+fn save_drafts(app: &mut App, file: Option<&std::path::Path>, last: &mut Instant, now: bool) {
+    let Some(file) = file else { return };
+    if !app.state.drafts_dirty || (!now && last.elapsed() < Duration::from_secs(1)) {
+        return;
+    }
+    app.state.drafts_dirty = false;
+    *last = Instant::now();
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) + 1;
+    let saved = crate::drafts::snapshot(&app.state);
+    let file = file.to_path_buf();
+    if now {
+        let _ = crate::drafts::write_in_order(&file, &saved, seq);
+    } else {
+        tokio::task::spawn_blocking(move || crate::drafts::write_in_order(&file, &saved, seq));
+    }
+}
+
+async fn run_loop(
+    term: &mut Term,
+    app: &mut App,
+    rx: &mut mpsc::UnboundedReceiver<AppEvent>,
+    worker: &mut Worker,
+    notify: crate::notify::Notify,
+    mut every_wake: impl FnMut(&mut App),
+) -> agentmux_shared::Result<()> {
     for a in app.start() {
         worker.run(a);
     }
@@ -133,10 +178,17 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
                 }
             }
         }
+        every_wake(app);
         let ev = if dirty {
             match tokio::time::timeout(FRAME.saturating_sub(last_draw.elapsed()), rx.recv()).await {
                 Ok(ev) => ev,
                 Err(_) => continue, // frame due
+            }
+        } else if app.state.drafts_dirty {
+            // A draft waits to be saved: wake for it even if nothing else happens.
+            match tokio::time::timeout(Duration::from_millis(1100), rx.recv()).await {
+                Ok(ev) => ev,
+                Err(_) => continue,
             }
         } else {
             rx.recv().await

@@ -94,8 +94,15 @@ impl App {
                 }
             }
             Intent::OpenApprovals => self.open_approvals(out),
-            Intent::Edit(k) => edit(&mut s.composer, k),
-            Intent::Insert(text) => s.composer.insert_str(&text),
+            Intent::Edit(k) => {
+                edit(&mut s.composer, k);
+                s.drafts_dirty = true;
+            }
+            Intent::Insert(text) => {
+                s.composer.insert_str(&text);
+                s.drafts_dirty = true;
+            }
+            Intent::Recall(delta) => s.recall(delta),
             Intent::Send => self.send(out),
             Intent::TermKey(k) => self.on_term_key(k, out),
             Intent::TermPaste(text) => self.on_term_paste(&text, out),
@@ -112,6 +119,7 @@ impl App {
             return;
         };
         let content = s.composer.take();
+        s.remember(&content);
         s.scroll = 0;
         out.push(Action::Send {
             session_id: id,

@@ -2,6 +2,8 @@
 //! with `Action`s (daemon calls) that the worker runs, whose results come back as events.
 
 mod approvals;
+#[cfg(test)]
+mod draft_tests;
 mod keys;
 #[cfg(test)]
 mod nav_tests;
@@ -191,6 +193,7 @@ impl App {
             }
         }
         self.sync_term(&mut out);
+        self.state.sync_draft();
         self.state.pending += out.iter().filter(|a| a.is_call()).count();
         out
     }

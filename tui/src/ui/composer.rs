@@ -42,6 +42,10 @@ impl View for ComposerPane {
             Intent::Insert("\n".into())
         } else if km.send.matches(&k) {
             Intent::Send
+        } else if km.recall_older.matches(&k) && on_first_line(&cx.state.composer) {
+            Intent::Recall(-1)
+        } else if km.recall_newer.matches(&k) && on_last_line(&cx.state.composer) {
+            Intent::Recall(1)
         } else {
             Intent::Edit(k)
         })
@@ -88,6 +92,14 @@ fn render(state: &State, focused: bool, area: Rect, frame: &mut Frame) {
             y: inner.y + u16::try_from(row).unwrap_or(0),
         });
     }
+}
+
+fn on_first_line(input: &Input) -> bool {
+    !input.text[..input.cursor].contains('\n')
+}
+
+fn on_last_line(input: &Input) -> bool {
+    !input.text[input.cursor..].contains('\n')
 }
 
 struct Visible {

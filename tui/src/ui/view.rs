@@ -59,6 +59,8 @@ pub enum Intent {
     Edit(KeyEvent),
     /// Text typed or pasted into the composer.
     Insert(String),
+    /// An older (`-1`) or newer (`1`) sent message into the composer.
+    Recall(isize),
     /// Sends the composer's text to the selected session.
     Send,
     /// A key for the terminal pane's program (through its prefix machine).
