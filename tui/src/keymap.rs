@@ -75,11 +75,12 @@ impl Key {
     }
 }
 
-/// One action's keys and what the help says about it.
+/// One action's keys, what the help says about it and its word in the hint line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub keys: Vec<Key>,
     pub help: &'static str,
+    pub short: &'static str,
 }
 
 impl Binding {
@@ -87,7 +88,14 @@ impl Binding {
         Binding {
             keys: keys.to_vec(),
             help,
+            short: help,
         }
+    }
+
+    /// The word the hint line uses (the help text is for `?`).
+    fn short(mut self, short: &'static str) -> Binding {
+        self.short = short;
+        self
     }
 
     pub fn matches(&self, ev: &KeyEvent) -> bool {
@@ -181,7 +189,7 @@ impl Default for KeyMap {
             page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
             page_down: Binding::new(&[Key::plain(PageDown)], "scroll transcript down"),
             quit: Binding::new(&[Key::ch('q')], "quit"),
-            help: Binding::new(&[Key::ch('?')], "toggle this help"),
+            help: Binding::new(&[Key::ch('?')], "toggle this help").short("keys"),
             up: Binding::new(&[Key::ch('k'), Key::plain(Up)], "previous session"),
             down: Binding::new(&[Key::ch('j'), Key::plain(Down)], "next session"),
             first: Binding::new(&[Key::ch('g'), Key::plain(Home)], "first in the list"),
@@ -189,7 +197,8 @@ impl Default for KeyMap {
             filter: Binding::new(
                 &[Key::ch('/')],
                 "filter the list (title, name, dir, provider, status)",
-            ),
+            )
+            .short("filter"),
             top: Binding::new(
                 &[Key::with(Home, crossterm::event::KeyModifiers::CONTROL)],
                 "transcript: oldest loaded (again: older)",
@@ -198,13 +207,14 @@ impl Default for KeyMap {
                 &[Key::with(End, crossterm::event::KeyModifiers::CONTROL)],
                 "transcript: newest (follow)",
             ),
-            new_session: Binding::new(&[Key::ch('n')], "new session"),
-            rename: Binding::new(&[Key::ch('r')], "rename session"),
-            delete: Binding::new(&[Key::ch('d')], "delete session"),
-            cancel: Binding::new(&[Key::ch('c')], "cancel the running turn"),
+            new_session: Binding::new(&[Key::ch('n')], "new session").short("new"),
+            rename: Binding::new(&[Key::ch('r')], "rename session").short("rename"),
+            delete: Binding::new(&[Key::ch('d')], "delete session").short("delete"),
+            cancel: Binding::new(&[Key::ch('c')], "cancel the running turn").short("cancel"),
             cancel_hard: Binding::new(&[Key::ch('C')], "cancel turn and drop queue"),
             // On a terminal the same keys focus its pane (the pane's header says so).
-            compose: Binding::new(&[Key::plain(Enter), Key::ch('i')], "write a message"),
+            compose: Binding::new(&[Key::plain(Enter), Key::ch('i')], "write a message")
+                .short("write"),
             send: Binding::new(&[Key::plain(Enter)], "send"),
             newline: Binding::new(
                 &[
@@ -221,7 +231,8 @@ impl Default for KeyMap {
                 &[Key::plain(Down)],
                 "on the last line: a newer one, then the draft",
             ),
-            leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list (the draft stays)"),
+            leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list (the draft stays)")
+                .short("list"),
             approvals: Binding::new(&[Key::ch('a')], "review pending approvals"),
             allow_once: Binding::new(&[Key::ch('y')], "allow once"),
             allow_always: Binding::new(&[Key::ch('A')], "allow always"),
@@ -288,16 +299,23 @@ impl KeyMap {
     /// The short hint line for the focused pane.
     pub fn hints(&self, scope: Scope) -> Vec<Hint> {
         let short: &[&Binding] = match scope {
+            // By priority: the line keeps as many as fit whole, `?` lists the rest.
             Scope::Sessions => &[
                 &self.new_session,
                 &self.compose,
+                &self.help,
+                &self.filter,
+                &self.cancel,
                 &self.rename,
                 &self.delete,
-                &self.cancel,
-                &self.help,
                 &self.quit,
             ],
-            Scope::Composer => &[&self.send, &self.newline, &self.leave_composer],
+            Scope::Composer => &[
+                &self.send,
+                &self.newline,
+                &self.leave_composer,
+                &self.recall_older,
+            ],
             Scope::Terminal => &[&self.term_prefix],
             Scope::Approval => &[
                 &self.allow_once,
@@ -310,8 +328,8 @@ impl KeyMap {
         short
             .iter()
             .map(|b| Hint {
-                key: b.label(),
-                help: b.help,
+                key: b.keys.first().map(Key::label).unwrap_or_default(),
+                help: b.short,
             })
             .collect()
     }

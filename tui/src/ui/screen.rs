@@ -60,7 +60,7 @@ impl Screen {
         self.sessions.render(cx, list, frame);
         let mut measure = self
             .transcript
-            .draw(state, transcript_area, frame.buffer_mut());
+            .draw(state, cx.km, transcript_area, frame.buffer_mut());
         measure.term_size = term_size;
         self.composer.render(cx, composer_area, frame);
         measure

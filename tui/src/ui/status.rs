@@ -51,15 +51,15 @@ pub fn render(state: &State, km: &KeyMap, hints: &[Hint], area: Rect, buf: &mut 
     } else if let Conn::Connecting { error: Some(e), .. } = &state.conn {
         vec![Span::styled(e.clone(), theme::dim())]
     } else {
-        let mut spans = Vec::new();
-        for h in hints {
-            spans.push(Span::styled(h.key.clone(), theme::bold()));
-            spans.push(Span::styled(format!(" {}  ", h.help), theme::dim()));
-        }
-        spans
+        Vec::new()
     };
     let left = Line::from(left);
     let used = u16::try_from(left.width()).unwrap_or(area.width);
+    let right = if right.is_empty() {
+        fitting_hints(hints, usize::from(area.width.saturating_sub(used + 3)))
+    } else {
+        right
+    };
     left.render(area, buf);
     // The right part gets what is left, clipped at the edge rather than wrapped.
     let gap = 3;
@@ -71,4 +71,24 @@ pub fn render(state: &State, km: &KeyMap, hints: &[Hint], area: Rect, buf: &mut 
         };
         buf.set_line(rest.x, rest.y, &Line::from(right), rest.width);
     }
+}
+
+/// As many hints as fit whole, in priority order: a cut-off hint helps nobody.
+fn fitting_hints(hints: &[Hint], width: usize) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for h in hints {
+        let w = Span::raw(&h.key).width() + 1 + Span::raw(h.help).width();
+        let gap = if spans.is_empty() { 0 } else { 2 };
+        if used + gap + w > width {
+            continue;
+        }
+        if gap > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(h.key.clone(), theme::bold()));
+        spans.push(Span::styled(format!(" {}", h.help), theme::dim()));
+        used += gap + w;
+    }
+    spans
 }

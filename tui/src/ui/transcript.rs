@@ -5,6 +5,7 @@
 use super::text::{truncate, wrap};
 use super::theme::{self, INDENT};
 use super::view::{Ctx, Intent, KeyOutcome, View};
+use crate::keymap::KeyMap;
 use crate::state::State;
 use agentmux_shared::types::{Message, MessageStatus, Role, Session};
 use crossterm::event::KeyEvent;
@@ -101,8 +102,8 @@ pub struct TranscriptPane {
 }
 
 impl TranscriptPane {
-    pub fn draw(&self, state: &State, area: Rect, buf: &mut Buffer) -> Measure {
-        render(state, area, buf, &mut self.cache.borrow_mut())
+    pub fn draw(&self, state: &State, km: &KeyMap, area: Rect, buf: &mut Buffer) -> Measure {
+        render(state, km, area, buf, &mut self.cache.borrow_mut())
     }
 
     /// Messages wrapped since creation.
@@ -114,7 +115,7 @@ impl TranscriptPane {
 
 impl View for TranscriptPane {
     fn render(&self, cx: &Ctx, area: Rect, frame: &mut Frame) {
-        self.draw(cx.state, area, frame.buffer_mut());
+        self.draw(cx.state, cx.km, area, frame.buffer_mut());
     }
 
     fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> KeyOutcome {
@@ -132,7 +133,13 @@ impl View for TranscriptPane {
     }
 }
 
-fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCache) -> Measure {
+fn render(
+    state: &State,
+    km: &KeyMap,
+    area: Rect,
+    buf: &mut Buffer,
+    cache: &mut TranscriptCache,
+) -> Measure {
     let mut measure = Measure {
         rows: area.height,
         max_scroll: 0,
@@ -159,6 +166,47 @@ fn render(state: &State, area: Rect, buf: &mut Buffer, cache: &mut TranscriptCac
     measure.rows = body.height;
     Line::from(header_spans(session, usize::from(header.width))).render(header, buf);
 
+    // What waits for a decision shows under the transcript; `a` opens it (a modal that
+    // appeared while moving through the list would take the next key).
+    let body = match state.next_approval().filter(|a| a.session_id == session.id) {
+        Some(a) if body.height > 4 => {
+            let n = state.approvals_of(&session.id);
+            let more = if n > 1 {
+                format!(" (+{} more)", n - 1)
+            } else {
+                String::new()
+            };
+            let w = usize::from(body.width);
+            let first = truncate(
+                &format!("{} needs approval: {}{more}", theme::APPROVAL, a.summary),
+                w,
+            );
+            let y = body.y + body.height - 2;
+            Line::from(Span::styled(first, theme::attention())).render(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                buf,
+            );
+            let how = format!("{}: review and decide", km.approvals.label());
+            Line::from(Span::styled(truncate(&how, w), theme::dim())).render(
+                Rect {
+                    y: y + 1,
+                    height: 1,
+                    ..body
+                },
+                buf,
+            );
+            Rect {
+                height: body.height - 2,
+                ..body
+            }
+        }
+        _ => body,
+    };
+    measure.rows = body.height;
     let Some(t) = state.transcript() else {
         return measure;
     };
