@@ -144,6 +144,7 @@ impl Scope {
 pub struct KeyMap {
     pub quit_anywhere: Binding,
     pub switch_focus: Binding,
+    pub palette: Binding,
     pub expand: Binding,
     pub page_up: Binding,
     pub page_down: Binding,
@@ -184,6 +185,11 @@ impl Default for KeyMap {
                 &[Key::ctrl('c')],
                 "clear the draft; with none, press twice to quit",
             ),
+            palette: Binding::new(
+                &[Key::ctrl('p'), Key::ch(':')],
+                "every action by name (: in the list)",
+            )
+            .short("actions"),
             expand: Binding::new(&[Key::ctrl('o')], "show/hide tool output and full diffs"),
             switch_focus: Binding::new(&[Key::plain(Tab)], "switch focus list / composer"),
             page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
@@ -268,6 +274,7 @@ impl KeyMap {
         vec![
             (Scope::Global, &self.quit_anywhere),
             (Scope::Global, &self.switch_focus),
+            (Scope::Global, &self.palette),
             (Scope::Global, &self.expand),
             (Scope::Global, &self.page_up),
             (Scope::Global, &self.page_down),
@@ -304,6 +311,7 @@ impl KeyMap {
                 &self.new_session,
                 &self.compose,
                 &self.help,
+                &self.palette,
                 &self.filter,
                 &self.cancel,
                 &self.rename,
@@ -353,7 +361,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 27);
+        assert_eq!(km.entries().len(), 28);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

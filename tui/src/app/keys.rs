@@ -37,6 +37,7 @@ impl App {
             Intent::Call(a) => out.push(a),
             Intent::Open(v) => self.views.push(v),
             Intent::Quit => s.quit = true,
+            Intent::Press(k) => self.on_key(k, out),
             Intent::Interrupt => {
                 if !s.composer.text.is_empty() {
                     s.composer.take();

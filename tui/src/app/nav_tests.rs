@@ -83,3 +83,44 @@ fn first_and_last_and_the_transcript_ends() {
     app.update(ctrl(KeyCode::End));
     assert_eq!(app.state.scroll, 0, "back to following the newest");
 }
+
+#[test]
+fn the_palette_runs_any_action_by_name() {
+    let mut app = ts::app();
+    let ctrl_p = AppEvent::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL));
+    app.update(ctrl_p.clone());
+    assert!(
+        app.views
+            .top_as::<crate::ui::palette::PaletteView>()
+            .is_some()
+    );
+    typed(&mut app, "new session");
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Action::ListProviders]);
+    assert!(
+        app.views
+            .top_as::<crate::ui::palette::PaletteView>()
+            .is_none()
+    );
+
+    // From the composer, a list action moves the focus there first.
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.state.focus, Focus::Composer);
+    typed(&mut app, "a:b");
+    assert_eq!(
+        app.state.composer.text, "a:b",
+        "`:` is text in the composer"
+    );
+    app.update(ctrl_p);
+    typed(&mut app, "rename");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.state.focus, Focus::Sessions);
+    assert!(
+        app.views
+            .top_as::<crate::ui::overlay::RenameView>()
+            .is_some()
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "no such action at all");
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![], "nothing to run");
+}

@@ -9,6 +9,7 @@ pub mod help;
 pub mod layout;
 pub mod markdown;
 pub mod overlay;
+pub mod palette;
 pub mod screen;
 pub mod sessions;
 pub mod stack;

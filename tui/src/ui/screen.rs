@@ -3,13 +3,14 @@
 //! to the focused one.
 
 use super::composer::{self, ComposerPane};
+use super::palette::PaletteView;
 use super::sessions::SessionsPane;
 use super::terminal::{self, TerminalPane};
 use super::transcript::{Measure, TranscriptPane};
 use super::view::{Ctx, Intent, KeyOutcome, View};
 use crate::keymap::Hint;
 use crate::state::Focus;
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
@@ -91,6 +92,12 @@ impl View for Screen {
         }
         if km.expand.matches(&k) {
             return KeyOutcome::intent(Intent::ToggleExpand);
+        }
+        // Ctrl-P anywhere; `:` only where it is not text (the list).
+        if km.palette.matches(&k)
+            && (k.code != KeyCode::Char(':') || state.focus == Focus::Sessions)
+        {
+            return KeyOutcome::intent(Intent::Open(Box::<PaletteView>::default()));
         }
         if km.switch_focus.matches(&k) {
             let beside = if state.selected_terminal().is_some() {

@@ -280,3 +280,15 @@ fn filtered_list_80x24() {
     assert!(!screen.contains("refactor the parser  "), "{screen}");
     assert_snapshot!(screen);
 }
+
+#[test]
+fn palette_80x24() {
+    let mut app = ts::app();
+    app.views.push(Box::new(crate::ui::palette::PaletteView {
+        input: Input::with_text("session"),
+        index: 0,
+    }));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("new session (Session list)"), "{screen}");
+    assert_snapshot!(screen);
+}

@@ -38,6 +38,8 @@ pub enum Intent {
     Quit,
     /// Ctrl-C: clears the draft; with none, arms quitting, and quits when armed.
     Interrupt,
+    /// A key pressed on the user's behalf (the palette), dispatched like a typed one.
+    Press(KeyEvent),
     /// Shows or hides tool output and full diffs.
     ToggleExpand,
     Focus(Focus),
