@@ -31,6 +31,16 @@ pub enum Action {
     CreateSession {
         provider: String,
         approval_policy: String,
+        /// Empty: the daemon's default.
+        title: String,
+        /// Empty: where the TUI was started.
+        cwd: String,
+        /// Empty: the provider's default.
+        model: String,
+    },
+    /// Directories that complete `text` (the new-session form's Tab), read on this machine.
+    CompleteDir {
+        text: String,
     },
     Rename {
         id: String,
@@ -84,6 +94,7 @@ impl Action {
                 | Action::TermInput { .. }
                 | Action::TermResize { .. }
                 | Action::Detach
+                | Action::CompleteDir { .. }
         )
     }
 }

@@ -218,6 +218,8 @@ pub struct State {
     pub filter: String,
     /// The filter is being typed (its prompt shows even while empty).
     pub filtering: bool,
+    /// Where the TUI was started: new sessions work there unless told otherwise.
+    pub start_dir: String,
     /// Things to tell the person about (bell or desktop notification), taken by the loop.
     pub alerts: Vec<String>,
     pub quit: bool,
@@ -260,6 +262,7 @@ impl Default for State {
             notice: None,
             filter: String::new(),
             filtering: false,
+            start_dir: String::new(),
             alerts: Vec::new(),
             quit: false,
         }

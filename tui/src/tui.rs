@@ -109,6 +109,9 @@ async fn event_loop(term: &mut Term, target: Target) -> agentmux_shared::Result<
     spawn_input(tx.clone());
     let mut app = App::with_prefix(crate::attach::prefix_from_env()?);
     let notify = crate::notify::Notify::from_env();
+    app.state.start_dir = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     let drafts_file = target
         .paths()
         .ok()

@@ -48,6 +48,13 @@ impl Worker {
                 after_seq,
                 generation,
             } => self.subscribe(after_seq, generation),
+            Action::CompleteDir { text } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let found = complete_dir(&text).await;
+                    let _ = tx.send(AppEvent::Reply(Reply::DirCompletions { text, found }));
+                });
+            }
             Action::Attach {
                 terminal_id,
                 rows,
@@ -265,14 +272,22 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
         Action::CreateSession {
             provider,
             approval_policy,
+            title,
+            cwd,
+            model,
         } => {
             // The agent works where the TUI was started, like a new tmux window.
-            let cwd = std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
+            let cwd = match cwd.as_str() {
+                "" => std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+                c => expand_home(c),
+            };
             let req = CreateSession {
                 provider: provider.clone(),
                 approval_policy: approval_policy.clone(),
+                title: title.clone(),
+                model: model.clone(),
                 cwd,
                 ..CreateSession::default()
             };
@@ -299,8 +314,75 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
         | Action::Attach { .. }
         | Action::TermInput { .. }
         | Action::TermResize { .. }
-        | Action::Detach => {
+        | Action::Detach
+        | Action::CompleteDir { .. } => {
             return Err(Error::internal("not a call"));
         }
     })
+}
+
+/// `~/x` as the path it means.
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => path.to_string(),
+    }
+}
+
+/// Directories whose path starts with `text` (hidden ones only when asked for), sorted, at
+/// most 50; `~` stays as typed.
+async fn complete_dir(text: &str) -> Vec<String> {
+    let (dir, partial) = match text.rfind('/') {
+        Some(i) => (&text[..=i], &text[i + 1..]),
+        None => ("./", text),
+    };
+    let Ok(mut entries) = tokio::fs::read_dir(expand_home(dir)).await else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(partial) || (name.starts_with('.') && !partial.starts_with('.')) {
+            continue;
+        }
+        // Follows symlinks: a link to a directory is a directory to work in.
+        if tokio::fs::metadata(e.path())
+            .await
+            .is_ok_and(|m| m.is_dir())
+        {
+            found.push(format!("{dir}{name}"));
+        }
+    }
+    found.sort();
+    found.truncate(50);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn directories_complete_from_what_was_typed() {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["src", "scripts", ".git", "srv-link-target"] {
+            std::fs::create_dir(root.path().join(d)).unwrap();
+        }
+        std::fs::write(root.path().join("setup.py"), "").unwrap();
+        std::os::unix::fs::symlink(root.path().join("srv-link-target"), root.path().join("srv"))
+            .unwrap();
+        let base = format!("{}/", root.path().display());
+        let got = complete_dir(&format!("{base}s")).await;
+        let names: Vec<&str> = got.iter().map(|p| &p[base.len()..]).collect();
+        assert_eq!(names, ["scripts", "src", "srv", "srv-link-target"]);
+        assert!(
+            complete_dir(&format!("{base}."))
+                .await
+                .iter()
+                .any(|p| p.ends_with(".git"))
+        );
+        assert!(complete_dir("/nonexistent-dir/x").await.is_empty());
+    }
 }

@@ -22,7 +22,7 @@ use crate::keymap::KeyMap;
 use crate::state::{Conn, Focus, Input, State};
 use crate::ui::ViewStack;
 use crate::ui::approval::ApprovalView;
-use crate::ui::overlay::NewSessionView;
+use crate::ui::new_session::NewSessionView;
 use agentmux_shared::types::{
     Approval, ApprovalStatus, CancelResult, Event, EventPayload, Info, MessagePage, MessageStatus,
     ProviderHealth, Role, SendResult, Session, StreamItem, Terminal, TurnFinished,
@@ -96,6 +96,11 @@ pub enum Reply {
     /// Every pending approval.
     Approvals(Vec<Approval>),
     Providers(Vec<ProviderHealth>),
+    /// Directories completing `text` in the new-session form.
+    DirCompletions {
+        text: String,
+        found: Vec<String>,
+    },
     Decided(Box<Approval>),
 }
 
@@ -170,7 +175,10 @@ impl App {
                 }
             }
             AppEvent::Reply(r) => {
-                self.state.pending = self.state.pending.saturating_sub(1);
+                // Completions are read locally, not a daemon call that was counted.
+                if !matches!(r, Reply::DirCompletions { .. }) {
+                    self.state.pending = self.state.pending.saturating_sub(1);
+                }
                 self.on_reply(r, &mut out);
             }
             AppEvent::CallFailed { call, error } => {
@@ -473,7 +481,14 @@ impl App {
             Reply::Decided(a) => self.approval_resolved(&a),
             Reply::Providers(providers) => {
                 if !self.views.has_modal() {
-                    self.views.push(Box::new(NewSessionView::new(providers)));
+                    let dir = self.state.start_dir.clone();
+                    self.views
+                        .push(Box::new(NewSessionView::new(providers, &dir)));
+                }
+            }
+            Reply::DirCompletions { text, found } => {
+                if let Some(v) = self.views.top_as_mut::<NewSessionView>() {
+                    v.complete(&text, found);
                 }
             }
             Reply::Sent(r) => {

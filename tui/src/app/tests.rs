@@ -621,15 +621,29 @@ fn new_session_picks_a_provider_and_a_policy() {
         p("openai", true),
     ])));
     // The first ready provider is preselected.
-    let picker = app.views.top_as::<crate::ui::overlay::NewSessionView>();
+    let picker = app.views.top_as::<crate::ui::new_session::NewSessionView>();
     assert_eq!(picker.map(|v| v.index), Some(1));
     app.update(key('j'));
+    // Tab moves through the fields: title, directory, model, policy.
     app.update(code(crossterm::event::KeyCode::Tab));
+    for c in "Fix CI".chars() {
+        app.update(key(c));
+    }
+    app.update(code(crossterm::event::KeyCode::Down));
+    app.update(code(crossterm::event::KeyCode::Down));
+    for c in "big-model".chars() {
+        app.update(key(c));
+    }
+    app.update(code(crossterm::event::KeyCode::Tab));
+    app.update(code(crossterm::event::KeyCode::Right));
     assert_eq!(
         app.update(code(crossterm::event::KeyCode::Enter)),
         vec![Action::CreateSession {
             provider: "openai".into(),
             approval_policy: "auto-edit".into(),
+            title: "Fix CI".into(),
+            cwd: String::new(),
+            model: "big-model".into(),
         }]
     );
     assert!(!app.views.has_modal());

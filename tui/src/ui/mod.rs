@@ -8,6 +8,7 @@ pub mod filter;
 pub mod help;
 pub mod layout;
 pub mod markdown;
+pub mod new_session;
 pub mod overlay;
 pub mod palette;
 pub mod screen;

@@ -5,8 +5,7 @@ use super::layout::centered;
 use super::theme;
 use super::view::{Ctx, Intent, KeyOutcome, View, edit, paste_line};
 use crate::action::Action;
-use crate::state::{Input, POLICIES};
-use agentmux_shared::types::ProviderHealth;
+use crate::state::Input;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -115,111 +114,4 @@ impl View for ConfirmDeleteView {
             _ => KeyOutcome::done(),
         }
     }
-}
-
-/// Picking the provider and approval policy of a new session.
-#[derive(Debug)]
-pub struct NewSessionView {
-    pub providers: Vec<ProviderHealth>,
-    pub index: usize,
-    /// Into `POLICIES`.
-    pub policy: usize,
-}
-
-impl NewSessionView {
-    /// The first available provider is preselected.
-    pub fn new(providers: Vec<ProviderHealth>) -> NewSessionView {
-        let index = providers.iter().position(|p| p.available).unwrap_or(0);
-        NewSessionView {
-            providers,
-            index,
-            policy: 0,
-        }
-    }
-}
-
-impl View for NewSessionView {
-    fn render(&self, _cx: &Ctx, area: Rect, frame: &mut Frame) {
-        new_session(&self.providers, self.index, self.policy, area, frame);
-    }
-
-    fn handle_key(&mut self, k: KeyEvent, _cx: &Ctx) -> KeyOutcome {
-        let n = self.providers.len();
-        match k.code {
-            KeyCode::Esc => return KeyOutcome::Close(Vec::new()),
-            KeyCode::Enter => {
-                let create = self.providers.get(self.index).map(|p| {
-                    Intent::Call(Action::CreateSession {
-                        provider: p.id.clone(),
-                        approval_policy: POLICIES[self.policy % POLICIES.len()].into(),
-                    })
-                });
-                return KeyOutcome::Close(create.into_iter().collect());
-            }
-            KeyCode::Down | KeyCode::Char('j') if n > 0 => self.index = (self.index + 1) % n,
-            KeyCode::Up | KeyCode::Char('k') if n > 0 => self.index = (self.index + n - 1) % n,
-            KeyCode::Tab | KeyCode::Char('p') => self.policy = (self.policy + 1) % POLICIES.len(),
-            _ => {}
-        }
-        KeyOutcome::done()
-    }
-}
-
-fn new_session(
-    providers: &[ProviderHealth],
-    index: usize,
-    policy: usize,
-    area: Rect,
-    frame: &mut Frame,
-) {
-    let mut lines = Vec::new();
-    for (i, p) in providers.iter().enumerate() {
-        let (mark, style) = if p.available {
-            ("● ", theme::assistant())
-        } else {
-            ("○ ", theme::dim())
-        };
-        let name = Span::styled(
-            format!("{:<10}", p.id),
-            if i == index {
-                theme::selected(true)
-            } else {
-                ratatui::style::Style::default()
-            },
-        );
-        lines.push(Line::from(vec![
-            Span::styled(mark, style),
-            name,
-            Span::styled(format!(" {}", p.detail), theme::dim()),
-        ]));
-    }
-    if providers.is_empty() {
-        lines.push(Line::from(Span::styled(
-            "no providers configured",
-            theme::dim(),
-        )));
-    }
-    lines.push(Line::default());
-    let mut pol = vec![Span::styled("policy ", theme::dim())];
-    for (i, p) in POLICIES.iter().enumerate() {
-        let style = if i == policy % POLICIES.len() {
-            theme::selected(true)
-        } else {
-            theme::dim()
-        };
-        pol.push(Span::styled(p.to_string(), style));
-        pol.push(Span::raw(" "));
-    }
-    lines.push(Line::from(pol));
-    lines.push(Line::from(Span::styled(
-        "↑↓ provider  Tab policy  Enter create  Esc cancel",
-        theme::dim(),
-    )));
-    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let rect = centered(area, 64, h);
-    let block = Block::bordered()
-        .border_style(theme::dim())
-        .title(Span::styled("New session", theme::bold()));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

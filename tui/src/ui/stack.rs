@@ -39,6 +39,11 @@ impl ViewStack {
         (top as &dyn Any).downcast_ref::<T>()
     }
 
+    pub fn top_as_mut<T: View>(&mut self) -> Option<&mut T> {
+        let top: &mut dyn View = self.modals.last_mut()?.as_mut();
+        (top as &mut dyn Any).downcast_mut::<T>()
+    }
+
     /// Offers the key to each view from the top down until one takes it.
     pub fn handle_key(&mut self, k: KeyEvent, cx: &Ctx) -> Vec<Intent> {
         self.route(cx, |v, cx| v.handle_key(k, cx))

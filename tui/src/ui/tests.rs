@@ -6,7 +6,8 @@ use crate::state::{Conn, Focus, Input};
 use crate::test_support as ts;
 use crate::ui::approval::ApprovalView;
 use crate::ui::help::HelpView;
-use crate::ui::overlay::{ConfirmDeleteView, NewSessionView};
+use crate::ui::new_session::NewSessionView;
+use crate::ui::overlay::ConfirmDeleteView;
 use agentmux_shared::types::{MessagePage, PlanStatus, Role, ToolCallStatus};
 use insta::assert_snapshot;
 use ratatui::Terminal;
@@ -238,16 +239,28 @@ fn new_session_picker_80x24() {
         available,
         detail: detail.into(),
     };
-    app.views.push(Box::new(NewSessionView {
-        providers: vec![
+    let mut v = NewSessionView::new(
+        vec![
             p("claude", true, "/usr/bin/claude"),
             p("codex", false, "codex not found on PATH"),
             p("openai", true, "http://127.0.0.1:8080/v1"),
         ],
-        index: 2,
-        policy: 1,
-    }));
-    assert_snapshot!(render(&app, 80, 24));
+        "/home/me/src/agentmux",
+    );
+    v.index = 2;
+    v.policy = 1;
+    v.field = crate::ui::new_session::Field::Dir;
+    v.complete(
+        "/home/me/src/agentmux",
+        vec![
+            "/home/me/src/agentmux".into(),
+            "/home/me/src/agentmux-web".into(),
+        ],
+    );
+    app.views.push(Box::new(v));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("agentmux/  agentmux-web/"), "{screen}");
+    assert_snapshot!(screen);
 }
 
 #[test]
