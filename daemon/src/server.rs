@@ -133,6 +133,29 @@ fn bind_unix(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
+/// SIGHUP re-reads the config (`agentmux daemon reload` sends it), as nginx and sshd do.
+fn reload_on_hangup(svc: &Service, stop: &CancellationToken) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| Error::internal(format!("cannot handle SIGHUP: {e}")))?;
+    let (svc, stop) = (svc.clone(), stop.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                got = hup.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    // A refusal is logged and kept in `info`; the old config stays.
+                    let _ = svc.reload_config_file().await;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Runs the daemon until `stop` fires, then shuts down in order.
 pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     let _lock = DataDirLock::acquire(&opts.paths)?;
@@ -157,6 +180,7 @@ pub async fn run(opts: Options, stop: CancellationToken) -> Result<()> {
     })
     .await?;
 
+    reload_on_hangup(&svc, &stop)?;
     let listen = opts
         .listen
         .clone()

@@ -207,6 +207,9 @@ pub enum DaemonCmd {
     Stop,
     /// Show version, pid, paths and the event log head
     Status,
+    /// Re-read the config file (SIGHUP): changed providers serve new turns, running turns and
+    /// terminals go on
+    Reload,
 }
 
 #[derive(Debug, Subcommand)]

@@ -163,7 +163,11 @@ impl Providers {
         Ok(Providers { map })
     }
 
-    #[cfg(test)]
+    /// A registry of these providers (a reload's mix of kept and new ones).
+    pub fn from_list(providers: Vec<Arc<dyn Provider>>) -> Providers {
+        Providers::with(providers)
+    }
+
     pub fn with(providers: Vec<Arc<dyn Provider>>) -> Providers {
         Providers {
             map: providers

@@ -7,6 +7,7 @@ mod live;
 mod names;
 mod providers;
 mod recovery;
+mod reload;
 mod roots;
 mod runner;
 mod sessions;
@@ -27,7 +28,7 @@ use agentmux_shared::Result;
 use agentmux_shared::config::{Config, Paths};
 use agentmux_shared::ids::now_ms;
 use agentmux_shared::types::{Health, Info, StreamItem};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,9 +44,12 @@ pub struct Service {
 struct Shared {
     log: EventLog,
     store: Store,
-    config: Config,
+    /// Swapped whole by a reload; readers take the `Arc` and let go.
+    config: RwLock<Arc<Config>>,
     paths: Paths,
-    providers: Providers,
+    providers: RwLock<Providers>,
+    /// The last reload and the providers it replaced, still finishing turns.
+    reloads: reload::Reloads,
     started_at_ms: i64,
     tcp_listen: OnceLock<String>,
     /// Fired at shutdown: running turns end as `interrupted`, timers and watchers stop.
@@ -62,7 +66,7 @@ struct Shared {
     keys: KeyRing,
     names: names::Names,
     streams: streams::Streams,
-    roots: roots::Roots,
+    roots: RwLock<Arc<roots::Roots>>,
 }
 
 pub struct ServiceParams {
@@ -88,9 +92,10 @@ impl Service {
             shared: Arc::new(Shared {
                 log: p.log,
                 store: p.store,
-                config: p.config,
+                config: RwLock::new(Arc::new(p.config)),
                 paths: p.paths,
-                providers: p.providers,
+                providers: RwLock::new(p.providers),
+                reloads: reload::Reloads::new(now_ms()),
                 keys,
                 names,
                 started_at_ms: now_ms(),
@@ -102,7 +107,7 @@ impl Service {
                 approvals: approvals::Approvals::default(),
                 installs,
                 streams: streams::Streams::default(),
-                roots,
+                roots: RwLock::new(Arc::new(roots)),
             }),
         };
         recovery::recover(&svc).await?;
@@ -112,8 +117,20 @@ impl Service {
         Ok(svc)
     }
 
-    pub fn config(&self) -> &Config {
-        &self.shared.config
+    /// The configuration as of now (a reload swaps it; what a caller holds stays whole).
+    pub fn config(&self) -> Arc<Config> {
+        match self.shared.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The provider registry as of now.
+    pub(crate) fn providers(&self) -> Providers {
+        match self.shared.providers.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn set_tcp_listen(&self, addr: String) {
@@ -126,14 +143,14 @@ impl Service {
 
     /// The configured provider ids.
     pub fn provider_ids(&self) -> Vec<String> {
-        self.shared.providers.ids()
+        self.providers().ids()
     }
 
     pub fn health(&self) -> Health {
         Health {
             status: "ok".into(),
             last_seq: self.shared.log.durable_seq(),
-            providers: self.shared.providers.health(),
+            providers: self.providers().health(),
         }
     }
 
@@ -148,6 +165,7 @@ impl Service {
             started_at_ms: self.shared.started_at_ms,
             schema_version: SCHEMA_VERSION,
             sessions: self.shared.store.session_count()?,
+            ..self.shared.reloads.info()
         })
     }
 
@@ -174,7 +192,8 @@ impl Service {
                 "tasks did not stop in time; turns still running will be recovered as interrupted"
             );
         }
-        self.shared.providers.shutdown().await;
+        self.providers().shutdown().await;
+        self.shared.reloads.shutdown_retired().await;
         // An empty commit is acknowledged only after everything queued before it is durable.
         if let Err(e) = self.shared.log.commit(Vec::new(), Vec::new()).await {
             tracing::error!(error = %e, "final flush failed");

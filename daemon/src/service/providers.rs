@@ -126,20 +126,20 @@ impl Service {
 
     /// Every provider: CLIs (installed or not, version, credentials) and HTTP endpoints.
     pub async fn list_providers(&self) -> Result<Vec<ProviderInfo>> {
-        let health = self.shared.providers.health();
+        let health = self.providers().health();
         Ok(self
             .installs()
             .registry
-            .list(&self.shared.config.providers, &health, None)
+            .list(&self.config().providers, &health, None)
             .await)
     }
 
     pub async fn get_provider(&self, id: &str) -> Result<ProviderInfo> {
         let id = id.trim();
-        let health = self.shared.providers.health();
+        let health = self.providers().health();
         self.installs()
             .registry
-            .list(&self.shared.config.providers, &health, Some(id))
+            .list(&self.config().providers, &health, Some(id))
             .await
             .into_iter()
             .next()
@@ -163,7 +163,8 @@ impl Service {
     /// `AlreadyExists`.
     pub async fn install_provider(&self, id: &str, version: &str) -> Result<InstallJob> {
         let id = id.trim();
-        let config = &self.shared.config.providers;
+        let cfg = self.config();
+        let config = &cfg.providers;
         let Some(spec) = registry::cli_spec(config, id) else {
             if registry::is_http(config, id) {
                 return Err(Error::precondition(format!(

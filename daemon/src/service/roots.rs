@@ -49,9 +49,16 @@ impl Roots {
 }
 
 impl Service {
+    pub(super) fn roots(&self) -> std::sync::Arc<Roots> {
+        match self.shared.roots.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Refuses a working directory outside the allowed roots.
     pub(super) fn check_root(&self, dir: &str) -> Result<()> {
-        let roots = &self.shared.roots;
+        let roots = self.roots();
         if roots.allows(Path::new(dir)) {
             return Ok(());
         }
@@ -68,7 +75,7 @@ impl Service {
     /// Where a session or terminal without a directory works: the daemon's own directory, else
     /// the home directory, else the first root, whichever is allowed.
     pub(super) fn default_dir(&self) -> Result<String> {
-        let roots = &self.shared.roots;
+        let roots = self.roots();
         let candidates = std::env::current_dir()
             .ok()
             .into_iter()

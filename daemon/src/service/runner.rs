@@ -206,7 +206,7 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
         end: TurnEnd::default(),
         error: String::new(),
     };
-    let provider = match svc.shared.providers.get(&turn.provider) {
+    let provider = match svc.providers().get(&turn.provider) {
         Ok(p) => p,
         Err(e) => {
             out.status = MessageStatus::Failed;

@@ -50,10 +50,10 @@ impl Service {
         let title = validate_title(&req.title)?;
         let approval_policy = ApprovalPolicy::parse(&req.approval_policy)?;
         let provider_id = match req.provider.trim() {
-            "" => self.shared.config.daemon.default_provider.clone(),
+            "" => self.config().daemon.default_provider.clone(),
             p => p.to_string(),
         };
-        let provider = self.shared.providers.get(&provider_id)?;
+        let provider = self.providers().get(&provider_id)?;
         let cwd = match req.cwd.trim() {
             "" => self.default_dir()?,
             c => {
@@ -198,7 +198,7 @@ impl Service {
         drop(st);
         self.forget(&id);
         self.shared.names.release(&name, &id);
-        self.shared.providers.forget_session(&provider, &id).await;
+        self.providers().forget_session(&provider, &id).await;
         Ok(id)
     }
 
@@ -308,10 +308,7 @@ impl Service {
         .await?;
         st.session = s.clone();
         drop(st);
-        self.shared
-            .providers
-            .forget_session(&s.provider, &s.id)
-            .await;
+        self.providers().forget_session(&s.provider, &s.id).await;
         Ok(s)
     }
 
@@ -394,7 +391,7 @@ impl Service {
         if content.trim().is_empty() {
             return Err(Error::invalid("message content is empty"));
         }
-        if content.len() > self.shared.config.daemon.max_body_bytes {
+        if content.len() > self.config().daemon.max_body_bytes {
             return Err(Error::new(
                 ErrorKind::PayloadTooLarge,
                 "message content is over the size limit",

@@ -60,7 +60,8 @@ impl Service {
                  resubscribe after {head}, or from 0 to replay everything"
             )));
         }
-        let d = &self.shared.config.daemon;
+        let cfg = self.config();
+        let d = &cfg.daemon;
         let open = self.shared.streams.open.clone();
         {
             let mut c = open

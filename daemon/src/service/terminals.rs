@@ -151,7 +151,7 @@ impl Service {
     }
 
     fn scrollback(&self) -> usize {
-        self.shared.config.terminal.scrollback_lines
+        self.config().terminal.scrollback_lines
     }
 
     /// Loads terminal records; those that were running when the daemon stopped are marked
@@ -293,8 +293,7 @@ impl Service {
         let preset = req.preset.trim().to_string();
         if !preset.is_empty() {
             let p = self
-                .shared
-                .config
+                .config()
                 .terminal
                 .preset(&preset)
                 .ok_or_else(|| Error::invalid(format!("unknown preset {preset:?}")))?;
@@ -405,7 +404,7 @@ impl Service {
     fn start_process(&self, h: &Arc<TermHandle>) -> Result<Terminal> {
         let t = h.record();
         let mut args = t.args.clone();
-        let preset = self.shared.config.terminal.preset(&t.preset);
+        let preset = self.config().terminal.preset(&t.preset);
         if let Some(p) = preset.filter(|_| !t.provider_session_id.is_empty()) {
             args.extend(
                 p.resume_args
@@ -538,7 +537,7 @@ impl Service {
         let h = self.term(id)?;
         let _step = h.lifecycle.lock().await;
         if let Some(p) = h.process() {
-            let grace = Duration::from_secs(self.shared.config.terminal.kill_grace_secs.max(1));
+            let grace = Duration::from_secs(self.config().terminal.kill_grace_secs.max(1));
             p.kill(grace).await;
             // The exit watcher records the status; wait for the record, briefly.
             for _ in 0..100 {

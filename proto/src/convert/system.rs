@@ -57,6 +57,9 @@ impl From<Info> for pb::InfoResponse {
             started_at_ms: i.started_at_ms,
             schema_version: i.schema_version,
             sessions: i.sessions,
+            config_loaded_at_ms: i.config_loaded_at_ms,
+            config_error: i.config_error,
+            config_changed: i.config_changed,
         }
     }
 }
@@ -73,6 +76,9 @@ impl From<pb::InfoResponse> for Info {
             started_at_ms: i.started_at_ms,
             schema_version: i.schema_version,
             sessions: i.sessions,
+            config_loaded_at_ms: i.config_loaded_at_ms,
+            config_error: i.config_error,
+            config_changed: i.config_changed,
         }
     }
 }

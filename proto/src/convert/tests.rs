@@ -165,6 +165,9 @@ fn resources_round_trip() {
         started_at_ms: 4,
         schema_version: 5,
         sessions: 6,
+        config_loaded_at_ms: 7,
+        config_error: "e".into(),
+        config_changed: vec!["providers.claude".into()],
     };
     assert_eq!(Info::from(pb::InfoResponse::from(info.clone())), info);
     let provider = ProviderInfo {

@@ -37,6 +37,11 @@ pub struct Info {
     pub started_at_ms: i64,
     pub schema_version: u32,
     pub sessions: u64,
+    /// When the config was last read (start or reload), and what that reload refused or
+    /// changed (`daemon`, `terminal`, `providers.ID`).
+    pub config_loaded_at_ms: i64,
+    pub config_error: String,
+    pub config_changed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

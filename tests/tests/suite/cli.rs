@@ -295,3 +295,62 @@ async fn sessions_answer_to_names_made_from_their_titles() {
             .unwrap();
     assert_eq!(shown["id"], again["id"]);
 }
+
+/// `daemon reload` (SIGHUP) applies a changed provider to the next turn without interrupting
+/// the one running, and a config that does not parse changes nothing.
+#[tokio::test]
+async fn reload_applies_a_new_config_without_interrupting_the_running_turn() {
+    let (fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let id = super::id_of(&super::create_session(&rest, "reload").await);
+    fake.push(Script::new(vec![
+        Step::Text {
+            text: "part one".into(),
+            delay: Duration::ZERO,
+        },
+        Step::Text {
+            text: " part two".into(),
+            delay: Duration::from_secs(2),
+        },
+    ]));
+    super::send(&rest, &id, "slow").await;
+    wait_session(&rest, &id, 10, "the slow turn running", |s| {
+        s["busy"] == true
+    })
+    .await;
+
+    let config = std::fs::read_to_string(&d.config_file).unwrap();
+    std::fs::write(&d.config_file, config.replace("fake-key", "second-key")).unwrap();
+    let out = ok(&d, &["daemon", "reload"]).await;
+    assert_eq!(out, "config reloaded (changed: providers.openai)\n");
+
+    let s = wait_session(&rest, &id, 20, "the slow turn done", |s| s["busy"] == false).await;
+    assert_eq!(s["status"], "idle", "{s}");
+    let msgs = super::messages(&rest, &id).await;
+    assert_eq!(msgs[1]["content"], "part one part two");
+    assert_eq!(msgs[1]["status"], "complete");
+    let r = super::send_wait(&rest, &id, "after").await;
+    assert_eq!(r["reply"]["content"], "echo: after");
+    let auth: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.authorization.clone())
+        .collect();
+    assert_eq!(auth, ["Bearer fake-key", "Bearer second-key"]);
+
+    // A broken file is refused with its reason; the daemon keeps the config it had.
+    std::fs::write(&d.config_file, "[daemon\n").unwrap();
+    let o = run(&d, &["daemon", "reload"]).await;
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not reloaded"),
+        "{}",
+        text(&o.stderr)
+    );
+    let r = super::send_wait(&rest, &id, "still").await;
+    assert_eq!(r["reply"]["content"], "echo: still");
+    assert_eq!(
+        fake.requests().last().map(|r| r.authorization.clone()),
+        Some("Bearer second-key".to_string())
+    );
+}

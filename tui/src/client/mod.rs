@@ -543,18 +543,24 @@ impl LockHolder {
     }
 }
 
-/// SIGTERM to the daemon's pid, then wait until the socket stops answering.
-pub async fn stop_daemon(client: &Client, pid: u32) -> Result<()> {
+/// Sends `sig` to the daemon's pid.
+pub fn signal_daemon(pid: u32, sig: libc::c_int) -> Result<()> {
     let pid = libc::pid_t::try_from(pid)
         .map_err(|_| Error::internal(format!("daemon reported pid {pid}")))?;
     // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } == -1 {
+    if unsafe { libc::kill(pid, sig) } == -1 {
         let e = std::io::Error::last_os_error();
         return Err(Error::new(
             ErrorKind::PermissionDenied,
             format!("cannot signal agentmuxd (pid {pid}): {e}"),
         ));
     }
+    Ok(())
+}
+
+/// SIGTERM to the daemon's pid, then wait until the socket stops answering.
+pub async fn stop_daemon(client: &Client, pid: u32) -> Result<()> {
+    signal_daemon(pid, libc::SIGTERM)?;
     let deadline = Instant::now() + STOP_TIMEOUT;
     loop {
         if Client::connect(client.socket()).await.is_err() {

@@ -146,6 +146,40 @@ async fn daemon(target: &Target, out: &mut Out, cmd: DaemonCmd) -> Result<()> {
             }
             out.fields(&output::info_fields(&info))
         }
+        DaemonCmd::Reload => {
+            let c = connect_existing(target).await?;
+            let before = c.info().await?;
+            client::signal_daemon(before.pid, libc::SIGHUP)?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let after = loop {
+                let now = c.info().await?;
+                if now.config_loaded_at_ms != before.config_loaded_at_ms {
+                    break now;
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::unavailable(format!(
+                        "agentmuxd (pid {}) did not reload within 10 s; see its log",
+                        before.pid
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            };
+            if !after.config_error.is_empty() {
+                return Err(Error::invalid(format!(
+                    "the config was not reloaded (the old one stays): {}",
+                    after.config_error
+                )));
+            }
+            if out.json {
+                return out.json_value(&after);
+            }
+            let what = if after.config_changed.is_empty() {
+                "nothing changed".to_string()
+            } else {
+                format!("changed: {}", after.config_changed.join(", "))
+            };
+            out.line(&format!("config reloaded ({what})"))
+        }
         DaemonCmd::Stop => {
             let c = connect_existing(target).await?;
             let info = c.info().await?;
