@@ -172,6 +172,7 @@ impl From<Message> for pb::Message {
                 })
                 .collect(),
             plan: m.plan.into_iter().map(Into::into).collect(),
+            reasoning: m.reasoning,
         }
     }
 }
@@ -212,6 +213,7 @@ impl TryFrom<pb::Message> for Message {
                 .into_iter()
                 .map(TryInto::try_into)
                 .collect::<Result<_>>()?,
+            reasoning: m.reasoning,
         })
     }
 }

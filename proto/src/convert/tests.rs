@@ -66,6 +66,7 @@ fn message() -> Message {
             status: PlanStatus::InProgress,
             priority: "high".into(),
         }],
+        reasoning: "hm".into(),
     }
 }
 

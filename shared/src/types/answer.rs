@@ -16,6 +16,9 @@ impl Message {
                     self.status = MessageStatus::Streaming;
                 }
             }
+            EventPayload::ReasoningDelta { message_id, text } if *message_id == self.id => {
+                self.reasoning.push_str(text);
+            }
             EventPayload::ToolCall(t) => merge_tool_call(&mut self.tools, t),
             EventPayload::FileChanged { path, diff } if self.changes.len() < MAX_TOOL_CALLS => {
                 self.changes.push(FileChange {
@@ -44,6 +47,7 @@ impl Message {
         matches!(
             p,
             EventPayload::MessageDelta { .. }
+                | EventPayload::ReasoningDelta { .. }
                 | EventPayload::ToolCall(_)
                 | EventPayload::FileChanged { .. }
                 | EventPayload::PlanUpdated { .. }

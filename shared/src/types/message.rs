@@ -112,6 +112,9 @@ pub struct Message {
     pub changes: Vec<FileChange>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<PlanEntry>,
+    /// What the model thought aloud before answering (its reasoning or thinking deltas).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reasoning: String,
 }
 
 /// Tool calls kept per answer: a runaway agent must not grow a message without bound (the

@@ -210,6 +210,10 @@ async fn streaming_deltas_arrive_in_order_over_sse_and_grpc() {
     assert_eq!(over_sse, over_grpc, "SSE and gRPC carry the same events");
     assert_eq!(over_sse, over_ws, "SSE and WebSocket carry the same events");
     assert!(over_sse[0].seq > head);
+    // The answer keeps its reasoning, so a transcript read later shows it too.
+    let msgs = messages(&rest, &id).await;
+    assert_eq!(msgs[1]["reasoning"], "thinking…");
+    assert_eq!(msgs[1]["content"], "alpha beta gamma delta omega");
 }
 
 #[tokio::test]

@@ -327,6 +327,7 @@ impl App {
             }
             // The daemon's own fold: a live answer shows what a reload will.
             EventPayload::MessageDelta { message_id: id, .. }
+            | EventPayload::ReasoningDelta { message_id: id, .. }
             | EventPayload::TurnFinished(TurnFinished {
                 assistant_message_id: id,
                 ..
@@ -388,8 +389,8 @@ impl App {
                     m.apply(&e.payload);
                 }
             }
-            // Reasoning is not shown yet; install progress is the CLI's to show.
-            EventPayload::ReasoningDelta { .. } | EventPayload::ProviderInstall { .. } => {}
+            // Install progress is the CLI's to show.
+            EventPayload::ProviderInstall { .. } => {}
         }
     }
 

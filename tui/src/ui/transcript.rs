@@ -41,6 +41,7 @@ impl Fingerprint {
         for p in &m.plan {
             (&p.content, &p.status).hash(&mut h);
         }
+        m.reasoning.len().hash(&mut h);
         Fingerprint {
             len: m.content.len(),
             status: m.status,
@@ -365,6 +366,7 @@ fn message_lines(m: &Message, width: u16, expanded: bool, cwd: &str) -> Vec<Line
         Role::System => theme::dim(),
         Role::User | Role::Assistant => Style::default(),
     };
+    reasoning_lines(m, body_width, expanded, &mut out);
     if !m.content.is_empty() && m.role == Role::Assistant {
         for l in super::markdown::render(&m.content, body_width) {
             let mut spans = Vec::with_capacity(l.spans.len() + 1);
@@ -390,4 +392,31 @@ fn message_lines(m: &Message, width: u16, expanded: bool, cwd: &str) -> Vec<Line
     super::activity::lines(m, lay, &mut out);
     out.push(Line::default());
     out
+}
+
+/// The model's thinking, before its answer: one dim line while collapsed, every line with
+/// Ctrl-O.
+fn reasoning_lines(m: &Message, width: usize, expanded: bool, out: &mut Vec<Line<'static>>) {
+    let text = m.reasoning.trim();
+    if text.is_empty() {
+        return;
+    }
+    let style = theme::dim().add_modifier(Modifier::ITALIC);
+    if expanded {
+        for l in wrap(text, width.saturating_sub(2).max(1)) {
+            out.push(Line::from(vec![
+                Span::raw(INDENT),
+                Span::styled("┊ ", theme::dim()),
+                Span::styled(l, style),
+            ]));
+        }
+        return;
+    }
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let n = text.lines().count();
+    let summary = format!("✻ thinking ({n} lines, Ctrl-O): {}", first.trim());
+    out.push(Line::from(vec![
+        Span::raw(INDENT),
+        Span::styled(truncate(&summary, width), style),
+    ]));
 }

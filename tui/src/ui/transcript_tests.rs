@@ -161,3 +161,20 @@ fn long_diff_expanded_80x24_shows_tool_output() {
     assert!(screen.contains("│ test a ... ok"), "{screen}");
     assert_snapshot!(screen);
 }
+
+#[test]
+fn reasoning_folds_to_one_line_until_expanded() {
+    let mut m = ts::msg("s1", "m2", 1, Role::Assistant, "The answer.");
+    m.reasoning = "First I read the file.\nThen I compared.\nDone.".into();
+    let mut app = app_with(m);
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("✻ thinking (3 lines, Ctrl-O): First I read the file."),
+        "{screen}"
+    );
+    assert!(!screen.contains("Then I compared."), "{screen}");
+    app.state.expanded = true;
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("┊ Then I compared."), "{screen}");
+    assert_snapshot!(screen);
+}
