@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod commands;
 mod drafts;
+mod env;
 mod exit;
 mod keymap;
 mod notify;

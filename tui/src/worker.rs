@@ -289,6 +289,7 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
                 title: title.clone(),
                 model: model.clone(),
                 cwd,
+                env: crate::env::client_env(),
                 ..CreateSession::default()
             };
             Reply::Created(Box::new(c.create_session(req).await?))

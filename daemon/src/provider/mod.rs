@@ -33,6 +33,8 @@ pub struct TurnRequest {
     /// The agentmux session: providers that keep a process per session key it by this.
     pub session_id: String,
     pub cwd: String,
+    /// The creating client's environment (PATH, LANG…), under the provider's own `env`.
+    pub env: std::collections::BTreeMap<String, String>,
     /// The provider's own session id from an earlier turn (resume after a restart).
     pub provider_session_id: String,
 }

@@ -76,6 +76,7 @@ struct Turn {
     history: Vec<ChatMessage>,
     provider: String,
     cwd: String,
+    env: std::collections::BTreeMap<String, String>,
     provider_session_id: String,
     policy: ApprovalPolicy,
     approval_timeout_secs: u64,
@@ -155,6 +156,7 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
     st.turn = Some(cancel.clone());
     let provider = s.provider.clone();
     let cwd = s.cwd.clone();
+    let env = s.env.clone();
     let provider_session_id = s.provider_session_id.clone();
     let policy = s.approval_policy;
     let approval_timeout_secs = s.approval_timeout_secs;
@@ -184,6 +186,7 @@ async fn start_turn(svc: &Service, h: &SessionHandle) -> Result<Option<Turn>> {
         history,
         provider,
         cwd,
+        env,
         provider_session_id,
         policy,
         approval_timeout_secs,
@@ -220,6 +223,7 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
         history: turn.history.clone(),
         session_id: turn.assistant.session_id.clone(),
         cwd: turn.cwd.clone(),
+        env: turn.env.clone(),
         provider_session_id: turn.provider_session_id.clone(),
     };
     let fut = provider.run_turn(req, tx);

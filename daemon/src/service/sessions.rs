@@ -22,6 +22,32 @@ fn page_size(n: u32) -> usize {
     }
 }
 
+/// Variables a client may pass to its session's agent: at most 200, each name and value
+/// bounded, secret-looking names dropped (keys belong in the daemon's config).
+fn client_env(
+    env: std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    if env.len() > 200 {
+        return Err(Error::invalid(format!(
+            "env has {} variables; the limit is 200",
+            env.len()
+        )));
+    }
+    if let Some((k, _)) = env
+        .iter()
+        .find(|(k, v)| k.len() > 256 || v.len() > 32 * 1024)
+    {
+        return Err(Error::invalid(format!(
+            "env variable {:?} is too long (names up to 256 bytes, values up to 32 KiB)",
+            k.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(env
+        .into_iter()
+        .filter(|(k, v)| agentmux_shared::types::passable_env(k) && !v.contains('\0'))
+        .collect())
+}
+
 fn validate_title(title: &str) -> Result<String> {
     let title = title.trim();
     if title.chars().count() > MAX_TITLE_CHARS {
@@ -91,6 +117,7 @@ impl Service {
             cwd,
             approval_policy,
             approval_timeout_secs: req.approval_timeout_secs,
+            env: client_env(req.env)?,
             created_at_ms: now,
             updated_at_ms: now,
             ..Session::default()
@@ -249,6 +276,7 @@ impl Service {
             cwd: src.cwd,
             approval_policy: src.approval_policy,
             approval_timeout_secs: src.approval_timeout_secs,
+            env: src.env,
             message_count: count,
             created_at_ms: now,
             updated_at_ms: now,

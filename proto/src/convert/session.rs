@@ -112,6 +112,7 @@ impl From<Session> for pb::Session {
             provider_session_id: s.provider_session_id,
             approval_policy: s.approval_policy.as_str().into(),
             approval_timeout_secs: s.approval_timeout_secs,
+            env: s.env.into_iter().collect(),
         }
     }
 }
@@ -142,6 +143,7 @@ impl From<pb::Session> for Session {
             provider_session_id: s.provider_session_id,
             approval_policy: ApprovalPolicy::parse(&s.approval_policy).unwrap_or_default(),
             approval_timeout_secs: s.approval_timeout_secs,
+            env: s.env.into_iter().collect(),
         }
     }
 }
@@ -321,6 +323,7 @@ impl From<pb::CreateSessionRequest> for CreateSession {
             cwd: r.cwd,
             approval_policy: r.approval_policy,
             approval_timeout_secs: r.approval_timeout_secs,
+            env: r.env.into_iter().collect(),
         }
     }
 }

@@ -32,6 +32,7 @@ fn session() -> Session {
         provider_session_id: "p".into(),
         approval_policy: ApprovalPolicy::AutoEdit,
         approval_timeout_secs: 60,
+        env: [("PATH".to_string(), "/bin".to_string())].into(),
     }
 }
 

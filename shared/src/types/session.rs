@@ -91,6 +91,10 @@ pub struct Session {
     pub approval_policy: ApprovalPolicy,
     /// A pending approval nobody answers within this many seconds expires (denied); 0: never.
     pub approval_timeout_secs: u64,
+    /// Variables of the client that made it (PATH, LANG, SSH_AUTH_SOCK…: never secrets),
+    /// given to the agent CLIs it starts under the provider's configured `env`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// When a session's provider must ask a person before it runs a tool.
@@ -161,6 +165,13 @@ pub struct CreateSession {
     /// Pending approvals expire (denied) after this many seconds; 0 (default): never.
     #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub approval_timeout_secs: u64,
+    /// The client's environment for the agent (secret-looking names are dropped).
+    #[schemars(extend(
+        "maxProperties" = 200,
+        "propertyNames" = {"maxLength": 256},
+        "additionalProperties" = {"type": "string", "maxLength": 32768}
+    ))]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -48,6 +48,15 @@ pub struct Terminal {
 pub const REDACTED: &str = "<redacted>";
 
 /// An environment variable whose value is likely a credential, by its name.
+/// Whether a client's variable may travel into a session's environment: not one that looks
+/// like a secret (those belong in the daemon's config), except the sockets and files that only
+/// point at one (`SSH_AUTH_SOCK`, `XAUTHORITY`).
+pub fn passable_env(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('=')
+        && (!looks_secret(name) || name.ends_with("_SOCK") || name == "XAUTHORITY")
+}
+
 pub fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     [

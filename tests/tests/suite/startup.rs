@@ -207,3 +207,55 @@ async fn a_daemon_started_from_a_bare_environment_uses_the_keys_in_its_config() 
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// The agent a client's session starts sees that client's listed variables (PATH, locale,
+/// what AGENTMUX_UPDATE_ENVIRONMENT names), under the provider's configured env, and never a
+/// secret-looking one, however the daemon was started.
+#[tokio::test]
+async fn an_agent_sees_the_clients_environment_but_not_its_secrets() {
+    let agent = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/acp_echo_env.py")
+        .display()
+        .to_string();
+    let d = agentmux_tests::daemon::Daemon::start(
+        agentmux_tests::daemon::DaemonOptions::default()
+            .toml("[providers.acp.echoenv]")
+            .toml(r#"command = "python3""#)
+            .toml(&format!("args = [{agent:?}]"))
+            .toml(r#"env = { FROM_CONFIG = "config", SHARED = "config wins" }"#),
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(client_bin());
+    cmd.arg("--socket")
+        .arg(&d.socket)
+        .args([
+            "--json",
+            "session",
+            "new",
+            "--provider",
+            "echoenv",
+            "--title",
+            "env",
+        ])
+        .env(
+            "AGENTMUX_UPDATE_ENVIRONMENT",
+            "PATH CLIENT_MARK SHARED MY_API_TOKEN",
+        )
+        .env("CLIENT_MARK", "from the client")
+        .env("SHARED", "client")
+        .env("MY_API_TOKEN", "sk-never")
+        .current_dir(home.path())
+        .stdin(Stdio::null());
+    let o = cmd.output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["env"]["CLIENT_MARK"], "from the client");
+    assert!(s["env"].get("MY_API_TOKEN").is_none(), "{s}");
+    let id = s["id"].as_str().unwrap();
+    let r = super::send_wait(&d.rest(), id, "CLIENT_MARK SHARED FROM_CONFIG MY_API_TOKEN").await;
+    assert_eq!(
+        r["reply"]["content"],
+        "CLIENT_MARK=from the client SHARED=config wins FROM_CONFIG=config MY_API_TOKEN unset"
+    );
+}

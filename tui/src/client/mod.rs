@@ -173,6 +173,7 @@ impl Client {
         let req = pb::CreateSessionRequest {
             title: req.title,
             name: req.name,
+            env: req.env.into_iter().collect(),
             provider: req.provider,
             model: req.model,
             cwd: req.cwd,

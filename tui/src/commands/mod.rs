@@ -219,6 +219,7 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                 .create_session(CreateSession {
                     title: n.title.unwrap_or_default(),
                     name: n.name.unwrap_or_default(),
+                    env: crate::env::client_env(),
                     provider: n.provider.unwrap_or_default(),
                     model: n.model.unwrap_or_default(),
                     cwd,

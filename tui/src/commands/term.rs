@@ -89,7 +89,8 @@ async fn create(c: &Client, out: &mut Out, n: NewTerm) -> Result<String> {
         (Some(r), Some(c)) => (r, c),
         _ => this_terminal_size().unwrap_or((0, 0)),
     };
-    let mut env = std::collections::BTreeMap::new();
+    // This shell's environment (the listed names), then what --env says.
+    let mut env = crate::env::client_env();
     for kv in &n.env {
         let Some((k, v)) = kv.split_once('=').filter(|(k, _)| !k.is_empty()) else {
             return Err(Error::invalid(format!("--env {kv:?}: expected KEY=VALUE")));

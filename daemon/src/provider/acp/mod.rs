@@ -153,7 +153,7 @@ impl CliAgent for Acp {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        env.extend(s.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(s.env_for(req));
         let mut conn = Conn::spawn(SpawnParams {
             provider: &s.id,
             command: &s.program(),

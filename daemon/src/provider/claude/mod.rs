@@ -38,7 +38,7 @@ fn spawn(s: &CliSettings, req: &TurnRequest, resume: &str) -> Result<Proc> {
     Proc::spawn(&Launch {
         command: &s.program(),
         args: &s.args,
-        env: &s.env,
+        env: &s.env_for(req),
         cwd: &req.cwd,
         model: &req.model,
         resume,

@@ -46,6 +46,21 @@ impl CliSettings {
         }
     }
 
+    /// A CLI process's environment on top of the daemon's: the session's client environment,
+    /// then the configured `env`, which wins. A client `PATH` keeps the managed bin in front,
+    /// as the daemon's own does.
+    pub fn env_for(&self, req: &crate::provider::TurnRequest) -> BTreeMap<String, String> {
+        let mut env = req.env.clone();
+        if let Some(path) = env.get_mut("PATH") {
+            let bin = self.managed_bin.display().to_string();
+            if !path.split(':').any(|d| d == bin) {
+                *path = format!("{bin}:{path}");
+            }
+        }
+        env.extend(self.env.clone());
+        env
+    }
+
     /// The CLI's executable, found the one way (`clis::lookup`).
     pub fn executable(&self) -> Option<PathBuf> {
         lookup::find_here(&self.command, Some(&self.managed_bin)).map(|(p, _)| p)

@@ -51,7 +51,7 @@ impl CliAgent for Codex {
         let mut p = Proc::spawn(&Launch {
             command: &s.program(),
             args: &s.args,
-            env: &s.env,
+            env: &s.env_for(t.req),
             cwd: &t.req.cwd,
             session_id: &t.req.session_id,
         })?;
