@@ -84,6 +84,7 @@ fn spawn_input(tx: mpsc::UnboundedSender<AppEvent>) {
 
 pub async fn run(target: Target) -> agentmux_shared::Result<()> {
     install_panic_hook();
+    ui::highlight::warm_up();
     let mut term = enter().map_err(|e| {
         restore();
         agentmux_shared::Error::internal(format!("cannot set up the terminal: {e}"))

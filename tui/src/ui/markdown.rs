@@ -22,8 +22,7 @@ pub fn render(text: &str, width: usize) -> Vec<Line<'static>> {
     r.out
 }
 
-/// A run of text in one style.
-type Run = (String, Style);
+use super::highlight::Run;
 
 #[derive(Debug)]
 enum Container {
@@ -55,8 +54,9 @@ struct Renderer {
     styles: Vec<Style>,
     /// The paragraph, heading or table cell being gathered.
     runs: Vec<Run>,
-    /// A fenced or indented code block being gathered.
+    /// A fenced or indented code block being gathered, and its language.
     code: Option<String>,
+    code_lang: String,
     links: Vec<String>,
     table: Option<Table>,
     /// A blank line is owed before the next block.
@@ -72,6 +72,7 @@ impl Renderer {
             styles: Vec::new(),
             runs: Vec::new(),
             code: None,
+            code_lang: String::new(),
             links: Vec::new(),
             table: None,
             gap: false,
@@ -163,9 +164,10 @@ impl Renderer {
                     CodeBlockKind::Indented => String::new(),
                 };
                 if !lang.is_empty() {
-                    self.emit(vec![Span::styled(lang, theme::dim())]);
+                    self.emit(vec![Span::styled(lang.clone(), theme::dim())]);
                 }
                 self.code = Some(String::new());
+                self.code_lang = lang;
             }
             Tag::List(start) => {
                 self.flush();
@@ -388,23 +390,33 @@ impl Renderer {
         }
     }
 
-    /// A code block: every line as written (tabs as four spaces), cut at the width with the
-    /// rest continued on the next row, never re-flowed.
+    /// A code block: every line as written (tabs as four spaces), in colour when its language
+    /// is known, cut at the width with the rest continued on the next row, never re-flowed.
     fn code_lines(&mut self, code: &str) {
         let width = self.width.saturating_sub(self.prefix_width() + 2).max(4);
         let code = code.strip_suffix('\n').unwrap_or(code);
-        for line in code.split('\n') {
-            let line: String = line
-                .replace('\t', "    ")
-                .chars()
-                .filter(|c| !c.is_control())
-                .collect();
-            for (i, piece) in cut(&line, width).into_iter().enumerate() {
+        let lines: Vec<String> = code
+            .split('\n')
+            .map(|line| {
+                line.replace('\t', "    ")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect()
+            })
+            .collect();
+        let base = theme::code_block();
+        let styled = match self.code_lang.as_str() {
+            "" => None,
+            lang => super::highlight::highlight(lang, &lines, base),
+        };
+        let styled =
+            styled.unwrap_or_else(|| lines.iter().map(|l| vec![(l.clone(), base)]).collect());
+        for runs in styled {
+            for (i, piece) in cut_runs(&runs, width).into_iter().enumerate() {
                 let gutter = if i == 0 { "▏ " } else { "↪ " };
-                self.emit(vec![
-                    Span::styled(gutter, theme::dim()),
-                    Span::styled(piece, theme::code_block()),
-                ]);
+                let mut spans = vec![Span::styled(gutter, theme::dim())];
+                spans.extend(piece);
+                self.emit(spans);
             }
         }
     }
@@ -490,22 +502,33 @@ fn str_width(s: &str) -> usize {
     s.chars().map(char_width).sum()
 }
 
-/// Splits `s` into pieces of at most `width` columns.
-fn cut(s: &str, width: usize) -> Vec<String> {
-    let mut out = vec![String::new()];
+/// Splits styled runs into rows of at most `width` columns (at least one row).
+fn cut_runs(runs: &[Run], width: usize) -> Vec<Vec<Span<'static>>> {
+    let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
     let mut w = 0;
-    for c in s.chars() {
-        let cw = char_width(c);
-        if w + cw > width && w > 0 {
-            out.push(String::new());
-            w = 0;
+    for (text, style) in runs {
+        let mut cur = String::new();
+        for c in text.chars() {
+            let cw = char_width(c);
+            if w + cw > width && w > 0 {
+                if !cur.is_empty()
+                    && let Some(row) = rows.last_mut()
+                {
+                    row.push(Span::styled(std::mem::take(&mut cur), *style));
+                }
+                rows.push(Vec::new());
+                w = 0;
+            }
+            cur.push(c);
+            w += cw;
         }
-        if let Some(last) = out.last_mut() {
-            last.push(c);
+        if !cur.is_empty()
+            && let Some(row) = rows.last_mut()
+        {
+            row.push(Span::styled(cur, *style));
         }
-        w += cw;
     }
-    out
+    rows
 }
 
 /// Greedy word wrap over styled runs: words break at spaces, a word longer than a line is

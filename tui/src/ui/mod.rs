@@ -6,6 +6,7 @@ pub mod approval;
 pub mod composer;
 pub mod filter;
 pub mod help;
+pub mod highlight;
 pub mod layout;
 pub mod markdown;
 pub mod new_session;
