@@ -155,6 +155,7 @@ pub struct KeyMap {
     pub first: Binding,
     pub last: Binding,
     pub filter: Binding,
+    pub sort: Binding,
     pub top: Binding,
     pub bottom: Binding,
     pub new_session: Binding,
@@ -205,6 +206,11 @@ impl Default for KeyMap {
                 "filter the list (title, name, dir, provider, status)",
             )
             .short("filter"),
+            sort: Binding::new(
+                &[Key::ch('s')],
+                "sort the list: newest, by directory, by name",
+            )
+            .short("sort"),
             top: Binding::new(
                 &[Key::with(Home, crossterm::event::KeyModifiers::CONTROL)],
                 "transcript: oldest loaded (again: older)",
@@ -285,6 +291,7 @@ impl KeyMap {
             (Scope::Sessions, &self.first),
             (Scope::Sessions, &self.last),
             (Scope::Sessions, &self.filter),
+            (Scope::Sessions, &self.sort),
             (Scope::Sessions, &self.compose),
             (Scope::Sessions, &self.new_session),
             (Scope::Sessions, &self.rename),
@@ -361,7 +368,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 28);
+        assert_eq!(km.entries().len(), 29);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

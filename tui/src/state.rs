@@ -25,6 +25,35 @@ pub enum Focus {
     Terminal,
 }
 
+/// How the session list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// Newest first.
+    #[default]
+    Recent,
+    /// By directory, so a repository's sessions sit together.
+    Directory,
+    Name,
+}
+
+impl SortBy {
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Recent => SortBy::Directory,
+            SortBy::Directory => SortBy::Name,
+            SortBy::Name => SortBy::Recent,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Recent => "newest first",
+            SortBy::Directory => "by directory",
+            SortBy::Name => "by name",
+        }
+    }
+}
+
 /// Approval policies a new session can take, in the picker's order.
 pub const POLICIES: [&str; 3] = ["ask", "auto-edit", "never-ask"];
 
@@ -218,6 +247,8 @@ pub struct State {
     pub filter: String,
     /// The filter is being typed (its prompt shows even while empty).
     pub filtering: bool,
+    /// The session list's order (`s` cycles it).
+    pub sort: SortBy,
     /// Where the TUI was started: new sessions work there unless told otherwise.
     pub start_dir: String,
     /// Things to tell the person about (bell or desktop notification), taken by the loop.
@@ -262,6 +293,7 @@ impl Default for State {
             notice: None,
             filter: String::new(),
             filtering: false,
+            sort: SortBy::Recent,
             start_dir: String::new(),
             alerts: Vec::new(),
             quit: false,
@@ -287,22 +319,33 @@ impl State {
     }
 
     /// Sessions whose title, name, directory, provider, model or status contain every word
-    /// of the filter (case-insensitive).
+    /// of the filter (case-insensitive), in the list's order (`sort`).
     pub fn visible_sessions(&self) -> impl Iterator<Item = &Session> {
         let words = filter_words(&self.filter);
-        self.sessions.iter().filter(move |s| {
-            let hay = [
-                s.title.as_str(),
-                s.name.as_str(),
-                s.cwd.as_str(),
-                s.provider.as_str(),
-                s.model.as_str(),
-                s.display_status(),
-            ]
-            .join(" ")
-            .to_lowercase();
-            words.iter().all(|w| hay.contains(w.as_str()))
-        })
+        let mut shown: Vec<&Session> = self
+            .sessions
+            .iter()
+            .filter(move |s| {
+                let hay = [
+                    s.title.as_str(),
+                    s.name.as_str(),
+                    s.cwd.as_str(),
+                    s.provider.as_str(),
+                    s.model.as_str(),
+                    s.display_status(),
+                ]
+                .join(" ")
+                .to_lowercase();
+                words.iter().all(|w| hay.contains(w.as_str()))
+            })
+            .collect();
+        // Stable: within a directory or a name, the newest stays first.
+        match self.sort {
+            SortBy::Recent => {}
+            SortBy::Directory => shown.sort_by(|a, b| a.cwd.cmp(&b.cwd)),
+            SortBy::Name => shown.sort_by(|a, b| a.name.cmp(&b.name)),
+        }
+        shown.into_iter()
     }
 
     /// Terminals whose name, command or directory contain every word of the filter.

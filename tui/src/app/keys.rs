@@ -82,6 +82,10 @@ impl App {
                 }
             },
             Intent::ScrollBottom => s.scroll = 0,
+            Intent::Sort => {
+                s.sort = s.sort.next();
+                s.notice = Some(format!("sessions {}", s.sort.as_str()));
+            }
             Intent::Filter { text, typing } => {
                 s.filter = text;
                 s.filtering = typing;

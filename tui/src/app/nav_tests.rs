@@ -124,3 +124,25 @@ fn the_palette_runs_any_action_by_name() {
     typed(&mut app, "no such action at all");
     assert_eq!(key(&mut app, KeyCode::Enter), vec![], "nothing to run");
 }
+
+#[test]
+fn s_sorts_the_list_by_directory_then_by_name() {
+    let mut app = ts::app();
+    for (id, dir) in [("s1", "/w/zeta"), ("s2", "/w/alpha"), ("s3", "/w/zeta")] {
+        if let Some(s) = app.state.sessions.iter_mut().find(|s| s.id == id) {
+            s.cwd = dir.into();
+        }
+    }
+    assert_eq!(visible(&app), ["s1", "s2", "s3"], "newest first");
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(
+        visible(&app),
+        ["s2", "s1", "s3"],
+        "a directory's sessions together"
+    );
+    key(&mut app, KeyCode::Char('s'));
+    // By name: "flaky-test-hunt", "refactor-the-parser", then the untitled one's id end.
+    assert_eq!(visible(&app), ["s2", "s1", "s3"]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(visible(&app), ["s1", "s2", "s3"]);
+}

@@ -44,6 +44,8 @@ impl View for SessionsPane {
             Intent::Select(isize::MIN)
         } else if km.last.matches(&k) {
             Intent::Select(isize::MAX)
+        } else if km.sort.matches(&k) {
+            Intent::Sort
         } else if km.filter.matches(&k) {
             return KeyOutcome::Consumed(vec![
                 Intent::Filter {
@@ -99,7 +101,13 @@ fn render(state: &State, focused: bool, area: Rect, buf: &mut Buffer) {
     let block = Block::new()
         .borders(Borders::RIGHT)
         .border_style(theme::dim())
-        .title(Span::styled("Sessions", title_style));
+        .title(Span::styled(
+            match state.sort {
+                crate::state::SortBy::Recent => "Sessions".to_string(),
+                other => format!("Sessions {}", other.as_str()),
+            },
+            title_style,
+        ));
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.height == 0 || inner.width == 0 {
@@ -228,9 +236,14 @@ fn session_line(
             n => (format!("{n} approvals"), theme::attention()),
         };
         let mut spans = vec![Span::raw("  ")];
-        // The provider only when it fits whole: a cut-off id helps nobody.
-        if width >= s.provider.chars().count() + status.len() + 5 {
-            spans.push(Span::styled(s.provider.clone(), theme::dim()));
+        // Where it works (its directory's last part, the provider when it has none), when it
+        // fits whole: a cut-off name helps nobody.
+        let place = std::path::Path::new(&s.cwd)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| s.provider.clone());
+        if width >= place.chars().count() + status.len() + 5 {
+            spans.push(Span::styled(place, theme::dim()));
             spans.push(Span::styled(" · ", theme::dim()));
         }
         spans.push(Span::styled(status, style));

@@ -50,6 +50,8 @@ pub enum Intent {
         text: String,
         typing: bool,
     },
+    /// The next order of the session list.
+    Sort,
     /// The transcript's oldest loaded line (again: older pages) or its newest.
     ScrollTop,
     ScrollBottom,
