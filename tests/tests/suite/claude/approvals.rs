@@ -365,3 +365,41 @@ async fn an_unanswered_approval_expires_after_the_sessions_timeout_and_the_model
     assert!(evs.iter().any(|ev| matches!(&ev.payload,
         EventPayload::ApprovalResolved { approval } if approval.id == aid && approval.reason == Some(ApprovalReason::TimedOut))));
 }
+
+/// `agentmux send --wait` streams the answer and exits 10 when a tool call of the turn was
+/// denied, naming it: a script can tell "done" from "done, but refused".
+#[tokio::test]
+async fn send_wait_exits_10_when_a_tool_was_denied() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.script_write();
+    let cli = tokio::process::Command::new(agentmux_tests::daemon::client_bin())
+        .arg("--socket")
+        .arg(&e.d.socket)
+        .args(["send", &id, "Create hello.txt containing hi.", "--wait"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let deny = async {
+        let a = e.pending_approval(&id).await;
+        let aid = a["id"].as_str().unwrap().to_string();
+        let r = e
+            .rest
+            .post(&format!("/v1/approvals/{aid}"), json!({"decision": "deny"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    let (out, ()) = tokio::join!(cli, deny);
+    let out = out.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(10), "{stderr}");
+    assert!(
+        stderr.contains("approval_denied") && stderr.contains("Write"),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "I'll create the file.Finished.\n"
+    );
+    assert!(!e.file().exists());
+}
