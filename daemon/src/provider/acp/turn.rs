@@ -134,7 +134,7 @@ impl Proc {
                 match self.request(ctx, "session/load", load).await? {
                     Ok(_) => {
                         // What it sent before the answer replays the old conversation.
-                        let replayed = self.drain_replay(ctx, "while loading its session").await?;
+                        let replayed = self.drain_load_replay(ctx).await?;
                         self.session = want.to_string();
                         tracing::info!(session = %req.session_id, acp_session = want, replayed, "loaded the agent's conversation");
                         if replayed > 0 || replay_prompt(&req.history, prompt) == prompt {
@@ -172,6 +172,33 @@ impl Proc {
         )))
         .await;
         Ok(replay_prompt(&req.history, prompt))
+    }
+
+    /// Whether an update names the session this process has open (updates without a session
+    /// id are taken as the current one's).
+    fn is_current(&self, v: &serde_json::Value) -> bool {
+        v["sessionId"]
+            .as_str()
+            .is_none_or(|id| self.session.is_empty() || id == self.session)
+    }
+
+    /// After `session/load`: the history replay the agent sent before its answer can reach
+    /// the inbox after the answer (the connection delivers them on different paths), so
+    /// drain until it has been quiet for a moment (a second at most) before deciding whether
+    /// the load came back empty; stragglers would otherwise land in the next turn.
+    async fn drain_load_replay(&mut self, ctx: &TurnCtx<'_>) -> Result<usize> {
+        let quiet = std::time::Duration::from_millis(100);
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        let mut replayed = self.drain_replay(ctx, "while loading its session").await?;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(quiet).await;
+            let more = self.drain_replay(ctx, "while loading its session").await?;
+            if more == 0 && self.conn.inbox.is_empty() {
+                break;
+            }
+            replayed += more;
+        }
+        Ok(replayed)
     }
 
     /// Drops what arrived so far (a load's history replay), keeping warnings and answering
@@ -285,6 +312,9 @@ impl Proc {
                 Step::Item(Some(item)) => item,
             };
             match item {
+                // A straggler of an earlier session (a load that failed, whose history
+                // replay arrives late) is not this turn's.
+                Incoming::Update(v) if !self.is_current(&v) => {}
                 Incoming::Update(v) => {
                     for ev in self.mapper.update(&v) {
                         ctx.send(ev).await;
