@@ -38,6 +38,11 @@ pub enum Action {
         /// Empty: the provider's default.
         model: String,
     },
+    /// Takes back a session's "allow always" rule for a tool.
+    RevokeRule {
+        session: String,
+        tool: String,
+    },
     /// Directories that complete `text` (the new-session form's Tab), read on this machine.
     CompleteDir {
         text: String,

@@ -63,7 +63,7 @@ pub enum Command {
     Approve {
         /// Approval id or unique prefix
         id: String,
-        /// Allow this kind of request for the rest of the session
+        /// Allow this tool for the rest of the session (a rule `approvals rules` lists)
         #[arg(long)]
         always: bool,
     },
@@ -112,6 +112,18 @@ pub enum ApprovalsCmd {
         /// Resolved ones too
         #[arg(long)]
         all: bool,
+    },
+    /// A session's "allow always" rules (tools it no longer asks about)
+    Rules {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+    },
+    /// Take back a session's "allow always" rule: the tool asks again
+    Revoke {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The tool, as `approvals rules` lists it
+        tool: String,
     },
 }
 

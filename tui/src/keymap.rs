@@ -170,6 +170,7 @@ pub struct KeyMap {
     pub recall_newer: Binding,
     pub leave_composer: Binding,
     pub approvals: Binding,
+    pub rules: Binding,
     pub allow_once: Binding,
     pub allow_always: Binding,
     pub deny: Binding,
@@ -246,6 +247,10 @@ impl Default for KeyMap {
             leave_composer: Binding::new(&[Key::plain(Esc)], "back to the list (the draft stays)")
                 .short("list"),
             approvals: Binding::new(&[Key::ch('a')], "review pending approvals"),
+            rules: Binding::new(
+                &[Key::ch('R')],
+                "the session's always-allowed tools (revoke)",
+            ),
             allow_once: Binding::new(&[Key::ch('y')], "allow once"),
             allow_always: Binding::new(&[Key::ch('A')], "allow always"),
             deny: Binding::new(&[Key::ch('n')], "deny (with a message)"),
@@ -299,6 +304,7 @@ impl KeyMap {
             (Scope::Sessions, &self.cancel),
             (Scope::Sessions, &self.cancel_hard),
             (Scope::Sessions, &self.approvals),
+            (Scope::Sessions, &self.rules),
             (Scope::Sessions, &self.help),
             (Scope::Sessions, &self.quit),
             (Scope::Composer, &self.send),
@@ -368,7 +374,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 29);
+        assert_eq!(km.entries().len(), 30);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

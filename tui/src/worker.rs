@@ -298,6 +298,9 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             Reply::Renamed(Box::new(c.rename_session(id, title).await?))
         }
         Action::Delete { id } => Reply::Deleted(c.delete_session(id).await?),
+        Action::RevokeRule { session, tool } => {
+            Reply::Renamed(Box::new(c.revoke_rule(session, tool).await?))
+        }
         Action::Cancel { id, hard } => Reply::Cancelled(c.cancel_session(id, *hard).await?),
         Action::Send {
             session_id,

@@ -278,6 +278,15 @@ impl ApprovalService for Grpc {
             .await
             .map(Into::into))
     }
+
+    async fn revoke_rule(&self, r: Request<pb::RevokeRuleRequest>) -> Res<pb::Session> {
+        let r = r.into_inner();
+        ok(self
+            .svc
+            .revoke_rule(&r.session_id, &r.tool)
+            .await
+            .map(Into::into))
+    }
 }
 
 #[tonic::async_trait]

@@ -8,7 +8,8 @@ use crate::provider::{ApprovalAnswer, ApprovalRequest};
 use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
-    Approval, ApprovalPolicy, ApprovalReason, ApprovalStatus, Decision, EventPayload,
+    Approval, ApprovalPolicy, ApprovalReason, ApprovalRule, ApprovalStatus, Decision, EventPayload,
+    Session,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::collections::HashMap;
@@ -53,12 +54,20 @@ pub(super) async fn raise(
         created_at_ms: now,
         ..Approval::default()
     };
-    let auto = match ask.policy {
+    let by_policy = match ask.policy {
         ApprovalPolicy::NeverAsk => true,
         ApprovalPolicy::AutoEdit => r.edit,
         ApprovalPolicy::Ask => false,
     };
-    if auto {
+    let by_rule = !by_policy
+        && h.state
+            .lock()
+            .await
+            .session
+            .rules
+            .iter()
+            .any(|x| x.tool == a.tool);
+    if by_policy || by_rule {
         // Under the session's lock, like every change to it: a delete that won the race has
         // taken the session's approvals along, and this one must not come back.
         let st = h.state.lock().await;
@@ -67,7 +76,11 @@ pub(super) async fn raise(
         }
         a.status = ApprovalStatus::Allowed;
         a.decision = Some(Decision::AllowOnce);
-        a.reason = Some(ApprovalReason::Policy);
+        a.reason = Some(if by_policy {
+            ApprovalReason::Policy
+        } else {
+            ApprovalReason::Rule
+        });
         a.resolved_at_ms = now;
         // Recorded before the provider hears the answer, so the event precedes the tool's run.
         let res = svc
@@ -261,6 +274,11 @@ impl Service {
         } else {
             ApprovalStatus::Allowed
         };
+        // "Always" becomes a rule agentmux keeps (listed, revocable, exactly this tool); the
+        // agent itself is allowed once, so its own wider rules never come into play.
+        if d == Decision::AllowAlways {
+            self.add_rule(&mut st, &p.approval.tool).await?;
+        }
         let a = self
             .answer_pending(st, p, status, ApprovalReason::Decided, d, message)
             .await?;
@@ -328,10 +346,76 @@ impl Service {
         }
         drop(st);
         let _ = p.respond.send(ApprovalAnswer {
-            decision,
+            decision: match decision {
+                Decision::AllowAlways => Decision::AllowOnce,
+                d => d,
+            },
             message: message.to_string(),
         });
         Ok(a)
+    }
+
+    /// Records an "allow always" rule for `tool` on the session (once).
+    async fn add_rule(
+        &self,
+        st: &mut tokio::sync::MutexGuard<'_, SessionState>,
+        tool: &str,
+    ) -> Result<()> {
+        if st.session.rules.iter().any(|r| r.tool == tool) {
+            return Ok(());
+        }
+        let mut s = st.session.clone();
+        s.rules.push(ApprovalRule {
+            tool: tool.to_string(),
+            created_at_ms: now_ms(),
+        });
+        s.updated_at_ms = now_ms();
+        self.commit(
+            vec![Store::put_session(&s)],
+            vec![NewEvent::new(
+                &s.id,
+                EventPayload::SessionUpdated { session: s.clone() },
+            )],
+        )
+        .await?;
+        st.session = s;
+        Ok(())
+    }
+
+    /// Takes back the session's "allow always" rule for `tool`: its requests ask again.
+    pub async fn revoke_rule(&self, session: &str, tool: &str) -> Result<Session> {
+        let id = self.resolve(session)?;
+        let h = self.handle(&id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        if !st.session.rules.iter().any(|r| r.tool == tool) {
+            let have: Vec<&str> = st.session.rules.iter().map(|r| r.tool.as_str()).collect();
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "session {} has no rule for {tool:?} (its rules: {})",
+                    st.session.name,
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            ));
+        }
+        let mut s = st.session.clone();
+        s.rules.retain(|r| r.tool != tool);
+        s.updated_at_ms = now_ms();
+        self.commit(
+            vec![Store::put_session(&s)],
+            vec![NewEvent::new(
+                &s.id,
+                EventPayload::SessionUpdated { session: s.clone() },
+            )],
+        )
+        .await?;
+        st.session = s.clone();
+        Ok(s)
     }
 
     fn idempotent_hit(&self, key: &str, approval_id: &str) -> bool {

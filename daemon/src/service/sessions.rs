@@ -507,7 +507,7 @@ impl Service {
 }
 
 impl super::SessionState {
-    fn live(&self) -> Result<()> {
+    pub(super) fn live(&self) -> Result<()> {
         if self.deleted {
             return Err(Error::not_found("session", &self.session.id));
         }

@@ -38,6 +38,7 @@ impl From<ApprovalReason> for pb::ApprovalReason {
             ApprovalReason::TurnEnded => pb::ApprovalReason::TurnEnded,
             ApprovalReason::SessionDeleted => pb::ApprovalReason::SessionDeleted,
             ApprovalReason::DaemonRestarted => pb::ApprovalReason::DaemonRestarted,
+            ApprovalReason::Rule => pb::ApprovalReason::Rule,
         }
     }
 }
@@ -80,6 +81,7 @@ fn reason(v: i32, legacy: &str) -> Result<Option<ApprovalReason>> {
         Some(pb::ApprovalReason::TurnEnded) => Some(ApprovalReason::TurnEnded),
         Some(pb::ApprovalReason::SessionDeleted) => Some(ApprovalReason::SessionDeleted),
         Some(pb::ApprovalReason::DaemonRestarted) => Some(ApprovalReason::DaemonRestarted),
+        Some(pb::ApprovalReason::Rule) => Some(ApprovalReason::Rule),
         Some(pb::ApprovalReason::Unspecified) | None if legacy.is_empty() => None,
         Some(pb::ApprovalReason::Unspecified) | None => Some(ApprovalReason::parse(legacy)?),
     })

@@ -113,6 +113,14 @@ impl From<Session> for pb::Session {
             approval_policy: s.approval_policy.as_str().into(),
             approval_timeout_secs: s.approval_timeout_secs,
             env: s.env.into_iter().collect(),
+            rules: s
+                .rules
+                .into_iter()
+                .map(|r| pb::ApprovalRule {
+                    tool: r.tool,
+                    created_at_ms: r.created_at_ms,
+                })
+                .collect(),
         }
     }
 }
@@ -144,6 +152,14 @@ impl From<pb::Session> for Session {
             approval_policy: ApprovalPolicy::parse(&s.approval_policy).unwrap_or_default(),
             approval_timeout_secs: s.approval_timeout_secs,
             env: s.env.into_iter().collect(),
+            rules: s
+                .rules
+                .into_iter()
+                .map(|r| agentmux_shared::types::ApprovalRule {
+                    tool: r.tool,
+                    created_at_ms: r.created_at_ms,
+                })
+                .collect(),
         }
     }
 }

@@ -33,6 +33,10 @@ fn session() -> Session {
         approval_policy: ApprovalPolicy::AutoEdit,
         approval_timeout_secs: 60,
         env: [("PATH".to_string(), "/bin".to_string())].into(),
+        rules: vec![agentmux_shared::types::ApprovalRule {
+            tool: "Write".into(),
+            created_at_ms: 9,
+        }],
     }
 }
 

@@ -39,7 +39,18 @@ str_enum! {
         SessionDeleted = "session_deleted",
         /// Pending approvals cannot outlive the process that asked.
         DaemonRestarted = "daemon_restarted",
+        /// An "allow always" rule of the session answered at once.
+        Rule = "rule",
     }
+}
+
+/// What "allow always" leaves behind: requests of this tool in this session are allowed at
+/// once (and recorded, reason `rule`) until the rule is revoked. agentmux keeps the rule, not
+/// the agent CLI, so its scope is exactly this and it can be listed and taken back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalRule {
+    pub tool: String,
+    pub created_at_ms: i64,
 }
 
 str_enum! {

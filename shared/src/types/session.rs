@@ -95,6 +95,9 @@ pub struct Session {
     /// given to the agent CLIs it starts under the provider's configured `env`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Tools allowed for the rest of the session ("allow always"), until revoked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<super::ApprovalRule>,
 }
 
 /// When a session's provider must ask a person before it runs a tool.

@@ -163,6 +163,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/approvals", "/v1/approvals"),
     ("GET", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
     ("POST", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
+    (
+        "DELETE",
+        "/v1/sessions/{id}/rules/{tool}",
+        "/v1/sessions/ses_x/rules/Write",
+    ),
     ("GET", "/v1/providers", "/v1/providers"),
     ("GET", "/v1/providers/{id}", "/v1/providers/claude"),
     (

@@ -88,6 +88,7 @@ pub enum Reply {
         page: MessagePage,
     },
     Created(Box<Session>),
+    /// A session as a call changed it (renamed, a rule revoked).
     Renamed(Box<Session>),
     Deleted(String),
     Cancelled(CancelResult),

@@ -146,3 +146,25 @@ fn s_sorts_the_list_by_directory_then_by_name() {
     key(&mut app, KeyCode::Char('s'));
     assert_eq!(visible(&app), ["s1", "s2", "s3"]);
 }
+
+#[test]
+fn r_lists_the_sessions_rules_and_d_revokes_one() {
+    let mut app = ts::app();
+    if let Some(s) = app.state.sessions.iter_mut().find(|s| s.id == "s1") {
+        s.rules = vec![agentmux_shared::types::ApprovalRule {
+            tool: "Write".into(),
+            created_at_ms: 1,
+        }];
+    }
+    key(&mut app, KeyCode::Char('R'));
+    assert!(app.views.top_as::<crate::ui::rules::RulesView>().is_some());
+    assert_eq!(
+        key(&mut app, KeyCode::Char('d')),
+        vec![Action::RevokeRule {
+            session: "s1".into(),
+            tool: "Write".into()
+        }]
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.views.has_modal());
+}

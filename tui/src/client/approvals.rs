@@ -1,9 +1,9 @@
-//! `ApprovalService` calls: list and decide approvals.
+//! `ApprovalService` calls: list and decide approvals, revoke a session's rules.
 
 use super::{Client, status_to_error};
 use agentmux_proto::v1 as pb;
 use agentmux_shared::Result;
-use agentmux_shared::types::{Approval, Decision};
+use agentmux_shared::types::{Approval, Decision, Session};
 
 impl Client {
     fn approvals(
@@ -50,5 +50,17 @@ impl Client {
             })
             .await;
         r.map_err(status_to_error)?.into_inner().try_into()
+    }
+
+    /// Takes back a session's "allow always" rule for `tool`; returns the session.
+    pub async fn revoke_rule(&self, session_id: &str, tool: &str) -> Result<Session> {
+        let r = self
+            .approvals()
+            .revoke_rule(pb::RevokeRuleRequest {
+                session_id: session_id.to_string(),
+                tool: tool.to_string(),
+            })
+            .await;
+        Ok(r.map_err(status_to_error)?.into_inner().into())
     }
 }

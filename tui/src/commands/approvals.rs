@@ -1,4 +1,5 @@
-//! `agentmux approvals ls`, `agentmux approve ID [--always]`, `agentmux deny ID [--message M]`.
+//! `agentmux approvals ls|rules|revoke`, `agentmux approve ID [--always]`, `agentmux deny ID
+//! [--message M]`.
 
 use crate::client::Client;
 use crate::output::{self, Out};
@@ -49,4 +50,30 @@ pub async fn decide(
 
 fn line(a: &Approval) -> String {
     format!("{} {} ({})", a.id, a.status.as_str(), a.summary)
+}
+
+/// A session's "allow always" rules: one tool a line (a table for people).
+pub async fn rules(c: &Client, out: &mut Out, session: &str) -> Result<()> {
+    let s = c.get_session(session).await?;
+    if out.json {
+        return out.json_value(&s.rules);
+    }
+    if s.rules.is_empty() {
+        return out.line(&format!("{}: no rules (every request asks)", s.name));
+    }
+    let now = output::now_ms();
+    let rows: Vec<Vec<String>> = s
+        .rules
+        .iter()
+        .map(|r| vec![r.tool.clone(), output::ago(now, r.created_at_ms)])
+        .collect();
+    out.raw(&output::table(&["TOOL", "ALLOWED"], &rows))
+}
+
+pub async fn revoke(c: &Client, out: &mut Out, session: &str, tool: &str) -> Result<()> {
+    let s = c.revoke_rule(session, tool).await?;
+    if out.json {
+        return out.json_value(&s);
+    }
+    out.line(&format!("{}: {tool} asks again", s.name))
 }

@@ -77,6 +77,14 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
             let c = Client::connect_or_start(target).await?;
             approvals::list(&c, out, session, all).await
         }
+        Command::Approvals(ApprovalsCmd::Rules { session }) => {
+            let c = Client::connect_or_start(target).await?;
+            approvals::rules(&c, out, &session).await
+        }
+        Command::Approvals(ApprovalsCmd::Revoke { session, tool }) => {
+            let c = Client::connect_or_start(target).await?;
+            approvals::revoke(&c, out, &session, &tool).await
+        }
         Command::Approve { id, always } => {
             let c = Client::connect_or_start(target).await?;
             let d = if always { "allow_always" } else { "allow_once" };

@@ -120,9 +120,16 @@ fn draw(v: &ApprovalView, a: &Approval, cx: &Ctx, area: Rect, frame: &mut Frame)
         return;
     }
     let mut hints = Vec::new();
+    let always = km.allow_always.keys.first().map(|k| k.label());
     for h in km.hints(Scope::Approval) {
+        // "Always" names its scope: this tool, this session, until revoked.
+        let help = if Some(&h.key) == always.as_ref() {
+            format!("always allow {} in this session", a.tool)
+        } else {
+            h.help.to_string()
+        };
         hints.push(Span::styled(h.key, theme::bold()));
-        hints.push(Span::styled(format!(" {}  ", h.help), theme::dim()));
+        hints.push(Span::styled(format!(" {help}  "), theme::dim()));
     }
     hints.push(Span::styled("↑↓ scroll", theme::dim()));
     let hints = Line::from(hints);

@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod new_session;
 pub mod overlay;
 pub mod palette;
+pub mod rules;
 pub mod screen;
 pub mod sessions;
 pub mod stack;

@@ -67,6 +67,11 @@ impl View for SessionsPane {
         } else if let Some(s) = state.selected_session() {
             if km.rename.matches(&k) {
                 Intent::Open(Box::new(RenameView::new(&s.id, &s.title)))
+            } else if km.rules.matches(&k) {
+                Intent::Open(Box::new(super::rules::RulesView {
+                    session: s.id.clone(),
+                    index: 0,
+                }))
             } else if km.delete.matches(&k) {
                 Intent::Open(Box::new(ConfirmDeleteView {
                     id: s.id.clone(),

@@ -318,7 +318,13 @@ fn header_spans(session: &Session, width: usize) -> Vec<Span<'static>> {
     } else {
         session.name.clone()
     };
-    let parts: Vec<String> = [name, model, theme::short_dir(&session.cwd)]
+    let rules = if session.rules.is_empty() {
+        String::new()
+    } else {
+        let tools: Vec<&str> = session.rules.iter().map(|r| r.tool.as_str()).collect();
+        format!("always allows {}", tools.join(", "))
+    };
+    let parts: Vec<String> = [name, model, theme::short_dir(&session.cwd), rules]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();

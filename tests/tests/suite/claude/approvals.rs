@@ -403,3 +403,78 @@ async fn send_wait_exits_10_when_a_tool_was_denied() {
     );
     assert!(!e.file().exists());
 }
+
+/// "Allow always" leaves a rule agentmux keeps: the same tool is allowed at once for the rest
+/// of the session (recorded with reason `rule`), the rule is listed, and once revoked the tool
+/// asks again. Claude itself is only ever allowed once, so its own wider rules never apply.
+#[tokio::test]
+async fn allow_always_is_a_rule_that_can_be_listed_and_revoked() {
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let a = e.pending_approval(&id).await;
+    let aid = a["id"].as_str().unwrap();
+    let r = e
+        .rest
+        .post(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_always"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    e.idle(&id).await;
+    assert_eq!(std::fs::read_to_string(e.file()).unwrap(), "hi\n");
+    let s = get_session(&e.rest, &id).await;
+    assert_eq!(s["rules"][0]["tool"], "Write", "{s}");
+
+    // The next Write is not asked about: the rule answers, on the record.
+    std::fs::remove_file(e.file()).unwrap();
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    e.idle(&id).await;
+    assert!(e.file().exists(), "allowed by the rule");
+    let all = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    let reasons: Vec<&str> = all["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(reasons, ["decided", "rule"]);
+
+    // Listed by the CLI, revoked over REST: Write asks again.
+    let listed = tokio::process::Command::new(agentmux_tests::daemon::client_bin())
+        .arg("--socket")
+        .arg(&e.d.socket)
+        .args(["approvals", "rules", &id])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success() && text.contains("Write"), "{text}");
+    let r = e
+        .rest
+        .delete(&format!("/v1/sessions/{id}/rules/Write"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["rules"].is_null(), "{}", r.text());
+    let r = e
+        .rest
+        .delete(&format!("/v1/sessions/{id}/rules/Write"))
+        .await;
+    assert_eq!(r.status, 404, "revoking twice: {}", r.text());
+    std::fs::remove_file(e.file()).unwrap();
+    e.script_write();
+    send(&e.rest, &id, "Create hello.txt containing hi.").await;
+    let again = e.pending_approval(&id).await;
+    assert_ne!(again["id"], a["id"]);
+    let aid = again["id"].as_str().unwrap();
+    let r = e
+        .rest
+        .post(&format!("/v1/approvals/{aid}"), json!({"decision": "deny"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    e.idle(&id).await;
+    assert!(!e.file().exists());
+}
