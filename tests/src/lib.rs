@@ -18,7 +18,12 @@ use std::time::Duration;
 pub fn http_client() -> reqwest::ClientBuilder {
     // Err only means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy()
+    // A pooled connection idle longer than this is dropped, not reused: the daemon closes
+    // keep-alive connections that send nothing for a while, and reusing one just as it does
+    // fails the request (seen when a test waited on a slow build between two requests).
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_idle_timeout(Duration::from_secs(5))
 }
 
 /// The longest any single await in a test may take.

@@ -63,6 +63,9 @@ pub struct ApprovalAnswer {
 /// A provider asks before it runs a tool. Dropping `respond` unanswered means "deny".
 #[derive(Debug)]
 pub struct ApprovalRequest {
+    /// The tool call this is about (empty when the agent does not say): a tool call that ends
+    /// without one was allowed by the agent itself, and is put on record as such.
+    pub tool_call_id: String,
     pub tool: String,
     pub input_json: String,
     pub summary: String,

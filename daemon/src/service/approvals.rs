@@ -9,7 +9,7 @@ use crate::store::{Op, Store};
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
     Approval, ApprovalPolicy, ApprovalReason, ApprovalRule, ApprovalStatus, Decision, EventPayload,
-    Session,
+    Session, ToolCall,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::collections::HashMap;
@@ -135,6 +135,45 @@ pub(super) async fn raise(
         },
     );
     Ok(())
+}
+
+/// Puts on record a tool call the agent ran without asking agentmux (reason `cli_allowed`):
+/// what each CLI deems safe still shows in the approvals list.
+pub(super) async fn record_cli_allowed(
+    svc: &Service,
+    h: &SessionHandle,
+    session_id: &str,
+    t: &ToolCall,
+) -> Result<()> {
+    let st = h.state.lock().await;
+    if st.deleted {
+        return Ok(());
+    }
+    let now = now_ms();
+    let input: String = t.input_json.chars().take(200).collect();
+    let a = Approval {
+        id: new_id("apr"),
+        session_id: session_id.to_string(),
+        tool: t.name.clone(),
+        input_json: t.input_json.clone(),
+        summary: format!("{} {input} (run by the agent without asking)", t.name),
+        status: ApprovalStatus::Allowed,
+        reason: Some(ApprovalReason::CliAllowed),
+        created_at_ms: now,
+        resolved_at_ms: now,
+        ..Approval::default()
+    };
+    let res = svc
+        .commit(
+            Store::put_approval(&a).to_vec(),
+            vec![NewEvent::new(
+                session_id,
+                EventPayload::ApprovalResolved { approval: a },
+            )],
+        )
+        .await;
+    drop(st);
+    res
 }
 
 /// A pending approval of a running turn and the channel its answer goes back on.

@@ -9,7 +9,7 @@ use crate::store::Store;
 use agentmux_shared::ids::{new_id, now_ms};
 use agentmux_shared::types::{
     ApprovalPolicy, ApprovalReason, EventPayload, Message, MessageStatus, Role, SessionStatus,
-    TurnFinished,
+    ToolCallStatus, TurnFinished,
 };
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -228,19 +228,20 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     };
     let fut = provider.run_turn(req, tx);
     tokio::pin!(fut);
+    let mut asked = std::collections::HashSet::new();
     let shutdown = svc.shared.shutdown.clone();
     let result = loop {
         tokio::select! {
             biased;
             _ = turn.cancel.cancelled() => break None,
             _ = shutdown.cancelled() => break None,
-            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.answer).await,
+            Some(ev) = rx.recv() => emit(svc, h, turn, ev, &mut out.answer, &mut asked).await,
             r = &mut fut => break Some(r),
         }
     };
     // The provider may have queued output before it returned.
     while let Ok(ev) = rx.try_recv() {
-        emit(svc, h, turn, ev, &mut out.answer).await;
+        emit(svc, h, turn, ev, &mut out.answer, &mut asked).await;
     }
     match result {
         Some(Ok(end)) => out.end = end,
@@ -260,12 +261,15 @@ async fn drive(svc: &Service, h: &SessionHandle, turn: &Turn) -> Outcome {
     out
 }
 
+/// `asked`: the tool calls of this turn that an approval was raised for (and, once recorded,
+/// those the agent ran without asking).
 async fn emit(
     svc: &Service,
     h: &SessionHandle,
     turn: &Turn,
     ev: ProviderEvent,
     answer: &mut Message,
+    asked: &mut std::collections::HashSet<String>,
 ) {
     let session_id = &turn.assistant.session_id;
     let msg_id = &turn.assistant.id;
@@ -279,7 +283,18 @@ async fn emit(
             text: t,
         },
         ProviderEvent::Warning(message) => EventPayload::Warning { message },
-        ProviderEvent::ToolCall(t) => EventPayload::ToolCall(t),
+        ProviderEvent::ToolCall(t) => {
+            // Ended without asking: the agent allowed itself (a "safe" read or command).
+            let ran = matches!(t.status, ToolCallStatus::Finished | ToolCallStatus::Failed);
+            if ran
+                && !t.id.is_empty()
+                && asked.insert(t.id.clone())
+                && let Err(e) = approvals::record_cli_allowed(svc, h, session_id, &t).await
+            {
+                tracing::error!(error = %e, "cannot record a tool call the agent allowed itself");
+            }
+            EventPayload::ToolCall(t)
+        }
         ProviderEvent::FileChanged { path, diff } => EventPayload::FileChanged { path, diff },
         ProviderEvent::Plan(entries) => EventPayload::PlanUpdated { entries },
         ProviderEvent::SessionId(id) => {
@@ -289,6 +304,9 @@ async fn emit(
             return;
         }
         ProviderEvent::ApprovalRequest(r) => {
+            if !r.tool_call_id.is_empty() {
+                asked.insert(r.tool_call_id.clone());
+            }
             let ask = approvals::Ask {
                 session_id: &turn.assistant.session_id,
                 policy: turn.policy,

@@ -39,6 +39,7 @@ impl From<ApprovalReason> for pb::ApprovalReason {
             ApprovalReason::SessionDeleted => pb::ApprovalReason::SessionDeleted,
             ApprovalReason::DaemonRestarted => pb::ApprovalReason::DaemonRestarted,
             ApprovalReason::Rule => pb::ApprovalReason::Rule,
+            ApprovalReason::CliAllowed => pb::ApprovalReason::CliAllowed,
         }
     }
 }
@@ -82,6 +83,7 @@ fn reason(v: i32, legacy: &str) -> Result<Option<ApprovalReason>> {
         Some(pb::ApprovalReason::SessionDeleted) => Some(ApprovalReason::SessionDeleted),
         Some(pb::ApprovalReason::DaemonRestarted) => Some(ApprovalReason::DaemonRestarted),
         Some(pb::ApprovalReason::Rule) => Some(ApprovalReason::Rule),
+        Some(pb::ApprovalReason::CliAllowed) => Some(ApprovalReason::CliAllowed),
         Some(pb::ApprovalReason::Unspecified) | None if legacy.is_empty() => None,
         Some(pb::ApprovalReason::Unspecified) | None => Some(ApprovalReason::parse(legacy)?),
     })

@@ -41,6 +41,9 @@ str_enum! {
         DaemonRestarted = "daemon_restarted",
         /// An "allow always" rule of the session answered at once.
         Rule = "rule",
+        /// The agent CLI ran the tool without asking (its own notion of a safe action); put
+        /// on record afterwards.
+        CliAllowed = "cli_allowed",
     }
 }
 

@@ -373,6 +373,7 @@ impl Proc {
                     ctx.send(ev).await;
                 }
                 let req = ApprovalRequest {
+                    tool_call_id: perm.tool_call_id.clone(),
                     tool: perm.tool.clone(),
                     input_json: perm.input_json.clone(),
                     summary: perm.summary.clone(),
@@ -393,6 +394,7 @@ impl Proc {
                     .await
                     .unwrap_or_default();
                 let req = ApprovalRequest {
+                    tool_call_id: String::new(),
                     tool: "write_text_file".into(),
                     input_json: serde_json::json!({ "path": path }).to_string(),
                     summary: format!("Write {path} (no permission the agent asked for covers it)"),

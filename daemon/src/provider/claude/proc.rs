@@ -27,6 +27,10 @@ const PROTOCOL_ARGS: &[&str] = &[
     "--permission-prompt-tool",
     "stdio",
     "--include-partial-messages",
+    // Claude runs shell commands it deems read-only (`ls`, `git status`) without asking; an
+    // `ask` rule makes every one come to agentmux, where the session's policy answers.
+    "--settings",
+    r#"{"permissions":{"ask":["Bash"]}}"#,
 ];
 /// Quiet, offline-friendly defaults; `[providers.claude] env` may override them.
 const QUIET_ENV: &[(&str, &str)] = &[
@@ -186,6 +190,7 @@ impl Proc {
                         let (tx, rx) = oneshot::channel();
                         self.pending_permission = Some(p.request_id.clone());
                         let req = ApprovalRequest {
+                            tool_call_id: p.tool_use_id.clone(),
                             tool: p.tool.clone(),
                             input_json: p.input.to_string(),
                             summary: p.summary.clone(),

@@ -41,6 +41,8 @@ pub(crate) enum Item {
 pub(crate) struct Approval {
     /// The JSON-RPC id to answer.
     pub id: Value,
+    /// The item (tool call) it is about.
+    pub item: String,
     pub tool: String,
     pub input_json: String,
     pub summary: String,
@@ -177,6 +179,7 @@ impl Parser {
                     .unwrap_or_else(|| json!({"itemId": item}).to_string());
                 Item::Approval(Approval {
                     id,
+                    item: item.to_string(),
                     tool: PATCH_TOOL.into(),
                     input_json: input,
                     summary: clip(summary.trim(), 300),
@@ -202,6 +205,7 @@ impl Parser {
                 };
                 Item::Approval(Approval {
                     id,
+                    item: p["itemId"].as_str().unwrap_or_default().to_string(),
                     tool: EXEC_TOOL.into(),
                     input_json:
                         json!({"command": p["command"], "cwd": p["cwd"], "reason": p["reason"]})

@@ -272,6 +272,7 @@ impl Proc {
     async fn raise(&mut self, a: super::parser::Approval, out: Out<'_>) {
         let (tx, rx) = oneshot::channel();
         let req = ApprovalRequest {
+            tool_call_id: a.item,
             tool: a.tool,
             input_json: a.input_json,
             summary: a.summary,

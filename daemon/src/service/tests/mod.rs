@@ -63,6 +63,7 @@ async fn play(steps: Vec<Step>, out: mpsc::Sender<ProviderEvent>) -> Result<Turn
             Step::Ask { edit } => {
                 let (tx, rx) = oneshot::channel();
                 let req = ApprovalRequest {
+                    tool_call_id: String::new(),
                     tool: "Write".into(),
                     input_json: r#"{"path":"a.txt"}"#.into(),
                     summary: "write a.txt".into(),

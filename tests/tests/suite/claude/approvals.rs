@@ -432,7 +432,10 @@ async fn allow_always_is_a_rule_that_can_be_listed_and_revoked() {
     std::fs::remove_file(e.file()).unwrap();
     e.script_write();
     send(&e.rest, &id, "Create hello.txt containing hi.").await;
-    e.idle(&id).await;
+    super::super::wait_session(&e.rest, &id, 60, "the second turn", |s| {
+        s["busy"] == false && s["message_count"] == 4
+    })
+    .await;
     assert!(e.file().exists(), "allowed by the rule");
     let all = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
     let reasons: Vec<&str> = all["approvals"]
@@ -477,4 +480,74 @@ async fn allow_always_is_a_rule_that_can_be_listed_and_revoked() {
     assert_eq!(r.status, 200, "{}", r.text());
     e.idle(&id).await;
     assert!(!e.file().exists());
+}
+
+/// Under `ask`, even a shell command Claude deems read-only (`ls`, `git status`) asks: Claude
+/// is started with an `ask` rule for Bash, so nothing runs unseen and off the record.
+#[tokio::test]
+async fn under_ask_a_read_only_shell_command_asks_too() {
+    use agentmux_tests::fake_openai::{Match, Script, Step};
+    let e = start().await;
+    let id = e.session("ask").await;
+    e.fake.push(
+        Script::new(vec![
+            Step::text("Looking."),
+            Step::tool(
+                "Bash",
+                json!({"command": "ls", "description": "List files"}),
+            ),
+        ])
+        .when(Match::has_tools()),
+    );
+    e.fake
+        .push(Script::answer("Done.").when(Match::has_tools()));
+    send(&e.rest, &id, "What files are here?").await;
+    let a = e.pending_approval(&id).await;
+    assert_eq!(a["tool"], "Bash", "{a}");
+    assert!(a["summary"].as_str().unwrap_or("").contains("ls"), "{a}");
+    let aid = a["id"].as_str().unwrap();
+    let r = e
+        .rest
+        .post(
+            &format!("/v1/approvals/{aid}"),
+            json!({"decision": "allow_once"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    e.idle(&id).await;
+    let msgs = messages(&e.rest, &id).await;
+    assert_eq!(msgs[1]["content"], "Looking.Done.");
+}
+
+/// What Claude allows itself without asking (reading a file in the project) is still put on
+/// record, as an approval with reason `cli_allowed`.
+#[tokio::test]
+async fn what_claude_reads_unasked_is_on_record() {
+    use agentmux_tests::fake_openai::{Match, Script, Step};
+    let e = start().await;
+    let id = e.session("ask").await;
+    std::fs::write(e.work.path().join("notes.txt"), "remember this\n").unwrap();
+    let path = e.work.path().join("notes.txt").display().to_string();
+    e.fake.push(
+        Script::new(vec![Step::tool("Read", json!({"file_path": path}))]).when(Match::has_tools()),
+    );
+    e.fake
+        .push(Script::answer("Read it.").when(Match::has_tools()));
+    send(&e.rest, &id, "Read notes.txt.").await;
+    super::super::wait_session(&e.rest, &id, 60, "the turn to end", |s| {
+        s["busy"] == false && s["message_count"] == 2
+    })
+    .await;
+    let list = e.rest.get_ok(&format!("/v1/approvals?session={id}")).await;
+    let all = list["approvals"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{list}");
+    assert_eq!(all[0]["reason"], "cli_allowed");
+    assert_eq!(all[0]["tool"], "Read");
+    assert_eq!(all[0]["status"], "allowed");
+    assert!(
+        all[0]["input_json"]
+            .as_str()
+            .unwrap_or("")
+            .contains("notes.txt")
+    );
 }
