@@ -231,6 +231,32 @@ fn transcript_with_tool_calls_diff_and_plan_80x24() {
 }
 
 #[test]
+fn new_session_picker_160x48() {
+    use agentmux_shared::types::ProviderHealth;
+    let mut app = ts::app();
+    let p = |id: &str, available: bool, detail: &str| ProviderHealth {
+        id: id.into(),
+        available,
+        detail: detail.into(),
+    };
+    let mut v = NewSessionView::new(
+        vec![
+            p("claude", true, "/usr/bin/claude"),
+            p("openai", true, "http://127.0.0.1:8080/v1"),
+        ],
+        "/home/me/src/agentmux",
+    );
+    v.field = crate::ui::new_session::Field::Title;
+    app.views.push(Box::new(v));
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("Directory /home/me/src/agentmux"),
+        "{screen}"
+    );
+    assert_snapshot!(screen);
+}
+
+#[test]
 fn new_session_picker_80x24() {
     use agentmux_shared::types::ProviderHealth;
     let mut app = ts::app();
@@ -275,6 +301,24 @@ fn help_scrolls_on_a_short_terminal() {
     assert!(screen.contains("k/↑/PgUp: back"), "{screen}");
 }
 
+fn filtered(app: &mut crate::app::App, text: &str) {
+    for c in std::iter::once('/').chain(text.chars()) {
+        app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        )));
+    }
+}
+
+#[test]
+fn filtered_list_160x48() {
+    let mut app = ts::app();
+    filtered(&mut app, "openai");
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("/openai"), "{screen}");
+    assert_snapshot!(screen);
+}
+
 #[test]
 fn filtered_list_80x24() {
     let mut app = ts::app();
@@ -292,6 +336,16 @@ fn filtered_list_80x24() {
     assert!(screen.contains("/flaky"), "{screen}");
     assert!(!screen.contains("refactor the parser  "), "{screen}");
     assert_snapshot!(screen);
+}
+
+#[test]
+fn palette_160x48() {
+    let mut app = ts::app();
+    app.views.push(Box::new(crate::ui::palette::PaletteView {
+        input: Input::with_text("session"),
+        index: 1,
+    }));
+    assert_snapshot!(render(&app, 160, 48));
 }
 
 #[test]
