@@ -145,6 +145,7 @@ pub struct KeyMap {
     pub quit_anywhere: Binding,
     pub switch_focus: Binding,
     pub palette: Binding,
+    pub search: Binding,
     pub expand: Binding,
     pub page_up: Binding,
     pub page_down: Binding,
@@ -192,6 +193,7 @@ impl Default for KeyMap {
                 "every action by name (: in the list)",
             )
             .short("actions"),
+            search: Binding::new(&[Key::ctrl('f')], "search the transcript").short("search"),
             expand: Binding::new(&[Key::ctrl('o')], "show/hide tool output and full diffs"),
             switch_focus: Binding::new(&[Key::plain(Tab)], "switch focus list / composer"),
             page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
@@ -286,6 +288,7 @@ impl KeyMap {
             (Scope::Global, &self.quit_anywhere),
             (Scope::Global, &self.switch_focus),
             (Scope::Global, &self.palette),
+            (Scope::Global, &self.search),
             (Scope::Global, &self.expand),
             (Scope::Global, &self.page_up),
             (Scope::Global, &self.page_down),
@@ -374,7 +377,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 30);
+        assert_eq!(km.entries().len(), 31);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

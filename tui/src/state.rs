@@ -25,6 +25,15 @@ pub enum Focus {
     Terminal,
 }
 
+/// A transcript search: the ids of the loaded messages that match, newest first, and which
+/// one is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Search {
+    pub query: String,
+    pub hits: Vec<String>,
+    pub at: usize,
+}
+
 /// How the session list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
@@ -249,6 +258,9 @@ pub struct State {
     pub filtering: bool,
     /// The session list's order (`s` cycles it).
     pub sort: SortBy,
+    /// The transcript search (Ctrl-F) and the message the view should jump to.
+    pub search: Option<Search>,
+    pub jump_to: Option<String>,
     /// Where the TUI was started: new sessions work there unless told otherwise.
     pub start_dir: String,
     /// Things to tell the person about (bell or desktop notification), taken by the loop.
@@ -294,6 +306,8 @@ impl Default for State {
             filter: String::new(),
             filtering: false,
             sort: SortBy::Recent,
+            search: None,
+            jump_to: None,
             start_dir: String::new(),
             alerts: Vec::new(),
             quit: false,

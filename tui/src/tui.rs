@@ -171,6 +171,9 @@ async fn run_loop(
                 .map_err(|e| agentmux_shared::Error::internal(format!("draw failed: {e}")))?;
             last_draw = Instant::now();
             dirty = false;
+            if let Some(jumped) = measure.and_then(|m| m.jumped) {
+                app.update(AppEvent::Jumped(jumped));
+            }
             if let Some(m) = measure {
                 // A new pane size becomes a resize for the attached terminal.
                 for a in app.update(AppEvent::Drawn {

@@ -82,6 +82,7 @@ impl App {
                 }
             },
             Intent::ScrollBottom => s.scroll = 0,
+            Intent::Search { query, step } => self.search(query, step),
             Intent::Sort => {
                 s.sort = s.sort.next();
                 s.notice = Some(format!("sessions {}", s.sort.as_str()));
@@ -158,5 +159,36 @@ impl App {
         s.unread.remove(&id);
         s.selected = Some(id.clone());
         self.ensure_history(&id, out);
+    }
+}
+
+impl App {
+    /// Finds `query` (case-insensitive) in the selected transcript's loaded messages and has
+    /// the view jump to the match `step` away (0: the newest).
+    fn search(&mut self, query: String, step: isize) {
+        let s = &mut self.state;
+        let needle = query.to_lowercase();
+        let hits: Vec<String> = match (s.transcript(), needle.is_empty()) {
+            (Some(t), false) => t
+                .messages
+                .iter()
+                .rev()
+                .filter(|m| {
+                    m.content.to_lowercase().contains(&needle)
+                        || m.tools
+                            .iter()
+                            .any(|t| t.output.to_lowercase().contains(&needle))
+                })
+                .map(|m| m.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let prev = s.search.take().filter(|p| p.query == query);
+        let at = match (prev, step) {
+            (Some(p), d) if !hits.is_empty() => p.at.saturating_add_signed(d).min(hits.len() - 1),
+            _ => 0,
+        };
+        s.jump_to = hits.get(at).cloned();
+        s.search = Some(crate::state::Search { query, hits, at });
     }
 }

@@ -66,6 +66,8 @@ pub enum AppEvent {
         /// The terminal pane's size (rows, cols), whether or not it is shown.
         term_size: (u16, u16),
     },
+    /// The draw showed `State::jump_to` at this scroll.
+    Jumped(usize),
     /// What the terminal attachment `generation` delivered.
     Term {
         generation: u64,
@@ -195,6 +197,10 @@ impl App {
                 self.state.max_scroll = Some(max_scroll);
                 self.state.scroll = self.state.scroll.min(max_scroll);
                 self.on_term_area(term_size.0, term_size.1, &mut out);
+            }
+            AppEvent::Jumped(scroll) => {
+                self.state.scroll = scroll;
+                self.state.jump_to = None;
             }
             AppEvent::Term { generation, event } => self.on_term_event(generation, event, &mut out),
             AppEvent::TermEnded { generation, error } => {

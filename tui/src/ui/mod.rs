@@ -14,6 +14,7 @@ pub mod overlay;
 pub mod palette;
 pub mod rules;
 pub mod screen;
+pub mod search;
 pub mod sessions;
 pub mod stack;
 pub mod status;

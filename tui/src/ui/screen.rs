@@ -45,6 +45,7 @@ impl Screen {
                 rows: state.view_rows,
                 max_scroll: state.max_scroll.unwrap_or(0),
                 term_size,
+                jumped: None,
             };
         }
         let [transcript_area, composer_area] = Layout::vertical([
@@ -92,6 +93,9 @@ impl View for Screen {
         }
         if km.expand.matches(&k) {
             return KeyOutcome::intent(Intent::ToggleExpand);
+        }
+        if km.search.matches(&k) && state.selected_session().is_some() {
+            return KeyOutcome::intent(Intent::Open(Box::<super::search::SearchView>::default()));
         }
         // Ctrl-P anywhere; `:` only where it is not text (the list).
         if km.palette.matches(&k)

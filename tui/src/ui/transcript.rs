@@ -92,6 +92,8 @@ pub struct Measure {
     pub max_scroll: usize,
     /// Rows and columns the terminal pane has (or would have) in this layout.
     pub term_size: (u16, u16),
+    /// The scroll this frame used to show `State::jump_to`'s message at the top.
+    pub jumped: Option<usize>,
 }
 
 /// The transcript pane. It never has the focus; PgUp/PgDn scroll it from the list and the
@@ -145,6 +147,7 @@ fn render(
         rows: area.height,
         max_scroll: 0,
         term_size: (0, 0),
+        jumped: None,
     };
     if area.height == 0 || area.width < 4 {
         return measure;
@@ -229,7 +232,21 @@ fn render(
         cache.expanded = state.expanded;
     }
     let rows = usize::from(body.height);
-    let want = rows.saturating_add(state.scroll);
+    // A search asked for a message: scroll so its first line is the viewport's top.
+    let mut scroll_wanted = state.scroll;
+    if let Some(pos) = state.jump_to.as_deref().and_then(|id| t.index_of(id)) {
+        let below: usize = t.messages[pos + 1..]
+            .iter()
+            .map(|m| cache.ensure(m, body.width, &session.cwd))
+            .sum();
+        let own = t
+            .messages
+            .get(pos)
+            .map_or(0, |m| cache.ensure(m, body.width, &session.cwd));
+        scroll_wanted = (below + own).saturating_sub(rows);
+        measure.jumped = Some(scroll_wanted);
+    }
+    let want = rows.saturating_add(scroll_wanted);
     // Walk up from the newest message until the viewport (plus scroll) is filled.
     let mut picked = Vec::new();
     let mut total = 0usize;
@@ -249,7 +266,7 @@ fn render(
     } else {
         usize::MAX
     };
-    let scroll = state.scroll.min(measure.max_scroll);
+    let scroll = scroll_wanted.min(measure.max_scroll);
     if scroll > 0 {
         // Where the view is: lines above the newest, and how far up when the top is known.
         let at = if reached_top && scroll >= measure.max_scroll {

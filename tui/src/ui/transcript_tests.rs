@@ -178,3 +178,70 @@ fn reasoning_folds_to_one_line_until_expanded() {
     assert!(screen.contains("┊ Then I compared."), "{screen}");
     assert_snapshot!(screen);
 }
+
+#[test]
+fn ctrl_f_jumps_to_the_newest_match_and_enter_to_older_ones() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = crate::app::App::new();
+    app.update(AppEvent::Connected(ts::info(0)));
+    let s = Session {
+        message_count: 300,
+        ..ts::session("s1", "long", 1)
+    };
+    app.update(AppEvent::Reply(Reply::Sessions(vec![s])));
+    let messages = (0..300u64)
+        .map(|i| {
+            let text = if i % 100 == 7 {
+                format!("needle in message {i}")
+            } else {
+                format!("message {i}")
+            };
+            ts::msg("s1", &format!("m{i:03}"), i, Role::Assistant, &text)
+        })
+        .collect();
+    app.update(AppEvent::Reply(Reply::Messages {
+        session_id: "s1".into(),
+        after_index: 0,
+        page: MessagePage {
+            messages,
+            next_index: 0,
+            more: false,
+            last_seq: 0,
+        },
+    }));
+    let key = |app: &mut crate::app::App, code, mods| {
+        app.update(AppEvent::Key(KeyEvent::new(code, mods)));
+    };
+    key(&mut app, KeyCode::Char('f'), KeyModifiers::CONTROL);
+    for c in "NEEDLE".chars() {
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    // What the loop does with a draw that jumped.
+    let frame = |app: &mut crate::app::App| {
+        let Ok(mut term) = Terminal::new(TestBackend::new(80, 24));
+        let mut jumped = None;
+        let _ = term.draw(|f| jumped = draw(f, &app.state, &app.keymap, &app.views).jumped);
+        if let Some(j) = jumped {
+            app.update(AppEvent::Jumped(j));
+        }
+        term.backend().to_string()
+    };
+    let screen = frame(&mut app);
+    let top: Vec<&str> = screen.lines().skip(1).take(3).collect();
+    assert!(
+        top.iter().any(|l| l.contains("needle in message 207")),
+        "the newest match at the top: {screen}"
+    );
+    assert!(screen.contains("1 of 3"), "{screen}");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let screen = frame(&mut app);
+    let top: Vec<&str> = screen.lines().skip(1).take(3).collect();
+    assert!(
+        top.iter().any(|l| l.contains("needle in message 107")),
+        "{screen}"
+    );
+    assert!(screen.contains("2 of 3"), "{screen}");
+    // Esc closes and the view stays where the search left it.
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(app.state.scroll > 0);
+}

@@ -52,6 +52,12 @@ pub enum Intent {
     },
     /// The next order of the session list.
     Sort,
+    /// Find `query` in the transcript: `step` 0 from the newest match, 1 the next older, -1
+    /// the next newer.
+    Search {
+        query: String,
+        step: isize,
+    },
     /// The transcript's oldest loaded line (again: older pages) or its newest.
     ScrollTop,
     ScrollBottom,
