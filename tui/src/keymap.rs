@@ -167,6 +167,7 @@ pub struct KeyMap {
     pub compose: Binding,
     pub send: Binding,
     pub newline: Binding,
+    pub editor: Binding,
     pub recall_older: Binding,
     pub recall_newer: Binding,
     pub leave_composer: Binding,
@@ -238,6 +239,7 @@ impl Default for KeyMap {
                 ],
                 "new line",
             ),
+            editor: Binding::new(&[Key::ctrl('g')], "write the message in $EDITOR").short("editor"),
             recall_older: Binding::new(
                 &[Key::plain(Up)],
                 "on the first line: an older sent message",
@@ -312,6 +314,7 @@ impl KeyMap {
             (Scope::Sessions, &self.quit),
             (Scope::Composer, &self.send),
             (Scope::Composer, &self.newline),
+            (Scope::Composer, &self.editor),
             (Scope::Composer, &self.recall_older),
             (Scope::Composer, &self.recall_newer),
             (Scope::Composer, &self.leave_composer),
@@ -338,6 +341,7 @@ impl KeyMap {
                 &self.send,
                 &self.newline,
                 &self.leave_composer,
+                &self.editor,
                 &self.recall_older,
             ],
             Scope::Terminal => &[&self.term_prefix],
@@ -377,7 +381,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 31);
+        assert_eq!(km.entries().len(), 32);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

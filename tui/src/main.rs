@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod commands;
 mod drafts;
+mod editor;
 mod env;
 mod exit;
 mod keymap;

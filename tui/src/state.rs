@@ -261,6 +261,8 @@ pub struct State {
     /// The transcript search (Ctrl-F) and the message the view should jump to.
     pub search: Option<Search>,
     pub jump_to: Option<String>,
+    /// The draft waits to be edited in `$EDITOR` (the loop takes it).
+    pub edit_request: Option<String>,
     /// Where the TUI was started: new sessions work there unless told otherwise.
     pub start_dir: String,
     /// Things to tell the person about (bell or desktop notification), taken by the loop.
@@ -308,6 +310,7 @@ impl Default for State {
             sort: SortBy::Recent,
             search: None,
             jump_to: None,
+            edit_request: None,
             start_dir: String::new(),
             alerts: Vec::new(),
             quit: false,

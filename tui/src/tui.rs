@@ -26,6 +26,9 @@ type Term = Terminal<CrosstermBackend<Stdout>>;
 /// Whether `enter` pushed keyboard enhancement flags that `restore` must pop.
 static ENHANCED: AtomicBool = AtomicBool::new(false);
 
+/// Set while an editor has the terminal: the input thread stops reading it.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+
 fn enter() -> std::io::Result<Term> {
     terminal::enable_raw_mode()?;
     execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
@@ -65,9 +68,19 @@ fn install_panic_hook() {
 }
 
 /// Reads the terminal on a plain thread (crossterm's reader blocks) and forwards to the loop.
+/// It polls briefly so that, while an editor has the terminal (`PAUSED`), it reads nothing.
 fn spawn_input(tx: mpsc::UnboundedSender<AppEvent>) {
     std::thread::spawn(move || {
         loop {
+            if PAUSED.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) if !PAUSED.load(Ordering::Acquire) => {}
+                Ok(_) => continue,
+                Err(_) => return,
+            }
             let ev = match event::read() {
                 Ok(event::Event::Key(k)) => AppEvent::Key(k),
                 Ok(event::Event::Paste(p)) => AppEvent::Paste(p),
@@ -92,6 +105,37 @@ pub async fn run(target: Target) -> agentmux_shared::Result<()> {
     let result = event_loop(&mut term, target).await;
     restore();
     result
+}
+
+/// Hands the terminal to the user's editor for the draft and takes it back: the input thread
+/// stops reading first (a poll under way gets time to end), the screen is restored, and a
+/// full redraw follows.
+async fn suspend_for_editor(term: &mut Term, draft: String) -> Result<String, String> {
+    PAUSED.store(true, Ordering::Release);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    restore();
+    let editor = crate::editor::command();
+    let result = tokio::task::spawn_blocking(move || crate::editor::edit(&editor, &draft))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let back = enter_again(term);
+    PAUSED.store(false, Ordering::Release);
+    back.map_err(|e| format!("cannot take the terminal back: {e}"))?;
+    result
+}
+
+fn enter_again(term: &mut Term) -> std::io::Result<()> {
+    terminal::enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
+        execute!(
+            stdout(),
+            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+        )?;
+        ENHANCED.store(true, Ordering::Relaxed);
+    }
+    term.clear()
 }
 
 /// Rings or notifies; a terminal that went away is the loop's to notice, not this.
@@ -211,6 +255,10 @@ async fn run_loop(
         }
         for text in std::mem::take(&mut app.state.alerts) {
             alert(notify, &text);
+        }
+        if let Some(draft) = app.state.edit_request.take() {
+            let edited = suspend_for_editor(term, draft).await;
+            app.update(AppEvent::Edited(edited));
         }
         dirty = true;
         if app.state.quit {

@@ -67,3 +67,28 @@ fn up_and_down_recall_sent_messages() {
     );
     assert_eq!(app.state.history, ["first", "second"]);
 }
+
+#[test]
+fn a_draft_cleared_with_ctrl_c_is_not_brought_back_and_the_editor_fills_one_in() {
+    let mut app = ts::app();
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "gone soon");
+    app.state.drafts_dirty = false;
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.state.drafts_dirty, "the cleared draft is saved as gone");
+    assert!(crate::drafts::snapshot(&app.state).drafts.is_empty());
+
+    typed(&mut app, "short");
+    app.update(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('g'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(app.state.edit_request.as_deref(), Some("short"));
+    app.update(AppEvent::Edited(Ok("a much longer\nmessage".into())));
+    assert_eq!(app.state.composer.text, "a much longer\nmessage");
+    app.update(AppEvent::Edited(Err("vi exited with 1".into())));
+    assert_eq!(app.state.composer.text, "a much longer\nmessage", "kept");
+}

@@ -41,6 +41,7 @@ impl App {
             Intent::Interrupt => {
                 if !s.composer.text.is_empty() {
                     s.composer.take();
+                    s.drafts_dirty = true;
                     s.quit_armed = false;
                     s.notice = Some("draft cleared".into());
                 } else if s.quit_armed {
@@ -110,6 +111,7 @@ impl App {
             }
             Intent::Recall(delta) => s.recall(delta),
             Intent::Send => self.send(out),
+            Intent::OpenEditor => s.edit_request = Some(s.composer.text.clone()),
             Intent::TermKey(k) => self.on_term_key(k, out),
             Intent::TermPaste(text) => self.on_term_paste(&text, out),
         }

@@ -68,6 +68,8 @@ pub enum AppEvent {
     },
     /// The draw showed `State::jump_to` at this scroll.
     Jumped(usize),
+    /// The editor returned the draft (`Err`: it failed; the draft stays as it was).
+    Edited(Result<String, String>),
     /// What the terminal attachment `generation` delivered.
     Term {
         generation: u64,
@@ -198,6 +200,11 @@ impl App {
                 self.state.scroll = self.state.scroll.min(max_scroll);
                 self.on_term_area(term_size.0, term_size.1, &mut out);
             }
+            AppEvent::Edited(Ok(text)) => {
+                self.state.composer = Input::with_text(&text);
+                self.state.drafts_dirty = true;
+            }
+            AppEvent::Edited(Err(e)) => self.state.notice = Some(format!("editor: {e}")),
             AppEvent::Jumped(scroll) => {
                 self.state.scroll = scroll;
                 self.state.jump_to = None;

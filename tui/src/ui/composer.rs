@@ -42,6 +42,8 @@ impl View for ComposerPane {
             Intent::Insert("\n".into())
         } else if km.send.matches(&k) {
             Intent::Send
+        } else if km.editor.matches(&k) {
+            Intent::OpenEditor
         } else if km.recall_older.matches(&k) && on_first_line(&cx.state.composer) {
             Intent::Recall(-1)
         } else if km.recall_newer.matches(&k) && on_last_line(&cx.state.composer) {

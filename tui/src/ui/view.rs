@@ -73,6 +73,8 @@ pub enum Intent {
     Recall(isize),
     /// Sends the composer's text to the selected session.
     Send,
+    /// Hands the draft to the user's editor (the loop suspends the TUI for it).
+    OpenEditor,
     /// A key for the terminal pane's program (through its prefix machine).
     TermKey(KeyEvent),
     TermPaste(String),
