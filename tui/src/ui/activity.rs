@@ -50,6 +50,9 @@ pub fn lines(m: &Message, lay: Layout, out: &mut Vec<Line<'static>>) {
     }
     for t in &m.tools {
         out.push(tool_line(t, width, lay.cwd));
+        if lay.expanded {
+            tool_input(t, lay, out);
+        }
         tool_output(t, lay, out);
     }
     for c in &m.changes {
@@ -101,6 +104,40 @@ pub fn relative(cwd: &str, path: &str) -> String {
     match Path::new(path).strip_prefix(cwd) {
         Ok(rel) if !cwd.is_empty() && !rel.as_os_str().is_empty() => rel.display().to_string(),
         _ => path.to_string(),
+    }
+}
+
+/// Expanded, a tool's whole input under its line (the line names only its path or
+/// command): each field on its own line, long text values as written.
+fn tool_input(t: &ToolCall, lay: Layout, out: &mut Vec<Line<'static>>) {
+    let Ok(serde_json::Value::Object(fields)) =
+        serde_json::from_str::<serde_json::Value>(&t.input_json)
+    else {
+        return;
+    };
+    let lead = format!("{BODY_INDENT}  ");
+    let width = lay.width.saturating_sub(4).max(8);
+    for (k, v) in fields {
+        let text = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        for (i, l) in wrap(&text, width.saturating_sub(k.len() + 2).max(4))
+            .into_iter()
+            .enumerate()
+        {
+            let key = if i == 0 {
+                format!("{k}: ")
+            } else {
+                " ".repeat(k.len() + 2)
+            };
+            out.push(Line::from(vec![
+                Span::raw(lead.clone()),
+                Span::styled("› ", theme::dim()),
+                Span::styled(key, theme::dim()),
+                Span::raw(l),
+            ]));
+        }
     }
 }
 
