@@ -194,7 +194,11 @@ impl Default for KeyMap {
                 "every action by name (: in the list)",
             )
             .short("actions"),
-            search: Binding::new(&[Key::ctrl('f')], "search the transcript").short("search"),
+            search: Binding::new(
+                &[Key::ch('/'), Key::ctrl('f')],
+                "search the transcript (/ in the list)",
+            )
+            .short("search"),
             expand: Binding::new(&[Key::ctrl('o')], "show/hide tool output and full diffs"),
             switch_focus: Binding::new(&[Key::plain(Tab)], "switch focus list / composer"),
             page_up: Binding::new(&[Key::plain(PageUp)], "scroll transcript up"),
@@ -206,7 +210,7 @@ impl Default for KeyMap {
             first: Binding::new(&[Key::ch('g'), Key::plain(Home)], "first in the list"),
             last: Binding::new(&[Key::ch('G'), Key::plain(End)], "last in the list"),
             filter: Binding::new(
-                &[Key::ch('/')],
+                &[Key::ch('f')],
                 "filter the list (title, name, dir, provider, status)",
             )
             .short("filter"),
@@ -332,6 +336,7 @@ impl KeyMap {
                 &self.help,
                 &self.palette,
                 &self.filter,
+                &self.search,
                 &self.cancel,
                 &self.rename,
                 &self.delete,

@@ -252,7 +252,7 @@ pub struct State {
     pub pending: usize,
     /// Last error or notice, shown in the status bar until the next key.
     pub notice: Option<String>,
-    /// The list shows only sessions and terminals matching this (`/`); empty: all.
+    /// The list shows only sessions and terminals matching this (`f`); empty: all.
     pub filter: String,
     /// The filter is being typed (its prompt shows even while empty).
     pub filtering: bool,

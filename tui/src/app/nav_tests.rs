@@ -23,7 +23,7 @@ fn visible(app: &App) -> Vec<String> {
 fn the_filter_narrows_the_list_as_you_type_and_esc_clears_it() {
     let mut app = ts::app();
     assert_eq!(visible(&app), ["s1", "s2", "s3"]);
-    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Char('f'));
     assert!(app.state.filtering);
     typed(&mut app, "FLAKY");
     assert_eq!(visible(&app), ["s2"], "case-insensitive, over titles");
@@ -48,7 +48,7 @@ fn the_filter_narrows_the_list_as_you_type_and_esc_clears_it() {
     assert_eq!(visible(&app), ["s1", "s2", "s3"]);
 
     // Enter keeps it; the list keys then move within what matches.
-    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Char('f'));
     typed(&mut app, "e");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.state.filter, "e");

@@ -1,4 +1,4 @@
-//! Typing the session list's filter (`/`): the list narrows as you type (its top row shows
+//! Typing the session list's filter (`f`): the list narrows as you type (its top row shows
 //! the filter); Up/Down move through what matches, Enter keeps the filter, Esc clears it.
 
 use super::view::{Ctx, Intent, KeyOutcome, View, edit, paste_line};

@@ -94,7 +94,11 @@ impl View for Screen {
         if km.expand.matches(&k) {
             return KeyOutcome::intent(Intent::ToggleExpand);
         }
-        if km.search.matches(&k) && state.selected_session().is_some() {
+        // Ctrl-F anywhere; `/` only where it is not text (the list).
+        if km.search.matches(&k)
+            && (k.code != KeyCode::Char('/') || state.focus == Focus::Sessions)
+            && state.selected_session().is_some()
+        {
             return KeyOutcome::intent(Intent::Open(Box::<super::search::SearchView>::default()));
         }
         // Ctrl-P anywhere; `:` only where it is not text (the list).

@@ -1,4 +1,4 @@
-//! Searching the transcript (Ctrl-F): the view jumps to the newest message containing what is
+//! Searching the transcript (`/` in the list, Ctrl-F anywhere): the view jumps to the newest message containing what is
 //! typed; Enter or ↓ goes to the next older match, ↑ back to a newer one, Esc closes and stays.
 
 use super::theme;

@@ -302,7 +302,7 @@ fn help_scrolls_on_a_short_terminal() {
 }
 
 fn filtered(app: &mut crate::app::App, text: &str) {
-    for c in std::iter::once('/').chain(text.chars()) {
+    for c in std::iter::once('f').chain(text.chars()) {
         app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
             crossterm::event::KeyCode::Char(c),
             crossterm::event::KeyModifiers::NONE,
@@ -323,7 +323,7 @@ fn filtered_list_160x48() {
 fn filtered_list_80x24() {
     let mut app = ts::app();
     app.update(AppEvent::Key(crossterm::event::KeyEvent::new(
-        crossterm::event::KeyCode::Char('/'),
+        crossterm::event::KeyCode::Char('f'),
         crossterm::event::KeyModifiers::NONE,
     )));
     for c in "flaky".chars() {
