@@ -350,9 +350,15 @@ impl LockRecord {
         Some(LockRecord { pid, socket })
     }
 
-    /// The record in `paths`' lock file, if it names a process that is alive.
+    /// The record in `paths`' lock file, if a daemon holds the lock now (a record left by
+    /// one that is gone, or a pid reused since, does not count).
     pub fn read_live(paths: &Paths) -> Option<LockRecord> {
-        let text = std::fs::read_to_string(paths.lock_file()).ok()?;
+        let file = std::fs::File::open(paths.lock_file()).ok()?;
+        // A running daemon holds the lock exclusively: taking it shared means nobody does.
+        if file.try_lock_shared().is_ok() {
+            return None;
+        }
+        let text = std::io::read_to_string(&file).ok()?;
         let r = LockRecord::parse(&text)?;
         let pid = libc::pid_t::try_from(r.pid).ok()?;
         // SAFETY: kill with signal 0 only checks that the process exists.

@@ -81,7 +81,8 @@ pub fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let text = serde_json::to_vec(saved).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
+    // Per process: two TUIs on one data dir must not write into each other's temp file.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .write(true)

@@ -3,7 +3,7 @@
 //! however and wherever the daemon itself was started. Secrets never travel this way: they
 //! belong in the daemon's config.
 
-use agentmux_shared::types::passable_env;
+use agentmux_shared::types::{passable_env, passable_value};
 use std::collections::BTreeMap;
 
 /// Names sent unless `AGENTMUX_UPDATE_ENVIRONMENT` (space-separated) replaces the list.
@@ -55,6 +55,7 @@ fn pick(custom: Option<&str>, get: impl Fn(&str) -> Option<String>) -> BTreeMap<
         .into_iter()
         .filter(|n| passable_env(n))
         .filter_map(|n| get(n).map(|v| (n.to_string(), v)))
+        .filter(|(n, v)| passable_value(n, v))
         .collect()
 }
 
@@ -69,6 +70,8 @@ mod tests {
             "SSH_AUTH_SOCK" => Some("/tmp/agent.sock".to_string()),
             "ANTHROPIC_API_KEY" => Some("sk-…".to_string()),
             "FOO" => Some("bar".to_string()),
+            "https_proxy" => Some("http://user:pw@proxy:3128".to_string()),
+            "LD_PRELOAD" => Some("/tmp/x.so".to_string()),
             _ => None,
         };
         let got = pick(None, env);

@@ -59,18 +59,11 @@ pub(super) async fn raise(
         ApprovalPolicy::AutoEdit => r.edit,
         ApprovalPolicy::Ask => false,
     };
-    let by_rule = !by_policy
-        && h.state
-            .lock()
-            .await
-            .session
-            .rules
-            .iter()
-            .any(|x| x.tool == a.tool);
+    // Under the session's lock, like every change to it: a delete that won the race has taken
+    // the session's approvals along, and a revoked rule answers nothing.
+    let st = h.state.lock().await;
+    let by_rule = !by_policy && st.session.rules.iter().any(|x| x.tool == a.tool);
     if by_policy || by_rule {
-        // Under the session's lock, like every change to it: a delete that won the race has
-        // taken the session's approvals along, and this one must not come back.
-        let st = h.state.lock().await;
         if st.deleted {
             return Ok(()); // dropping `respond` denies
         }
@@ -99,7 +92,7 @@ pub(super) async fn raise(
         });
         return res;
     }
-    let mut st = h.state.lock().await;
+    let mut st = st;
     if st.deleted {
         return Ok(()); // dropping `respond` denies
     }
@@ -315,8 +308,12 @@ impl Service {
         };
         // "Always" becomes a rule agentmux keeps (listed, revocable, exactly this tool); the
         // agent itself is allowed once, so its own wider rules never come into play.
-        if d == Decision::AllowAlways {
-            self.add_rule(&mut st, &p.approval.tool).await?;
+        if d == Decision::AllowAlways
+            && let Err(e) = self.add_rule(&mut st, &p.approval.tool).await
+        {
+            // Still pending: the person can try again (or decide otherwise).
+            st.approvals.insert(p.approval.id.clone(), p);
+            return Err(e);
         }
         let a = self
             .answer_pending(st, p, status, ApprovalReason::Decided, d, message)

@@ -103,8 +103,11 @@ impl Service {
         if self.store().session(q)?.is_some() {
             return Ok(q.to_string());
         }
+        // Something shaped like an id is only ever an id (prefix): a session named
+        // `ses_…` must not shadow the one the user typed the id of.
+        let by_name = !q.starts_with("ses_");
         let names = &self.shared.names;
-        if let Some(id) = names.exact(q)? {
+        if by_name && let Some(id) = names.exact(q)? {
             return Ok(id);
         }
         // (what to show if ambiguous, id)
@@ -114,7 +117,12 @@ impl Service {
             .into_iter()
             .map(|s| (s.id.clone(), s.id))
             .collect();
-        for (name, id) in names.by_prefix(q)? {
+        let named = if by_name {
+            names.by_prefix(q)?
+        } else {
+            Vec::new()
+        };
+        for (name, id) in named {
             if !found.iter().any(|(_, have)| *have == id) {
                 found.push((name, id));
             }

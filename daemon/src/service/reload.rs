@@ -93,8 +93,8 @@ impl Service {
         let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
             .map_err(|e| Error::internal(format!("reading the config: {e}")))?;
-        match loaded {
-            Ok(config) => self.reload(config),
+        match loaded.and_then(|config| self.reload(config)) {
+            Ok(changed) => Ok(changed),
             Err(e) => {
                 tracing::warn!(error = %e.message, "config reload refused; the old config stays");
                 self.shared.reloads.record(e.message.clone(), Vec::new());

@@ -44,7 +44,9 @@ fn client_env(
     }
     Ok(env
         .into_iter()
-        .filter(|(k, v)| agentmux_shared::types::passable_env(k) && !v.contains('\0'))
+        .filter(|(k, v)| {
+            agentmux_shared::types::passable_env(k) && agentmux_shared::types::passable_value(k, v)
+        })
         .collect())
 }
 
@@ -100,6 +102,8 @@ impl Service {
         };
         let now = now_ms();
         let id = new_id("ses");
+        // Everything that can refuse the request comes before the name is claimed.
+        let env = client_env(req.env)?;
         let name = self.shared.names.claim(&id, &req.name, &title)?;
         let session = Session {
             title: if title.is_empty() {
@@ -117,7 +121,7 @@ impl Service {
             cwd,
             approval_policy,
             approval_timeout_secs: req.approval_timeout_secs,
-            env: client_env(req.env)?,
+            env,
             created_at_ms: now,
             updated_at_ms: now,
             ..Session::default()

@@ -52,9 +52,22 @@ pub const REDACTED: &str = "<redacted>";
 /// like a secret (those belong in the daemon's config), except the sockets and files that only
 /// point at one (`SSH_AUTH_SOCK`, `XAUTHORITY`).
 pub fn passable_env(name: &str) -> bool {
+    // What changes how programs load or where an agent sends its key is the daemon's to set.
+    let steers = name.starts_with("LD_")
+        || name.starts_with("DYLD_")
+        || name.ends_with("_BASE_URL")
+        || matches!(name, "NODE_OPTIONS" | "BASH_ENV" | "ENV" | "PROMPT_COMMAND");
     !name.is_empty()
         && !name.contains('=')
+        && !steers
         && (!looks_secret(name) || name.ends_with("_SOCK") || name == "XAUTHORITY")
+}
+
+/// Whether a passable variable's value may be kept: a proxy with credentials in it is a
+/// secret too.
+pub fn passable_value(name: &str, value: &str) -> bool {
+    let proxy_login = name.to_ascii_lowercase().ends_with("_proxy") && value.contains('@');
+    !value.contains('\0') && !proxy_login
 }
 
 pub fn looks_secret(name: &str) -> bool {

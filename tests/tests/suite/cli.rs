@@ -354,3 +354,44 @@ async fn reload_applies_a_new_config_without_interrupting_the_running_turn() {
         Some("Bearer second-key".to_string())
     );
 }
+
+/// A `send --wait` whose message a hard cancel drops from the queue ends at once (exit 9),
+/// rather than waiting for a turn that never comes.
+#[tokio::test]
+async fn send_wait_ends_when_its_queued_message_is_dropped() {
+    let (fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let id = super::id_of(&super::create_session(&rest, "cancel").await);
+    fake.push(Script::new(vec![
+        Step::Text {
+            text: "working".into(),
+            delay: Duration::ZERO,
+        },
+        Step::Hang,
+    ]));
+    super::send(&rest, &id, "first").await;
+    wait_session(&rest, &id, 10, "the first turn running", |s| {
+        s["busy"] == true
+    })
+    .await;
+    let waiting = cli(&d, &["send", &id, "second", "--wait"]).output();
+    let cancel = async {
+        wait_session(&rest, &id, 10, "the second message queued", |s| {
+            s["queued"] == 1
+        })
+        .await;
+        let r = rest
+            .post(
+                &format!("/v1/sessions/{id}/cancel"),
+                serde_json::json!({"clear_queue": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    let (o, ()) = tokio::join!(
+        async { tokio::time::timeout(TIMEOUT, waiting).await },
+        cancel
+    );
+    let o = o.expect("send --wait ended").expect("agentmux ran");
+    assert_eq!(code(&o), 9, "{}", text(&o.stderr));
+}

@@ -546,8 +546,11 @@ impl LockHolder {
 
 /// Sends `sig` to the daemon's pid.
 pub fn signal_daemon(pid: u32, sig: libc::c_int) -> Result<()> {
+    // 0 (or one out of range) would signal our own process group, not the daemon.
     let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| Error::internal(format!("daemon reported pid {pid}")))?;
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| Error::internal(format!("daemon reported pid {pid}")))?;
     // SAFETY: kill has no memory-safety preconditions.
     if unsafe { libc::kill(pid, sig) } == -1 {
         let e = std::io::Error::last_os_error();

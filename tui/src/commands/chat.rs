@@ -125,6 +125,27 @@ fn turn_event(
             let why = t.output.lines().next().unwrap_or("").trim();
             turn.denied.push(format!("{} ({why})", t.name));
         }
+        // Dropped from the queue by a hard cancel: its turn never comes.
+        EventPayload::MessageCompleted { message }
+            if message.id == mine && message.status == MessageStatus::Cancelled =>
+        {
+            return Ok(Some(Err(Failure::new(
+                Exit::TurnStopped,
+                Error::precondition("the message was dropped from the queue by a cancel"),
+            ))));
+        }
+        // The session's runner gave up mid-turn (it says why on the session).
+        EventPayload::SessionUpdated { session: s }
+            if s.id == session && turn.reply.is_some() && !s.busy =>
+        {
+            if turn.last.is_some_and(|c| c != '\n') && !out.json {
+                out.raw("\n")?;
+            }
+            return Ok(Some(Err(Failure::new(
+                Exit::TurnFailed,
+                Error::internal(or(&s.last_error, "the turn ended without an answer").to_string()),
+            ))));
+        }
         EventPayload::SessionDeleted { id } if id == session => {
             return Ok(Some(Err(Error::new(
                 ErrorKind::NotFound,
