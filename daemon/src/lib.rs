@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod clis;
+pub mod git;
 pub mod journal;
 pub mod log;
 pub mod model;

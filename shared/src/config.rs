@@ -11,6 +11,18 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub providers: ProvidersConfig,
     pub terminal: TerminalConfig,
+    pub sessions: SessionsConfig,
+}
+
+/// `[sessions]`: how new sessions are set up.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// `worktree`: a session made in a git repository gets its own worktree and branch unless
+    /// it asks otherwise; `none` (default): it works in its directory as given.
+    pub workspace: String,
+    /// Where worktrees are made; empty: `<data dir>/worktrees`.
+    pub worktree_root: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -236,11 +236,17 @@ pub enum SessionCmd {
         /// Session name, id, or a unique prefix of either
         id: String,
     },
-    /// Delete a session and its history
+    /// Delete a session and its history (and its worktree, if it has one)
     #[command(alias = "delete")]
     Rm {
         /// Session name, id, or a unique prefix of either
         id: String,
+        /// Even when its worktree holds uncommitted changes or commits on no other branch
+        #[arg(long)]
+        force: bool,
+        /// Also delete the session's branch (kept by default)
+        #[arg(long)]
+        delete_branch: bool,
     },
     /// Change a session's title
     Rename {
@@ -298,6 +304,19 @@ pub struct NewSession {
     /// Working directory for the agent (default: this shell's)
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Work in a git worktree of its own, on branch agentmux/NAME (the directory must be in a
+    /// repository)
+    #[arg(long, conflicts_with = "no_worktree")]
+    pub worktree: bool,
+    /// Work in the directory itself even when the daemon's default is a worktree
+    #[arg(long)]
+    pub no_worktree: bool,
+    /// With --worktree: what the branch starts from (default: HEAD)
+    #[arg(long, value_name = "REF", requires = "worktree")]
+    pub base: Option<String>,
+    /// With --worktree: the branch's name (default: agentmux/NAME)
+    #[arg(long, value_name = "NAME", requires = "worktree")]
+    pub branch: Option<String>,
     /// ask (default), auto-edit or never-ask
     #[arg(long, value_name = "POLICY")]
     pub approval_policy: Option<String>,

@@ -358,6 +358,12 @@ pub fn session_fields(s: &Session) -> Vec<(&'static str, String)> {
             format!("{} in, {} out", s.usage.input_tokens, s.usage.output_tokens),
         ),
     ];
+    if let Some(w) = &s.workspace {
+        f.push((
+            "worktree",
+            format!("{} on {} from {} ({})", w.path, w.branch, w.base, w.state),
+        ));
+    }
     if !s.forked_from.is_empty() {
         f.push(("forked from", s.forked_from.clone()));
     }

@@ -297,7 +297,7 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
         Action::Rename { id, title } => {
             Reply::Renamed(Box::new(c.rename_session(id, title).await?))
         }
-        Action::Delete { id } => Reply::Deleted(c.delete_session(id).await?),
+        Action::Delete { id } => Reply::Deleted(c.delete_session(id, false, false).await?),
         Action::RevokeRule { session, tool } => {
             Reply::Renamed(Box::new(c.revoke_rule(session, tool).await?))
         }

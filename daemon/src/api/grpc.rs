@@ -139,7 +139,11 @@ impl SessionService for Grpc {
     ) -> Res<pb::DeleteSessionResponse> {
         ok(self
             .svc
-            .delete_session(&r.into_inner().id)
+            .delete_session(
+                &r.get_ref().id,
+                r.get_ref().force,
+                r.get_ref().delete_branch,
+            )
             .await
             .map(|id| pb::DeleteSessionResponse { id }))
     }

@@ -139,6 +139,13 @@ pub struct ApprovalsQuery {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
+pub struct DeleteQuery {
+    force: bool,
+    delete_branch: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct PageQuery {
     page_size: u32,
     page_token: String,
@@ -216,7 +223,7 @@ fn table() -> Vec<Route> {
         route!("post" "/v1/sessions", "createSession", "Create a session", schema::<CreateSession>(), 201 schema::<Session>(), &[], false, post(create_session)),
         route!("get" "/v1/sessions/{id}", "getSession", "Get a session by id, name, or a unique prefix of either", None, 200 schema::<Session>(), &[], false, get(get_session)),
         route!("patch" "/v1/sessions/{id}", "renameSession", "Rename a session", schema::<RenameBody>(), 200 schema::<Session>(), &[], false, patch(rename_session)),
-        route!("delete" "/v1/sessions/{id}", "deleteSession", "Delete a session and its messages", None, 200 schema::<DeletedSession>(), &[], false, delete(delete_session)),
+        route!("delete" "/v1/sessions/{id}", "deleteSession", "Delete a session and its messages; a worktree holding work found nowhere else is 409 unless force (its branch stays unless delete_branch)", None, 200 schema::<DeletedSession>(), &[("force", "boolean"), ("delete_branch", "boolean")], false, delete(delete_session)),
         route!("post" "/v1/sessions/{id}/fork", "forkSession", "Copy a session's first messages into a new session", schema::<ForkBody>(), 201 schema::<Session>(), &[], false, post(fork_session)),
         route!("post" "/v1/sessions/{id}/reset", "resetSession", "Clear a session's history", None, 200 schema::<Session>(), &[], false, post(reset_session)),
         route!("post" "/v1/sessions/{id}/resume", "resumeSession", "Run the input still queued after an interruption", None, 200 schema::<Session>(), &[], false, post(resume_session)),
@@ -344,9 +351,10 @@ async fn rename_session(
 async fn delete_session(
     State(svc): State<Service>,
     Path(id): Path<String>,
+    Query(q): Query<DeleteQuery>,
 ) -> ApiResult<Json<DeletedSession>> {
     Ok(Json(DeletedSession {
-        id: svc.delete_session(&id).await?,
+        id: svc.delete_session(&id, q.force, q.delete_branch).await?,
     }))
 }
 

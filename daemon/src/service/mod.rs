@@ -13,6 +13,7 @@ mod runner;
 mod sessions;
 mod streams;
 mod terminals;
+mod workspaces;
 
 #[cfg(test)]
 mod tests;
@@ -114,6 +115,7 @@ impl Service {
         approvals::recover(&svc).await?;
         svc.recover_terminals().await?;
         svc.recover_install_jobs().await?;
+        svc.reconcile_workspaces().await?;
         Ok(svc)
     }
 

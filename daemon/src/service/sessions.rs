@@ -105,7 +105,18 @@ impl Service {
         // Everything that can refuse the request comes before the name is claimed.
         let env = client_env(req.env)?;
         let name = self.shared.names.claim(&id, &req.name, &title)?;
-        let session = Session {
+        let planned = match self.plan_workspace(&id, &name, &cwd, &req.workspace).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.shared.names.release(&name, &id);
+                return Err(e);
+            }
+        };
+        let (workspace, cwd) = match planned {
+            Some((w, dir)) => (Some(w), dir),
+            None => (None, cwd),
+        };
+        let mut session = Session {
             title: if title.is_empty() {
                 format!("session {}", &id[id.len() - 6..])
             } else {
@@ -122,10 +133,12 @@ impl Service {
             approval_policy,
             approval_timeout_secs: req.approval_timeout_secs,
             env,
+            workspace,
             created_at_ms: now,
             updated_at_ms: now,
             ..Session::default()
         };
+        // Recorded before the worktree is made: a crash in between is reconciled at start.
         let done = self
             .commit(
                 vec![Store::put_session(&session)],
@@ -140,6 +153,29 @@ impl Service {
         if let Err(e) = done {
             self.shared.names.release(&session.name, &session.id);
             return Err(e);
+        }
+        if let Some(w) = session.workspace.clone() {
+            if let Err(e) = self.make_workspace(&w).await {
+                let _ = self
+                    .commit(
+                        vec![Op::Del(Store::session_key(&session.id))],
+                        vec![NewEvent::new(
+                            &session.id,
+                            EventPayload::SessionDeleted {
+                                id: session.id.clone(),
+                            },
+                        )],
+                    )
+                    .await;
+                self.shared.names.release(&session.name, &session.id);
+                return Err(e);
+            }
+            if let Some(w) = session.workspace.as_mut() {
+                w.state = super::workspaces::READY.into();
+            }
+            session.updated_at_ms = now_ms();
+            self.commit(vec![Store::put_session(&session)], vec![updated(&session)])
+                .await?;
         }
         Ok(session)
     }
@@ -201,11 +237,22 @@ impl Service {
         Ok(s)
     }
 
-    pub async fn delete_session(&self, id: &str) -> Result<String> {
+    /// Deletes a session and its history. Its worktree goes too, unless it holds work found
+    /// nowhere else and `force` is off; its branch stays unless `delete_branch`.
+    pub async fn delete_session(
+        &self,
+        id: &str,
+        force: bool,
+        delete_branch: bool,
+    ) -> Result<String> {
         let id = self.resolve(id)?;
         let h = self.handle(&id)?;
         let mut st = h.state.lock().await;
         st.live()?;
+        if !force {
+            self.check_workspace_loss(&st.session).await?;
+        }
+        let workspace = st.session.workspace.clone();
         let (mut ops, mut events) =
             super::approvals::drain_pending(&mut st, ApprovalReason::SessionDeleted);
         ops.push(Op::Del(Store::session_key(&id)));
@@ -230,6 +277,9 @@ impl Service {
         self.forget(&id);
         self.shared.names.release(&name, &id);
         self.providers().forget_session(&provider, &id).await;
+        if let Some(w) = workspace {
+            self.remove_workspace(&w, delete_branch).await;
+        }
         Ok(id)
     }
 

@@ -121,6 +121,14 @@ impl From<Session> for pb::Session {
                     created_at_ms: r.created_at_ms,
                 })
                 .collect(),
+            workspace: s.workspace.map(|w| pb::Workspace {
+                repo: w.repo,
+                path: w.path,
+                branch: w.branch,
+                base: w.base,
+                base_commit: w.base_commit,
+                state: w.state,
+            }),
         }
     }
 }
@@ -160,6 +168,14 @@ impl From<pb::Session> for Session {
                     created_at_ms: r.created_at_ms,
                 })
                 .collect(),
+            workspace: s.workspace.map(|w| agentmux_shared::types::Workspace {
+                repo: w.repo,
+                path: w.path,
+                branch: w.branch,
+                base: w.base,
+                base_commit: w.base_commit,
+                state: w.state,
+            }),
         }
     }
 }
@@ -340,6 +356,14 @@ impl From<pb::CreateSessionRequest> for CreateSession {
             approval_policy: r.approval_policy,
             approval_timeout_secs: r.approval_timeout_secs,
             env: r.env.into_iter().collect(),
+            workspace: r
+                .workspace
+                .map(|w| agentmux_shared::types::WorkspaceRequest {
+                    mode: w.mode,
+                    base: w.base,
+                    branch: w.branch,
+                })
+                .unwrap_or_default(),
         }
     }
 }

@@ -37,6 +37,14 @@ fn session() -> Session {
             tool: "Write".into(),
             created_at_ms: 9,
         }],
+        workspace: Some(agentmux_shared::types::Workspace {
+            repo: "/r".into(),
+            path: "/d/worktrees/ses_1".into(),
+            branch: "agentmux/t".into(),
+            base: "HEAD".into(),
+            base_commit: "abc".into(),
+            state: "ready".into(),
+        }),
     }
 }
 

@@ -98,6 +98,42 @@ pub struct Session {
     /// Tools allowed for the rest of the session ("allow always"), until revoked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<super::ApprovalRule>,
+    /// The session's own git worktree, when it has one (`cwd` is inside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Workspace>,
+}
+
+/// A session's git worktree: recorded before anything is made, so a crash at any point leaves
+/// a state the next start can reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Workspace {
+    /// The repository's top directory (the user's checkout; never written to).
+    pub repo: String,
+    /// The worktree's directory.
+    pub path: String,
+    /// The session's branch (`agentmux/<name>` unless chosen).
+    pub branch: String,
+    /// What it started from, as given (`HEAD`, a branch) and as the commit it was then.
+    pub base: String,
+    pub base_commit: String,
+    /// `creating`, `ready`, or `missing` (its directory is gone).
+    pub state: String,
+}
+
+/// How a new session should be set up in a git repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct WorkspaceRequest {
+    /// `worktree`: its own worktree and branch; `none`: its directory as given; empty: the
+    /// daemon's `[sessions] workspace`.
+    #[schemars(extend("enum" = ["", "worktree", "none"]))]
+    pub mode: String,
+    /// What the branch starts from; empty: the repository's `HEAD`.
+    #[schemars(length(max = 200))]
+    pub base: String,
+    /// The branch; empty: `agentmux/<session name>`.
+    #[schemars(length(max = 200))]
+    pub branch: String,
 }
 
 /// When a session's provider must ask a person before it runs a tool.
@@ -168,6 +204,8 @@ pub struct CreateSession {
     /// Pending approvals expire (denied) after this many seconds; 0 (default): never.
     #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub approval_timeout_secs: u64,
+    /// Its own git worktree, when its directory is in a repository.
+    pub workspace: WorkspaceRequest,
     /// The client's environment for the agent (secret-looking names are dropped).
     #[schemars(extend(
         "maxProperties" = 200,

@@ -237,7 +237,10 @@ async fn grpc_session_lifecycle() {
 
     // Delete.
     let del = s
-        .delete_session(pb::DeleteSessionRequest { id: b.id.clone() })
+        .delete_session(pb::DeleteSessionRequest {
+            id: b.id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -275,9 +278,12 @@ async fn grpc_session_lifecycle() {
         ),
         (
             "DeleteSession",
-            s.delete_session(pb::DeleteSessionRequest { id: nope.clone() })
-                .await
-                .err(),
+            s.delete_session(pb::DeleteSessionRequest {
+                id: nope.clone(),
+                ..Default::default()
+            })
+            .await
+            .err(),
         ),
         (
             "ForkSession",

@@ -21,6 +21,7 @@ mod startup;
 mod storage;
 mod system;
 mod terminals;
+mod workspaces;
 
 use agentmux_shared::types::Event;
 use agentmux_tests::client::{Item, Rest};

@@ -174,6 +174,11 @@ impl Client {
             title: req.title,
             name: req.name,
             env: req.env.into_iter().collect(),
+            workspace: Some(pb::WorkspaceRequest {
+                mode: req.workspace.mode,
+                base: req.workspace.base,
+                branch: req.workspace.branch,
+            }),
             provider: req.provider,
             model: req.model,
             cwd: req.cwd,
@@ -229,11 +234,21 @@ impl Client {
         Ok(r.map_err(status_to_error)?.into_inner().into())
     }
 
-    /// Returns the full id of the deleted session.
-    pub async fn delete_session(&self, id: &str) -> Result<String> {
+    /// Returns the full id of the deleted session. `force`: even when its worktree holds work
+    /// found nowhere else; `delete_branch`: its branch too.
+    pub async fn delete_session(
+        &self,
+        id: &str,
+        force: bool,
+        delete_branch: bool,
+    ) -> Result<String> {
         let r = self
             .sessions()
-            .delete_session(pb::DeleteSessionRequest { id: id.into() })
+            .delete_session(pb::DeleteSessionRequest {
+                id: id.into(),
+                force,
+                delete_branch,
+            })
             .await;
         Ok(r.map_err(status_to_error)?.into_inner().id)
     }

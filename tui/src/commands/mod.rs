@@ -228,6 +228,15 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
                     title: n.title.unwrap_or_default(),
                     name: n.name.unwrap_or_default(),
                     env: crate::env::client_env(),
+                    workspace: agentmux_shared::types::WorkspaceRequest {
+                        mode: match (n.worktree, n.no_worktree) {
+                            (true, _) => "worktree".into(),
+                            (_, true) => "none".into(),
+                            _ => String::new(),
+                        },
+                        base: n.base.unwrap_or_default(),
+                        branch: n.branch.unwrap_or_default(),
+                    },
                     provider: n.provider.unwrap_or_default(),
                     model: n.model.unwrap_or_default(),
                     cwd,
@@ -245,8 +254,12 @@ async fn session(c: &Client, out: &mut Out, cmd: SessionCmd) -> Result<()> {
             out.sessions_table(&sessions, output::now_ms())
         }
         SessionCmd::Show { id } => out.session(&c.get_session(&id).await?),
-        SessionCmd::Rm { id } => {
-            let id = c.delete_session(&id).await?;
+        SessionCmd::Rm {
+            id,
+            force,
+            delete_branch,
+        } => {
+            let id = c.delete_session(&id, force, delete_branch).await?;
             if out.json {
                 #[derive(Serialize)]
                 struct Deleted {

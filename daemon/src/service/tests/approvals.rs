@@ -155,7 +155,7 @@ async fn a_deleted_session_takes_its_approvals_along() {
     e.provider.push(vec![Step::Ask { edit: false }, Step::Hang]);
     e.svc.send_message(&s.id, "run", false).await.unwrap();
     let a = requested(&e).await;
-    e.svc.delete_session(&s.id).await.unwrap();
+    e.svc.delete_session(&s.id, false, false).await.unwrap();
     let x = resolved(&e).await;
     assert_eq!(
         (x.id.as_str(), x.reason),

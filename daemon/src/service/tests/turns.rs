@@ -123,7 +123,7 @@ async fn deleting_a_busy_session_ends_its_turn() {
         matches!(p, EventPayload::TurnStarted { .. }).then_some(())
     })
     .await;
-    e.svc.delete_session(&s.id).await.unwrap();
+    e.svc.delete_session(&s.id, false, false).await.unwrap();
     assert!(e.svc.get_session(&s.id).is_err());
     assert!(e.messages_result(&s.id).is_err());
 }

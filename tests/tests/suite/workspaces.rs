@@ -1,0 +1,174 @@
+//! Sessions' own git worktrees against real repositories: made outside the user's checkout on
+//! their own branch, never losing work on delete, and reconciled after a crash.
+
+use super::start;
+use agentmux_tests::client::Rest;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+
+/// `git -C dir args…` that must succeed; its stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A repository with one commit and a `src/` directory.
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    dir
+}
+
+async fn create(rest: &Rest, body: Value) -> (u16, Value) {
+    let r = rest.post("/v1/sessions", body).await;
+    (r.status, r.json())
+}
+
+#[tokio::test]
+async fn a_worktree_session_works_apart_and_its_work_is_never_lost_on_delete() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let repo = repo();
+    let real = repo.path().canonicalize().unwrap();
+    let (status, s) = create(
+        &rest,
+        json!({"title": "wt", "cwd": repo.path().join("src"), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{s}");
+    let w = &s["workspace"];
+    assert_eq!(w["state"], "ready", "{s}");
+    assert_eq!(w["branch"], "agentmux/wt");
+    assert_eq!(Path::new(w["repo"].as_str().unwrap()), real);
+    let path = Path::new(w["path"].as_str().unwrap()).to_path_buf();
+    assert!(
+        path.starts_with(&d.data_dir),
+        "outside the user's checkout: {}",
+        path.display()
+    );
+    assert_eq!(
+        Path::new(s["cwd"].as_str().unwrap()),
+        path.join("src"),
+        "same place inside"
+    );
+    assert_eq!(
+        git(&path, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "agentmux/wt"
+    );
+
+    // Work in the worktree does not touch the user's checkout.
+    std::fs::write(path.join("src/new.rs"), "// agent\n").unwrap();
+    assert!(!repo.path().join("src/new.rs").exists());
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+
+    // Uncommitted work: refused, saying what.
+    let id = s["id"].as_str().unwrap();
+    let r = rest.delete(&format!("/v1/sessions/{id}")).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains("uncommitted") && r.text().contains("src/new.rs"),
+        "{}",
+        r.text()
+    );
+    // Committed on its branch only: still refused.
+    git(&path, &["add", "."]);
+    git(&path, &["commit", "-q", "-m", "agent work"]);
+    let r = rest.delete(&format!("/v1/sessions/{id}")).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("on no other branch"), "{}", r.text());
+    // Forced: the worktree goes, the branch and its commit stay.
+    let r = rest.delete(&format!("/v1/sessions/{id}?force=true")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!path.exists());
+    assert!(git(repo.path(), &["log", "--format=%s", "agentmux/wt"]).contains("agent work"));
+    assert!(!git(repo.path(), &["worktree", "list"]).contains(&path.display().to_string()));
+
+    // A clean one goes without force, and its branch with it when asked.
+    let (_, s) = create(
+        &rest,
+        json!({"title": "clean", "cwd": repo.path(), "workspace": {"mode": "worktree", "branch": "try/clean"}}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let r = rest
+        .delete(&format!("/v1/sessions/{id}?delete_branch=true"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!git(repo.path(), &["branch", "--list"]).contains("try/clean"));
+
+    // Refusals: not a repository, a branch that exists, a base that names nothing.
+    let plain = tempfile::tempdir().unwrap();
+    let (status, e) = create(
+        &rest,
+        json!({"cwd": plain.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = create(
+        &rest,
+        json!({"cwd": repo.path(), "workspace": {"mode": "worktree", "branch": "agentmux/wt"}}),
+    )
+    .await;
+    assert_eq!(status, 409, "{e}");
+    let (status, e) = create(
+        &rest,
+        json!({"cwd": repo.path(), "workspace": {"mode": "worktree", "base": "no-such-ref"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    // None of them left a session, a branch or a worktree behind.
+    let listed = rest.get_ok("/v1/sessions").await;
+    assert_eq!(
+        listed["sessions"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    assert_eq!(git(repo.path(), &["worktree", "list"]).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn a_worktree_gone_while_the_daemon_was_down_is_marked_missing() {
+    let (_fake, mut d) = start(|o| o).await;
+    let repo = repo();
+    let (status, s) = create(
+        &d.rest(),
+        json!({"title": "gone", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{s}");
+    let id = s["id"].as_str().unwrap().to_string();
+    let path = s["workspace"]["path"].as_str().unwrap().to_string();
+    d.kill9().await;
+    std::fs::remove_dir_all(&path).unwrap();
+    d.restart().await;
+    let s = d.rest().get_ok(&format!("/v1/sessions/{id}")).await;
+    assert_eq!(s["workspace"]["state"], "missing", "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("missing"), "{s}");
+    // Deleting it cleans git's record too.
+    let r = d.rest().delete(&format!("/v1/sessions/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(git(repo.path(), &["worktree", "list"]).lines().count(), 1);
+}
