@@ -2,6 +2,7 @@
 //! repository is made with, it handles every repository format and hook, and worktree
 //! operations through it are fast. Every call has a deadline and never prompts.
 
+use agentmux_shared::types::GitFile;
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,6 +148,110 @@ pub async fn remove_worktree(repo: &Path, path: &Path) -> Result<()> {
     }
 }
 
+/// The checked-out branch and the changed files of the work tree at `dir` (renames found).
+pub async fn status(dir: &Path) -> Result<(String, Vec<GitFile>)> {
+    let out = run(
+        dir,
+        &[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--branch",
+            "--untracked-files=all",
+            "--find-renames",
+        ],
+    )
+    .await?;
+    Ok(parse_status(&out))
+}
+
+/// `git status --porcelain=v1 -z --branch`: a `## branch...` entry, then `XY path` entries,
+/// a rename's old path as the entry after it.
+fn parse_status(out: &str) -> (String, Vec<GitFile>) {
+    let mut branch = String::new();
+    let mut files = Vec::new();
+    let mut entries = out.split('\0').filter(|e| !e.is_empty());
+    while let Some(e) = entries.next() {
+        if let Some(b) = e.strip_prefix("## ") {
+            let name = b.split("...").next().unwrap_or("");
+            branch = if name.starts_with("HEAD (no branch)") {
+                String::new()
+            } else {
+                name.trim_start_matches("No commits yet on ").to_string()
+            };
+            continue;
+        }
+        let (Some(x), Some(y), Some(path)) = (e.get(0..1), e.get(1..2), e.get(3..)) else {
+            continue;
+        };
+        let old_path = if matches!(x, "R" | "C") {
+            entries.next().unwrap_or("").to_string()
+        } else {
+            String::new()
+        };
+        let letter = |l: &str| {
+            if l == " " || l == "?" {
+                String::new()
+            } else {
+                l.to_string()
+            }
+        };
+        files.push(GitFile {
+            path: path.to_string(),
+            old_path,
+            staged: letter(x),
+            unstaged: letter(y),
+            untracked: x == "?",
+            conflicted: matches!((x, y), ("U", _) | (_, "U") | ("A", "A") | ("D", "D")),
+        });
+    }
+    (branch, files)
+}
+
+/// Commits `(ahead, behind)` of `HEAD` against `base`.
+pub async fn ahead_behind(dir: &Path, base: &str) -> Result<(u32, u32)> {
+    let out = run(
+        dir,
+        &[
+            "rev-list",
+            "--left-right",
+            "--count",
+            &format!("{base}...HEAD"),
+        ],
+    )
+    .await?;
+    let mut n = out
+        .split_whitespace()
+        .map(|v| v.parse::<u32>().unwrap_or(0));
+    let behind = n.next().unwrap_or(0);
+    let ahead = n.next().unwrap_or(0);
+    Ok((ahead, behind))
+}
+
 pub async fn delete_branch(repo: &Path, branch: &str) -> Result<()> {
     run(repo, &["branch", "-D", branch]).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_entries_renames_and_conflicts() {
+        let out = "## agentmux/x...origin/main [ahead 1]\0 M src/a.rs\0R  new.rs\0old.rs\0?? notes.txt\0UU both.rs\0";
+        let (branch, files) = parse_status(out);
+        assert_eq!(branch, "agentmux/x");
+        let f = |p: &str| files.iter().find(|f| f.path == p).unwrap().clone();
+        assert_eq!(
+            (
+                f("src/a.rs").staged.as_str(),
+                f("src/a.rs").unstaged.as_str()
+            ),
+            ("", "M")
+        );
+        assert_eq!(f("new.rs").old_path, "old.rs");
+        assert!(f("notes.txt").untracked && f("notes.txt").staged.is_empty());
+        assert!(f("both.rs").conflicted);
+        assert_eq!(files.len(), 4);
+    }
 }

@@ -45,6 +45,9 @@ pub enum Command {
     Log(LogArgs),
     /// Print events: live ones, or a replay of the durable log with --after/--all
     Events(EventsArgs),
+    /// The git state of a session's work (its worktree, else its directory's repository)
+    #[command(subcommand)]
+    Git(GitCmd),
     /// Manage API keys for the TCP listener
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -360,6 +363,15 @@ pub struct EventsArgs {
     /// With --after/--all: keep streaming live events after the replay
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitCmd {
+    /// Branch, ahead/behind its base, and changed files (staged, unstaged, untracked)
+    Status {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

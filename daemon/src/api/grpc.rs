@@ -14,6 +14,7 @@ use agentmux_proto::v1::provider_service_server::{ProviderService, ProviderServi
 use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceServer};
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
+use agentmux_proto::v1::workspace_service_server::{WorkspaceService, WorkspaceServiceServer};
 use agentmux_shared::Error;
 use agentmux_shared::types::{AttachInput, DecideApproval, StreamItem};
 use futures_util::StreamExt;
@@ -52,7 +53,8 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(EventServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max))
-        .add_service(ProviderServiceServer::new(g.clone()).max_decoding_message_size(max));
+        .add_service(ProviderServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(WorkspaceServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));
@@ -288,6 +290,17 @@ impl ApprovalService for Grpc {
         ok(self
             .svc
             .revoke_rule(&r.session_id, &r.tool)
+            .await
+            .map(Into::into))
+    }
+}
+
+#[tonic::async_trait]
+impl WorkspaceService for Grpc {
+    async fn git_status(&self, r: Request<pb::GitStatusRequest>) -> Res<pb::GitStatus> {
+        ok(self
+            .svc
+            .git_status(&r.into_inner().session_id)
             .await
             .map(Into::into))
     }

@@ -10,8 +10,8 @@ use crate::service::AttachParams;
 use crate::service::Service;
 use agentmux_shared::types::{
     ApiKey, Approval, AttachControl, AttachError, AttachEvent, AttachFrame, AttachInput,
-    CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval, Health, Info,
-    InstallJob, InstallProvider, MessagePage, ProviderInfo, SendResult, Session, StreamItem,
+    CancelResult, CreateSession, CreateTerminal, CreatedKey, DecideApproval, GitStatus, Health,
+    Info, InstallJob, InstallProvider, MessagePage, ProviderInfo, SendResult, Session, StreamItem,
     Terminal,
 };
 use agentmux_shared::{Error, ErrorKind};
@@ -234,6 +234,7 @@ fn table() -> Vec<Route> {
         route!("get" "/v1/ws", "eventsWebSocket", "WebSocket carrying the same events as /v1/events, one JSON text frame each", None, 101 Some(Body::EventStream(|g| g.subschema_for::<agentmux_shared::types::Event>())), EVENTS, false, get(events_ws)),
         route!("get" "/v1/approvals", "listApprovals", "List approvals, oldest first; filter by session and pending", None, 200 schema::<ApprovalList>(), &[("session", "string"), ("pending", "boolean")], false, get(list_approvals)),
         route!("get" "/v1/approvals/{id}", "getApproval", "Get an approval", None, 200 schema::<Approval>(), &[], false, get(get_approval)),
+        route!("get" "/v1/sessions/{id}/git/status", "gitStatus", "Where the session's work stands: branch, ahead/behind its base, changed files (staged, unstaged, untracked, conflicted, renames)", None, 200 schema::<GitStatus>(), &[], false, get(git_status)),
         route!("delete" "/v1/sessions/{id}/rules/{tool}", "revokeRule", "Take back a session's allow-always rule for a tool (its requests ask again); returns the session, whose rules field lists the rest", None, 200 schema::<Session>(), &[], false, delete(revoke_rule)),
         route!("post" "/v1/approvals/{id}", "decideApproval", "Decide a pending approval (allow_once, allow_always, deny); Idempotency-Key accepted; a conflicting second decision is 409", schema::<DecideApproval>(), 200 schema::<Approval>(), &[], false, post(decide_approval)),
         route!("get" "/v1/providers", "listProviders", "Provider CLIs (installed, path, version, credentials, install hint) and HTTP providers", None, 200 schema::<ProviderList>(), &[], false, get(list_providers)),
@@ -442,6 +443,13 @@ async fn decide_approval(
         svc.decide_approval(&id, b.decision, &b.message, key)
             .await?,
     ))
+}
+
+async fn git_status(
+    State(svc): State<Service>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GitStatus>> {
+    Ok(Json(svc.git_status(&id).await?))
 }
 
 async fn revoke_rule(

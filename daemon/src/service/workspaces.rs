@@ -84,6 +84,41 @@ impl Service {
         )))
     }
 
+    /// Where a session's work stands: its branch, ahead/behind its base, and changed files
+    /// (its worktree's, else its directory's repository).
+    pub async fn git_status(&self, session: &str) -> Result<agentmux_shared::types::GitStatus> {
+        let s = self.get_session(session)?;
+        let (dir, base) = match &s.workspace {
+            Some(w) if w.state == READY => (PathBuf::from(&w.path), w.base_commit.clone()),
+            Some(w) => {
+                return Err(Error::precondition(format!(
+                    "session {}'s worktree is {}",
+                    s.name, w.state
+                )));
+            }
+            None => (PathBuf::from(&s.cwd), String::new()),
+        };
+        if git::toplevel(&dir).await?.is_none() {
+            return Err(Error::precondition(format!(
+                "session {} works in {}, which is not in a git repository",
+                s.name, s.cwd
+            )));
+        }
+        let (branch, files) = git::status(&dir).await?;
+        let (ahead, behind) = if base.is_empty() {
+            (0, 0)
+        } else {
+            git::ahead_behind(&dir, &base).await?
+        };
+        Ok(agentmux_shared::types::GitStatus {
+            branch,
+            base_commit: base,
+            ahead,
+            behind,
+            files,
+        })
+    }
+
     /// Makes a planned worktree; on failure nothing of it is left behind.
     pub(super) async fn make_workspace(&self, w: &Workspace) -> Result<()> {
         let (repo, path) = (Path::new(&w.repo), Path::new(&w.path));

@@ -8,6 +8,7 @@ mod provider;
 mod session;
 mod system;
 mod terminal;
+mod workspace;
 
 #[cfg(test)]
 mod tests;

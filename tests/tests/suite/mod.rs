@@ -165,6 +165,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
     ("POST", "/v1/approvals/{id}", "/v1/approvals/apr_x"),
     (
+        "GET",
+        "/v1/sessions/{id}/git/status",
+        "/v1/sessions/ses_x/git/status",
+    ),
+    (
         "DELETE",
         "/v1/sessions/{id}/rules/{tool}",
         "/v1/sessions/ses_x/rules/Write",

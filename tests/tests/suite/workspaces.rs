@@ -172,3 +172,75 @@ async fn a_worktree_gone_while_the_daemon_was_down_is_marked_missing() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(git(repo.path(), &["worktree", "list"]).lines().count(), 1);
 }
+
+/// Status of a session's worktree over REST and the CLI: branch, ahead of its base, and the
+/// changed files with their letters (a rename found as one).
+#[tokio::test]
+async fn git_status_shows_the_sessions_branch_and_changes() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let repo = repo();
+    let (_, s) = create(
+        &rest,
+        json!({"title": "st", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let path = Path::new(s["workspace"]["path"].as_str().unwrap()).to_path_buf();
+    std::fs::write(path.join("src/extra.rs"), "// one\n").unwrap();
+    git(&path, &["add", "."]);
+    git(&path, &["commit", "-q", "-m", "extra"]);
+    git(&path, &["mv", "src/main.rs", "src/lib.rs"]);
+    std::fs::write(path.join("notes.txt"), "todo\n").unwrap();
+    std::fs::write(path.join("src/extra.rs"), "// two\n").unwrap();
+
+    let st = rest.get_ok(&format!("/v1/sessions/{id}/git/status")).await;
+    assert_eq!(st["branch"], "agentmux/st", "{st}");
+    assert_eq!(
+        (st["ahead"].as_u64(), st["behind"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let files = st["files"].as_array().unwrap();
+    let find = |p: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap_or_else(|| panic!("{p}: {st}"))
+    };
+    assert_eq!(find("src/lib.rs")["old_path"], "src/main.rs");
+    assert_eq!(find("src/lib.rs")["staged"], "R");
+    assert_eq!(find("src/extra.rs")["unstaged"], "M");
+    assert_eq!(find("notes.txt")["untracked"], true);
+
+    let out = tokio::process::Command::new(agentmux_tests::daemon::client_bin())
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["git", "status", "st"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("on agentmux/st, 1 ahead and 0 behind its base"),
+        "{text}"
+    );
+    assert!(text.contains("R  src/main.rs -> src/lib.rs"), "{text}");
+    assert!(text.contains("?? notes.txt"), "{text}");
+
+    // A session outside any repository says so.
+    let plain = tempfile::tempdir().unwrap();
+    let (_, s) = create(&rest, json!({"title": "plain", "cwd": plain.path()})).await;
+    let r = rest
+        .get(&format!(
+            "/v1/sessions/{}/git/status",
+            s["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("not in a git repository"), "{}", r.text());
+}

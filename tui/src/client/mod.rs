@@ -3,6 +3,7 @@
 mod approvals;
 mod providers;
 mod terminals;
+mod workspace;
 
 pub use terminals::{
     AttachEvent, AttachInput, AttachStart, Attachment, ScreenSnapshot, TerminalExit,

@@ -65,6 +65,14 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
             let c = Client::connect_or_start(target).await?;
             chat::events(&c, out, args).await
         }
+        Command::Git(crate::cli::GitCmd::Status { session }) => {
+            let c = Client::connect_or_start(target).await?;
+            let st = c.git_status(&session).await?;
+            if out.json {
+                return out.json_value(&st);
+            }
+            out.raw(&output::git_status(&st))
+        }
         Command::Keys(cmd) => {
             let c = Client::connect_or_start(target).await?;
             keys(&c, out, cmd).await
