@@ -243,7 +243,12 @@ fn session_line(
         let mut spans = vec![Span::raw("  ")];
         // Where it works (its directory's last part, the provider when it has none), when it
         // fits whole: a cut-off name helps nobody.
-        let place = std::path::Path::new(&s.cwd)
+        // A worktree lives under the data dir: its repository names the place.
+        let dir = s
+            .workspace
+            .as_ref()
+            .map_or(s.cwd.as_str(), |w| w.repo.as_str());
+        let place = std::path::Path::new(dir)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| s.provider.clone());

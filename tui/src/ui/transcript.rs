@@ -341,7 +341,12 @@ fn header_spans(session: &Session, width: usize) -> Vec<Span<'static>> {
         let tools: Vec<&str> = session.rules.iter().map(|r| r.tool.as_str()).collect();
         format!("always allows {}", tools.join(", "))
     };
-    let parts: Vec<String> = [name, model, theme::short_dir(&session.cwd), rules]
+    let branch = match &session.workspace {
+        Some(w) if w.state == "ready" => format!("⎇ {}", w.branch),
+        Some(w) => format!("⎇ {} ({})", w.branch, w.state),
+        None => String::new(),
+    };
+    let parts: Vec<String> = [name, model, theme::short_dir(&session.cwd), branch, rules]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();

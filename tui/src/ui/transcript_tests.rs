@@ -245,3 +245,20 @@ fn ctrl_f_jumps_to_the_newest_match_and_enter_to_older_ones() {
     key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
     assert!(app.state.scroll > 0);
 }
+
+#[test]
+fn a_worktree_session_shows_its_repository_and_branch() {
+    let mut app = markdown_app();
+    if let Some(s) = app.state.sessions.first_mut() {
+        s.workspace = Some(agentmux_shared::types::Workspace {
+            repo: "/home/me/src/shop".into(),
+            path: "/data/worktrees/s1".into(),
+            branch: "agentmux/indentation".into(),
+            state: "ready".into(),
+            ..Default::default()
+        });
+    }
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("⎇ agentmux/indentation"), "{screen}");
+    assert!(screen.contains("shop · idle"), "{screen}");
+}
