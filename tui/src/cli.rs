@@ -48,6 +48,9 @@ pub enum Command {
     /// The git state of a session's work (its worktree, else its directory's repository)
     #[command(subcommand)]
     Git(GitCmd),
+    /// The worktrees agentmux owns
+    #[command(subcommand)]
+    Workspace(WorkspaceCmd),
     /// Manage API keys for the TCP listener
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -363,6 +366,13 @@ pub struct EventsArgs {
     /// With --after/--all: keep streaming live events after the replay
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCmd {
+    /// Every worktree with its session, branch, state (orphans included) and size on disk
+    #[command(alias = "list")]
+    Ls,
 }
 
 #[derive(Debug, Subcommand)]

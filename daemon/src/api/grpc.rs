@@ -297,6 +297,19 @@ impl ApprovalService for Grpc {
 
 #[tonic::async_trait]
 impl WorkspaceService for Grpc {
+    async fn list_workspaces(
+        &self,
+        _: Request<pb::ListWorkspacesRequest>,
+    ) -> Res<pb::ListWorkspacesResponse> {
+        ok(self
+            .svc
+            .list_workspaces()
+            .await
+            .map(|v| pb::ListWorkspacesResponse {
+                workspaces: v.into_iter().map(Into::into).collect(),
+            }))
+    }
+
     async fn git_status(&self, r: Request<pb::GitStatusRequest>) -> Res<pb::GitStatus> {
         ok(self
             .svc

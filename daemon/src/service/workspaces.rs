@@ -119,6 +119,56 @@ impl Service {
         })
     }
 
+    /// Every worktree agentmux owns: sessions' (with their state) and directories under the
+    /// worktree root that no session names (`orphan`), each with its size on disk.
+    pub async fn list_workspaces(&self) -> Result<Vec<agentmux_shared::types::WorkspaceInfo>> {
+        use agentmux_shared::types::WorkspaceInfo;
+        let mut out: Vec<WorkspaceInfo> = self
+            .store()
+            .sessions("", "", usize::MAX)?
+            .into_iter()
+            .filter_map(|s| {
+                let w = s.workspace?;
+                Some(WorkspaceInfo {
+                    path: w.path,
+                    session_id: s.id,
+                    session_name: s.name,
+                    branch: w.branch,
+                    state: w.state,
+                    size_bytes: 0,
+                })
+            })
+            .collect();
+        let root = self.worktree_root();
+        let known: Vec<PathBuf> = out.iter().map(|w| PathBuf::from(&w.path)).collect();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut orphans = Vec::new();
+            for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                if e.path().is_dir() && !known.contains(&e.path()) {
+                    orphans.push(e.path());
+                }
+            }
+            orphans
+        })
+        .await
+        .map_err(|e| Error::internal(format!("listing worktrees: {e}")))?;
+        out.extend(found.into_iter().map(|p| WorkspaceInfo {
+            path: p.display().to_string(),
+            state: "orphan".into(),
+            ..WorkspaceInfo::default()
+        }));
+        let paths: Vec<PathBuf> = out.iter().map(|w| PathBuf::from(&w.path)).collect();
+        let sizes = tokio::task::spawn_blocking(move || {
+            paths.iter().map(|p| disk_use(p)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("measuring worktrees: {e}")))?;
+        for (w, size) in out.iter_mut().zip(sizes) {
+            w.size_bytes = size;
+        }
+        Ok(out)
+    }
+
     /// Makes a planned worktree; on failure nothing of it is left behind.
     pub(super) async fn make_workspace(&self, w: &Workspace) -> Result<()> {
         let (repo, path) = (Path::new(&w.repo), Path::new(&w.path));
@@ -247,4 +297,23 @@ impl Service {
         }
         Some(s)
     }
+}
+
+/// Bytes the files under `dir` take (symlinks not followed; unreadable parts count as 0).
+fn disk_use(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
 }

@@ -1,7 +1,7 @@
 //! Git status of a session's work, shared type ↔ wire message.
 
 use crate::v1 as pb;
-use agentmux_shared::types::{GitFile, GitStatus};
+use agentmux_shared::types::{GitFile, GitStatus, WorkspaceInfo};
 
 impl From<GitStatus> for pb::GitStatus {
     fn from(s: GitStatus) -> Self {
@@ -45,6 +45,32 @@ impl From<pb::GitStatus> for GitStatus {
                     conflicted: f.conflicted,
                 })
                 .collect(),
+        }
+    }
+}
+
+impl From<WorkspaceInfo> for pb::WorkspaceInfo {
+    fn from(w: WorkspaceInfo) -> Self {
+        pb::WorkspaceInfo {
+            path: w.path,
+            session_id: w.session_id,
+            session_name: w.session_name,
+            branch: w.branch,
+            state: w.state,
+            size_bytes: w.size_bytes,
+        }
+    }
+}
+
+impl From<pb::WorkspaceInfo> for WorkspaceInfo {
+    fn from(w: pb::WorkspaceInfo) -> Self {
+        WorkspaceInfo {
+            path: w.path,
+            session_id: w.session_id,
+            session_name: w.session_name,
+            branch: w.branch,
+            state: w.state,
+            size_bytes: w.size_bytes,
         }
     }
 }

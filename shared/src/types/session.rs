@@ -148,6 +148,21 @@ pub struct GitFile {
     pub conflicted: bool,
 }
 
+/// A worktree agentmux owns (`GET /v1/workspaces`, `agentmux workspace ls`): its session, or
+/// none when it is left over (`orphan`: a directory under the worktree root no session names).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceInfo {
+    pub path: String,
+    /// The session's id and name; empty for an orphan.
+    pub session_id: String,
+    pub session_name: String,
+    pub branch: String,
+    /// `ready`, `creating`, `missing`, or `orphan`.
+    pub state: String,
+    /// Bytes its files take on disk.
+    pub size_bytes: u64,
+}
+
 /// How a new session should be set up in a git repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]

@@ -244,3 +244,41 @@ async fn git_status_shows_the_sessions_branch_and_changes() {
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("not in a git repository"), "{}", r.text());
 }
+
+/// `agentmux workspace ls`: each session's worktree with its state and size, and a directory
+/// under the worktree root that no session names as an orphan.
+#[tokio::test]
+async fn workspace_ls_lists_worktrees_with_their_size_and_orphans() {
+    let (_fake, d) = start(|o| o).await;
+    let repo = repo();
+    let (_, s) = create(
+        &d.rest(),
+        json!({"title": "ls", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    let orphan = d.data_dir.join("worktrees/left-over");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("big.bin"), vec![0u8; 300_000]).unwrap();
+    let out = tokio::process::Command::new(agentmux_tests::daemon::client_bin())
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["--json", "workspace", "ls"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let mine = all.iter().find(|w| w["session_id"] == s["id"]).unwrap();
+    assert_eq!(mine["state"], "ready");
+    assert_eq!(mine["branch"], "agentmux/ls");
+    assert!(mine["size_bytes"].as_u64().unwrap() > 0, "{mine}");
+    let left = all.iter().find(|w| w["state"] == "orphan").unwrap();
+    assert_eq!(Path::new(left["path"].as_str().unwrap()), orphan);
+    assert_eq!(left["size_bytes"], 300_000);
+}

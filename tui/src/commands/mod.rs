@@ -73,6 +73,33 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
             }
             out.raw(&output::git_status(&st))
         }
+        Command::Workspace(crate::cli::WorkspaceCmd::Ls) => {
+            let c = Client::connect_or_start(target).await?;
+            let all = c.list_workspaces().await?;
+            if out.json {
+                return out.json_value(&all);
+            }
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.path.clone(),
+                        if w.session_name.is_empty() {
+                            "-".into()
+                        } else {
+                            w.session_name.clone()
+                        },
+                        w.branch.clone(),
+                        w.state.clone(),
+                        format!("{:.1} MB", w.size_bytes as f64 / 1e6),
+                    ]
+                })
+                .collect();
+            out.raw(&output::table(
+                &["PATH", "SESSION", "BRANCH", "STATE", "SIZE"],
+                &rows,
+            ))
+        }
         Command::Keys(cmd) => {
             let c = Client::connect_or_start(target).await?;
             keys(&c, out, cmd).await
