@@ -14,7 +14,7 @@ pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + schemars::JsonSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -43,7 +43,20 @@ where
         if !value.is_object() {
             return Err(ApiError(Error::invalid("the body must be a JSON object")));
         }
-        whole_numbers(&mut value)?;
+        // Fields the body type does not have are ignored, whatever they hold.
+        let schema = schemars::schema_for!(T);
+        let known = schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        if let serde_json::Value::Object(o) = &mut value {
+            for (k, x) in o.iter_mut() {
+                if known.contains(k) {
+                    whole_numbers(x)?;
+                }
+            }
+        }
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(malformed)

@@ -367,3 +367,29 @@ async fn a_grpc_message_that_does_not_decode_is_an_invalid_argument() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert_healthy(&d.rest()).await;
 }
+
+/// A field the body does not have is ignored whatever it holds (an integer past 2^53
+/// included); the same integer in a field it has is refused.
+#[tokio::test]
+async fn unknown_fields_are_ignored_even_with_huge_integers() {
+    let (_fake, d) = super::start(|o| o).await;
+    let rest = d.rest();
+    let r = rest
+        .raw(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            "application/json",
+            br#"{"title": "x", "extra": [{"n": 99999999999999999999}]}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = rest
+        .raw(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            "application/json",
+            br#"{"approval_timeout_secs": 99999999999999999999}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+}
