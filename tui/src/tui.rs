@@ -30,6 +30,12 @@ static ENHANCED: AtomicBool = AtomicBool::new(false);
 static PAUSED: AtomicBool = AtomicBool::new(false);
 
 fn enter() -> std::io::Result<Term> {
+    set_up()?;
+    Terminal::new(CrosstermBackend::new(stdout()))
+}
+
+/// Raw mode, the alternate screen, bracketed paste, and keyboard enhancement where offered.
+fn set_up() -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
     execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     // Lets terminals that support it report Shift-Enter distinctly (kitty protocol).
@@ -40,7 +46,7 @@ fn enter() -> std::io::Result<Term> {
         )?;
         ENHANCED.store(true, Ordering::Relaxed);
     }
-    Terminal::new(CrosstermBackend::new(stdout()))
+    Ok(())
 }
 
 /// Best effort: called on exit and from the panic hook, where nothing can be reported.
@@ -126,15 +132,7 @@ async fn suspend_for_editor(term: &mut Term, draft: String) -> Result<String, St
 }
 
 fn enter_again(term: &mut Term) -> std::io::Result<()> {
-    terminal::enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
-    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
-        execute!(
-            stdout(),
-            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
-        )?;
-        ENHANCED.store(true, Ordering::Relaxed);
-    }
+    set_up()?;
     term.clear()
 }
 

@@ -168,11 +168,7 @@ impl Providers {
         Ok(Providers { map })
     }
 
-    /// A registry of these providers (a reload's mix of kept and new ones).
-    pub fn from_list(providers: Vec<Arc<dyn Provider>>) -> Providers {
-        Providers::with(providers)
-    }
-
+    /// A registry of these providers (a reload's mix of kept and new ones; tests' own).
     pub fn with(providers: Vec<Arc<dyn Provider>>) -> Providers {
         Providers {
             map: providers

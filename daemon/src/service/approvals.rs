@@ -406,14 +406,7 @@ impl Service {
             created_at_ms: now_ms(),
         });
         s.updated_at_ms = now_ms();
-        self.commit(
-            vec![Store::put_session(&s)],
-            vec![NewEvent::new(
-                &s.id,
-                EventPayload::SessionUpdated { session: s.clone() },
-            )],
-        )
-        .await?;
+        self.save_session(&s).await?;
         st.session = s;
         Ok(())
     }
@@ -442,14 +435,7 @@ impl Service {
         let mut s = st.session.clone();
         s.rules.retain(|r| r.tool != tool);
         s.updated_at_ms = now_ms();
-        self.commit(
-            vec![Store::put_session(&s)],
-            vec![NewEvent::new(
-                &s.id,
-                EventPayload::SessionUpdated { session: s.clone() },
-            )],
-        )
-        .await?;
+        self.save_session(&s).await?;
         st.session = s.clone();
         Ok(s)
     }

@@ -148,7 +148,7 @@ impl Service {
             }
         }
         if let Ok(mut p) = self.shared.providers.write() {
-            *p = Providers::from_list(keep);
+            *p = Providers::with(keep);
         }
         if let Ok(mut c) = self.shared.config.write() {
             *c = Arc::new(new);

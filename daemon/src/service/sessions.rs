@@ -74,6 +74,12 @@ fn updated(session: &Session) -> NewEvent {
 }
 
 impl Service {
+    /// Writes a changed session record and tells subscribers (`session.updated`).
+    pub(super) async fn save_session(&self, s: &Session) -> Result<()> {
+        self.commit(vec![Store::put_session(s)], vec![updated(s)])
+            .await
+    }
+
     pub async fn create_session(&self, req: CreateSession) -> Result<Session> {
         let title = validate_title(&req.title)?;
         let approval_policy = ApprovalPolicy::parse(&req.approval_policy)?;
@@ -174,8 +180,7 @@ impl Service {
                 w.state = super::workspaces::READY.into();
             }
             session.updated_at_ms = now_ms();
-            self.commit(vec![Store::put_session(&session)], vec![updated(&session)])
-                .await?;
+            self.save_session(&session).await?;
         }
         Ok(session)
     }

@@ -258,16 +258,7 @@ impl Service {
             after = last.id.clone();
             for s in page.iter().filter(|s| s.workspace.is_some()) {
                 if let Some(fixed) = self.reconcile_workspace(s).await {
-                    self.commit(
-                        vec![crate::store::Store::put_session(&fixed)],
-                        vec![crate::log::NewEvent::new(
-                            &fixed.id,
-                            agentmux_shared::types::EventPayload::SessionUpdated {
-                                session: fixed.clone(),
-                            },
-                        )],
-                    )
-                    .await?;
+                    self.save_session(&fixed).await?;
                 }
             }
         }
