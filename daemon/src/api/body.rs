@@ -14,7 +14,7 @@ pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned + schemars::JsonSchema,
+    T: DeserializeOwned + schemars::JsonSchema + 'static,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -44,12 +44,7 @@ where
             return Err(ApiError(Error::invalid("the body must be a JSON object")));
         }
         // Fields the body type does not have are ignored, whatever they hold.
-        let schema = schemars::schema_for!(T);
-        let known = schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .map(|p| p.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
+        let known = fields_of::<T>();
         if let serde_json::Value::Object(o) = &mut value {
             for (k, x) in o.iter_mut() {
                 if known.contains(k) {
@@ -61,6 +56,33 @@ where
             .map(ApiJson)
             .map_err(malformed)
     }
+}
+
+/// The top-level field names of a body type, from its schema: worked out once per type, not
+/// per request.
+fn fields_of<T: schemars::JsonSchema + 'static>() -> std::sync::Arc<Vec<String>> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<TypeId, Arc<Vec<String>>>>> = OnceLock::new();
+    let map = KNOWN.get_or_init(Mutex::default);
+    if let Ok(m) = map.lock()
+        && let Some(f) = m.get(&TypeId::of::<T>())
+    {
+        return f.clone();
+    }
+    let schema = schemars::schema_for!(T);
+    let fields: Arc<Vec<String>> = Arc::new(
+        schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default(),
+    );
+    if let Ok(mut m) = map.lock() {
+        m.insert(TypeId::of::<T>(), fields.clone());
+    }
+    fields
 }
 
 /// The largest integer every JSON reader (JavaScript's included) holds exactly; the schemas
