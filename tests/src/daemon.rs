@@ -200,6 +200,12 @@ impl Daemon {
         d
     }
 
+    /// The daemon's own working directory (a temp dir): where a client with no better place
+    /// runs, so that a session made without a directory is never in the tests' checkout.
+    pub fn work_dir(&self) -> &Path {
+        self.root.path()
+    }
+
     /// A command line for this daemon's data dir, socket and config (for a second instance too).
     pub fn command(&self, socket: &Path) -> Command {
         let mut cmd = Command::new(daemon_bin());
@@ -212,7 +218,10 @@ impl Daemon {
         if self.opts.tcp {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        cmd.env_remove("OPENAI_BASE_URL")
+        // Its own directory, never the checkout the tests run in: a session made without a
+        // directory works there, and git calls against it must not reach this repository.
+        cmd.current_dir(self.root.path())
+            .env_remove("OPENAI_BASE_URL")
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_MODEL")
             .env("XDG_RUNTIME_DIR", self.root.path())

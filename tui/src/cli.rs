@@ -373,14 +373,148 @@ pub enum WorkspaceCmd {
     /// Every worktree with its session, branch, state (orphans included) and size on disk
     #[command(alias = "list")]
     Ls,
+    /// Remove left-over worktrees no session needs (branches stay)
+    Gc {
+        /// Say what would go; remove nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove left-over worktrees that hold uncommitted changes
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum GitCmd {
-    /// Branch, ahead/behind its base, and changed files (staged, unstaged, untracked)
+    /// Branch, ahead/behind its base and upstream, and changed files
     Status {
         /// Session name, id, or a unique prefix of either
         session: String,
+    },
+    /// What the session changed (against its base by default), as unified text
+    Diff {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// Only this file or directory (relative to the repository's top)
+        path: Option<String>,
+        /// base (everything since the session's base), head (uncommitted), staged, unstaged
+        #[arg(long, default_value = "base")]
+        against: String,
+        /// Files with their added/removed counts instead of the text
+        #[arg(long)]
+        stat: bool,
+        /// Hunk lines to show at most (default 10,000)
+        #[arg(long, default_value_t = 0)]
+        max_lines: u32,
+        /// Leave out files git does not track yet
+        #[arg(long)]
+        no_untracked: bool,
+    },
+    /// The session's commits since its base
+    Log {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// How many commits at most
+        #[arg(short = 'n', long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Local and remote branches, upstreams, and where each is checked out
+    Branches {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+    },
+    /// Commit every change (untracked files too), the given paths, or what is staged
+    Commit {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The commit message
+        #[arg(short, long)]
+        message: String,
+        /// Only these paths
+        paths: Vec<String>,
+        /// Only what is staged
+        #[arg(long, conflicts_with = "paths")]
+        staged: bool,
+    },
+    /// Stage paths (every change when none are given)
+    Stage {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// Paths relative to the repository's top
+        paths: Vec<String>,
+    },
+    /// Unstage paths (everything when none are given)
+    Unstage {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// Paths relative to the repository's top
+        paths: Vec<String>,
+    },
+    /// Throw away changes to paths, deleting new files (only in a session's own worktree)
+    Discard {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// Paths relative to the repository's top
+        #[arg(required_unless_present = "all")]
+        paths: Vec<String>,
+        /// Every change in the worktree
+        #[arg(long, conflicts_with = "paths")]
+        all: bool,
+    },
+    /// Land the session's branch on a target branch (default: its base); exits 4 on conflicts
+    Merge {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The branch to land on (default: the session's base branch)
+        #[arg(long)]
+        into: Option<String>,
+        /// merge (a merge commit), squash (one commit) or rebase (commits replayed)
+        #[arg(long, default_value = "merge", value_parser = ["merge", "squash", "rebase"])]
+        strategy: String,
+        /// The merge or squash commit's message
+        #[arg(short, long)]
+        message: Option<String>,
+    },
+    /// Push the session's branch (or another) to a remote
+    Push {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The remote (default: the branch's upstream remote, else origin)
+        #[arg(long)]
+        remote: Option<String>,
+        /// The branch to push (default: the session's)
+        #[arg(long)]
+        branch: Option<String>,
+        /// Make it the branch's upstream
+        #[arg(short = 'u', long)]
+        set_upstream: bool,
+        /// Overwrite the remote branch if it is still what was last fetched
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pull into the session's worktree; exits 4 on conflicts (undone)
+    Pull {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The remote (default: the upstream's, else origin)
+        #[arg(long)]
+        remote: Option<String>,
+        /// The remote branch (default: the upstream)
+        #[arg(long)]
+        branch: Option<String>,
+        /// ff-only, merge or rebase
+        #[arg(long, default_value = "ff-only", value_parser = ["ff-only", "merge", "rebase"])]
+        strategy: String,
+    },
+    /// Switch the session's worktree to a branch or commit
+    Checkout {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// A branch, tag or commit
+        r#ref: String,
+        /// Create a new branch of that name
+        #[arg(short = 'b', long)]
+        create: bool,
     },
 }
 

@@ -464,47 +464,6 @@ fn event_line(e: &Event) -> String {
 }
 
 /// `git status` for people: the branch line, then one file a line with its letters.
-pub fn git_status(s: &agentmux_shared::types::GitStatus) -> String {
-    let branch = if s.branch.is_empty() {
-        "(detached)"
-    } else {
-        s.branch.as_str()
-    };
-    let mut out = if s.base_commit.is_empty() {
-        format!("on {branch}\n")
-    } else {
-        let base: String = s.base_commit.chars().take(10).collect();
-        format!(
-            "on {branch}, {} ahead and {} behind its base {base}\n",
-            s.ahead, s.behind
-        )
-    };
-    if s.files.is_empty() {
-        out.push_str("nothing changed\n");
-    }
-    for f in &s.files {
-        let letters = if f.untracked {
-            "??".to_string()
-        } else {
-            format!(
-                "{}{}",
-                if f.staged.is_empty() { " " } else { &f.staged },
-                if f.unstaged.is_empty() {
-                    " "
-                } else {
-                    &f.unstaged
-                }
-            )
-        };
-        if f.old_path.is_empty() {
-            out.push_str(&format!("{letters} {}\n", f.path));
-        } else {
-            out.push_str(&format!("{letters} {} -> {}\n", f.old_path, f.path));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

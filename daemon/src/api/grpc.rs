@@ -14,7 +14,7 @@ use agentmux_proto::v1::provider_service_server::{ProviderService, ProviderServi
 use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceServer};
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
-use agentmux_proto::v1::workspace_service_server::{WorkspaceService, WorkspaceServiceServer};
+use agentmux_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use agentmux_shared::Error;
 use agentmux_shared::types::{AttachInput, DecideApproval, StreamItem};
 use futures_util::StreamExt;
@@ -22,11 +22,11 @@ use std::pin::Pin;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-type Res<T> = Result<Response<T>, Status>;
+pub(super) type Res<T> = Result<Response<T>, Status>;
 
 #[derive(Clone)]
 pub struct Grpc {
-    svc: Service,
+    pub(super) svc: Service,
 }
 
 pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, Error> {
@@ -39,6 +39,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<TerminalServiceServer<Grpc>>().await;
     health.set_serving::<ApprovalServiceServer<Grpc>>().await;
     health.set_serving::<ProviderServiceServer<Grpc>>().await;
+    health.set_serving::<WorkspaceServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -82,7 +83,7 @@ pub async fn undecodable_is_invalid(
     resp
 }
 
-fn ok<T>(r: Result<T, Error>) -> Res<T> {
+pub(super) fn ok<T>(r: Result<T, Error>) -> Res<T> {
     r.map(Response::new).map_err(to_status)
 }
 
@@ -290,30 +291,6 @@ impl ApprovalService for Grpc {
         ok(self
             .svc
             .revoke_rule(&r.session_id, &r.tool)
-            .await
-            .map(Into::into))
-    }
-}
-
-#[tonic::async_trait]
-impl WorkspaceService for Grpc {
-    async fn list_workspaces(
-        &self,
-        _: Request<pb::ListWorkspacesRequest>,
-    ) -> Res<pb::ListWorkspacesResponse> {
-        ok(self
-            .svc
-            .list_workspaces()
-            .await
-            .map(|v| pb::ListWorkspacesResponse {
-                workspaces: v.into_iter().map(Into::into).collect(),
-            }))
-    }
-
-    async fn git_status(&self, r: Request<pb::GitStatusRequest>) -> Res<pb::GitStatus> {
-        ok(self
-            .svc
-            .git_status(&r.into_inner().session_id)
             .await
             .map(Into::into))
     }

@@ -8,6 +8,7 @@ mod names;
 mod providers;
 mod recovery;
 mod reload;
+mod review;
 mod roots;
 mod runner;
 mod sessions;
@@ -68,6 +69,8 @@ struct Shared {
     names: names::Names,
     streams: streams::Streams,
     roots: RwLock<Arc<roots::Roots>>,
+    repo_locks: review::RepoLocks,
+    worktree_use: workspaces::DiskUse,
 }
 
 pub struct ServiceParams {
@@ -109,6 +112,8 @@ impl Service {
                 installs,
                 streams: streams::Streams::default(),
                 roots: RwLock::new(Arc::new(roots)),
+                repo_locks: review::RepoLocks::default(),
+                worktree_use: workspaces::DiskUse::default(),
             }),
         };
         recovery::recover(&svc).await?;
@@ -116,6 +121,7 @@ impl Service {
         svc.recover_terminals().await?;
         svc.recover_install_jobs().await?;
         svc.reconcile_workspaces().await?;
+        svc.watch_worktree_use();
         Ok(svc)
     }
 
@@ -157,6 +163,7 @@ impl Service {
     }
 
     pub fn info(&self) -> Result<Info> {
+        let (worktrees, worktrees_bytes, worktrees_measured_at_ms) = self.shared.worktree_use.get();
         Ok(Info {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
@@ -167,6 +174,9 @@ impl Service {
             started_at_ms: self.shared.started_at_ms,
             schema_version: SCHEMA_VERSION,
             sessions: self.shared.store.session_count()?,
+            worktrees,
+            worktrees_bytes,
+            worktrees_measured_at_ms,
             ..self.shared.reloads.info()
         })
     }

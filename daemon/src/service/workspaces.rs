@@ -4,7 +4,7 @@
 
 use super::Service;
 use crate::git;
-use agentmux_shared::types::{Session, Workspace, WorkspaceRequest};
+use agentmux_shared::types::{Session, Workspace, WorkspaceGcResult, WorkspaceRequest};
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 
@@ -48,8 +48,11 @@ impl Service {
                 "{cwd} is not in a git repository: a worktree needs one (or use mode none)"
             )));
         };
+        // `HEAD` is recorded as the branch it was on, so the work can later land there.
         let base = match req.base.trim() {
-            "" => "HEAD".to_string(),
+            "" | "HEAD" => git::current_branch(&repo)
+                .await
+                .unwrap_or_else(|| "HEAD".to_string()),
             b => b.to_string(),
         };
         let base_commit = git::commit_of(&repo, &base).await?;
@@ -84,41 +87,6 @@ impl Service {
         )))
     }
 
-    /// Where a session's work stands: its branch, ahead/behind its base, and changed files
-    /// (its worktree's, else its directory's repository).
-    pub async fn git_status(&self, session: &str) -> Result<agentmux_shared::types::GitStatus> {
-        let s = self.get_session(session)?;
-        let (dir, base) = match &s.workspace {
-            Some(w) if w.state == READY => (PathBuf::from(&w.path), w.base_commit.clone()),
-            Some(w) => {
-                return Err(Error::precondition(format!(
-                    "session {}'s worktree is {}",
-                    s.name, w.state
-                )));
-            }
-            None => (PathBuf::from(&s.cwd), String::new()),
-        };
-        if git::toplevel(&dir).await?.is_none() {
-            return Err(Error::precondition(format!(
-                "session {} works in {}, which is not in a git repository",
-                s.name, s.cwd
-            )));
-        }
-        let (branch, files) = git::status(&dir).await?;
-        let (ahead, behind) = if base.is_empty() {
-            (0, 0)
-        } else {
-            git::ahead_behind(&dir, &base).await?
-        };
-        Ok(agentmux_shared::types::GitStatus {
-            branch,
-            base_commit: base,
-            ahead,
-            behind,
-            files,
-        })
-    }
-
     /// Every worktree agentmux owns: sessions' (with their state) and directories under the
     /// worktree root that no session names (`orphan`), each with its size on disk.
     pub async fn list_workspaces(&self) -> Result<Vec<agentmux_shared::types::WorkspaceInfo>> {
@@ -144,7 +112,9 @@ impl Service {
         let found = tokio::task::spawn_blocking(move || {
             let mut orphans = Vec::new();
             for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-                if e.path().is_dir() && !known.contains(&e.path()) {
+                // Only what agentmux would have made there: a configured root may hold more.
+                let ours = e.file_name().to_string_lossy().starts_with("ses_");
+                if ours && e.path().is_dir() && !known.contains(&e.path()) {
                     orphans.push(e.path());
                 }
             }
@@ -184,6 +154,7 @@ impl Service {
             }
             return Err(e);
         }
+        self.remeasure_worktrees();
         Ok(())
     }
 
@@ -245,6 +216,7 @@ impl Service {
         {
             tracing::warn!(branch = %w.branch, error = %e.message, "cannot delete a session's branch");
         }
+        self.remeasure_worktrees();
     }
 
     /// At start, every session with a worktree: see `reconcile_workspace`.
@@ -287,6 +259,108 @@ impl Service {
             w.state = state.into();
         }
         Some(s)
+    }
+}
+
+/// The disk agentmux's worktrees take, measured in the background (walking them is slow).
+#[derive(Default)]
+pub(super) struct DiskUse {
+    now: std::sync::Mutex<(u32, u64, i64)>,
+    again: tokio::sync::Notify,
+}
+
+impl DiskUse {
+    /// `(worktrees, bytes, measured at ms)`.
+    pub(super) fn get(&self) -> (u32, u64, i64) {
+        match self.now.lock() {
+            Ok(n) => *n,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+}
+
+impl Service {
+    /// Measures now, then every ten minutes and soon after worktrees come or go.
+    pub(super) fn watch_worktree_use(&self) {
+        let svc = self.clone();
+        self.shared.tasks.spawn(async move {
+            let stop = svc.shared.shutdown.clone();
+            loop {
+                if let Ok(all) = svc.list_workspaces().await {
+                    let n = u32::try_from(all.len()).unwrap_or(u32::MAX);
+                    let bytes = all.iter().map(|w| w.size_bytes).sum();
+                    if let Ok(mut now) = svc.shared.worktree_use.now.lock() {
+                        *now = (n, bytes, agentmux_shared::ids::now_ms());
+                    }
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+                    _ = svc.shared.worktree_use.again.notified() => {
+                        // Several changes in a row are measured once.
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    pub(super) fn remeasure_worktrees(&self) {
+        self.shared.worktree_use.again.notify_one();
+    }
+
+    /// Removes what no session needs: directories under the worktree root that no session
+    /// names (a left-over worktree holding uncommitted changes only when forced; its branch
+    /// always stays) and git's records of worktrees that are gone.
+    pub async fn collect_workspaces(
+        &self,
+        dry_run: bool,
+        force: bool,
+    ) -> Result<WorkspaceGcResult> {
+        let all = self.list_workspaces().await?;
+        let mut out = WorkspaceGcResult {
+            dry_run,
+            ..WorkspaceGcResult::default()
+        };
+        for mut w in all.iter().filter(|w| w.state == "orphan").cloned() {
+            let path = PathBuf::from(&w.path);
+            let repo = git::common_repo(&path).await;
+            if repo.is_some() {
+                let changes = git::uncommitted(&path).await.unwrap_or_default();
+                if !changes.is_empty() && !force {
+                    w.state = format!("orphan: {} uncommitted change(s), kept", changes.len());
+                    out.kept.push(w);
+                    continue;
+                }
+            }
+            if !dry_run {
+                let gone = match &repo {
+                    Some(r) => git::remove_worktree(r, &path).await,
+                    None => tokio::fs::remove_dir_all(&path)
+                        .await
+                        .map_err(|e| Error::internal(format!("cannot remove {}: {e}", w.path))),
+                };
+                if let Err(e) = gone {
+                    w.state = format!("orphan: {}", e.message);
+                    out.kept.push(w);
+                    continue;
+                }
+            }
+            out.freed_bytes += w.size_bytes;
+            out.removed.push(w);
+        }
+        if !dry_run {
+            let mut repos: Vec<&str> = Vec::new();
+            let sessions = self.store().sessions("", "", usize::MAX)?;
+            for w in sessions.iter().filter_map(|s| s.workspace.as_ref()) {
+                if !repos.contains(&w.repo.as_str()) {
+                    repos.push(&w.repo);
+                    let _ = git::run(Path::new(&w.repo), &["worktree", "prune"]).await;
+                }
+            }
+            self.remeasure_worktrees();
+        }
+        Ok(out)
     }
 }
 

@@ -2,6 +2,29 @@
 //! The daemon's store and journal encode domain values through these too, so they are also
 //! the on-disk format (see `wire.lock`).
 
+/// `From` both ways between a domain struct and its wire message whose fields match by name:
+/// `plain` fields move as they are, `lists` are `Vec`s of mirrored types.
+macro_rules! mirror {
+    ($shared:ident <=> $wire:ident { $($f:ident),* $(,)? } $(lists { $($l:ident),* $(,)? })?) => {
+        impl From<$shared> for $crate::v1::$wire {
+            fn from(v: $shared) -> Self {
+                $crate::v1::$wire {
+                    $($f: v.$f,)*
+                    $($($l: v.$l.into_iter().map(Into::into).collect(),)*)?
+                }
+            }
+        }
+        impl From<$crate::v1::$wire> for $shared {
+            fn from(v: $crate::v1::$wire) -> Self {
+                $shared {
+                    $($f: v.$f,)*
+                    $($($l: v.$l.into_iter().map(Into::into).collect(),)*)?
+                }
+            }
+        }
+    };
+}
+
 mod approval;
 mod event;
 mod provider;

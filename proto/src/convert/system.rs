@@ -60,6 +60,9 @@ impl From<Info> for pb::InfoResponse {
             config_loaded_at_ms: i.config_loaded_at_ms,
             config_error: i.config_error,
             config_changed: i.config_changed,
+            worktrees: i.worktrees,
+            worktrees_bytes: i.worktrees_bytes,
+            worktrees_measured_at_ms: i.worktrees_measured_at_ms,
         }
     }
 }
@@ -79,6 +82,9 @@ impl From<pb::InfoResponse> for Info {
             config_loaded_at_ms: i.config_loaded_at_ms,
             config_error: i.config_error,
             config_changed: i.config_changed,
+            worktrees: i.worktrees,
+            worktrees_bytes: i.worktrees_bytes,
+            worktrees_measured_at_ms: i.worktrees_measured_at_ms,
         }
     }
 }

@@ -182,6 +182,9 @@ fn resources_round_trip() {
         config_loaded_at_ms: 7,
         config_error: "e".into(),
         config_changed: vec!["providers.claude".into()],
+        worktrees: 2,
+        worktrees_bytes: 1 << 40,
+        worktrees_measured_at_ms: 1_700_000_000_000,
     };
     assert_eq!(Info::from(pb::InfoResponse::from(info.clone())), info);
     let provider = ProviderInfo {

@@ -1,76 +1,30 @@
-//! Git status of a session's work, shared type ↔ wire message.
+//! Sessions' git work and worktrees, shared type ↔ wire message.
 
-use crate::v1 as pb;
-use agentmux_shared::types::{GitFile, GitStatus, WorkspaceInfo};
+use agentmux_shared::types::{
+    DiffFile, DiffHunk, DiffLine, GitBranch, GitBranches, GitCommit, GitConflict, GitDiff, GitFile,
+    GitLog, GitMergeResult, GitRemoteResult, GitStatus, WorkspaceGcResult, WorkspaceInfo,
+};
 
-impl From<GitStatus> for pb::GitStatus {
-    fn from(s: GitStatus) -> Self {
-        pb::GitStatus {
-            branch: s.branch,
-            base_commit: s.base_commit,
-            ahead: s.ahead,
-            behind: s.behind,
-            files: s
-                .files
-                .into_iter()
-                .map(|f| pb::GitFile {
-                    path: f.path,
-                    old_path: f.old_path,
-                    staged: f.staged,
-                    unstaged: f.unstaged,
-                    untracked: f.untracked,
-                    conflicted: f.conflicted,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<pb::GitStatus> for GitStatus {
-    fn from(s: pb::GitStatus) -> Self {
-        GitStatus {
-            branch: s.branch,
-            base_commit: s.base_commit,
-            ahead: s.ahead,
-            behind: s.behind,
-            files: s
-                .files
-                .into_iter()
-                .map(|f| GitFile {
-                    path: f.path,
-                    old_path: f.old_path,
-                    staged: f.staged,
-                    unstaged: f.unstaged,
-                    untracked: f.untracked,
-                    conflicted: f.conflicted,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<WorkspaceInfo> for pb::WorkspaceInfo {
-    fn from(w: WorkspaceInfo) -> Self {
-        pb::WorkspaceInfo {
-            path: w.path,
-            session_id: w.session_id,
-            session_name: w.session_name,
-            branch: w.branch,
-            state: w.state,
-            size_bytes: w.size_bytes,
-        }
-    }
-}
-
-impl From<pb::WorkspaceInfo> for WorkspaceInfo {
-    fn from(w: pb::WorkspaceInfo) -> Self {
-        WorkspaceInfo {
-            path: w.path,
-            session_id: w.session_id,
-            session_name: w.session_name,
-            branch: w.branch,
-            state: w.state,
-            size_bytes: w.size_bytes,
-        }
-    }
-}
+mirror!(GitStatus <=> GitStatus {
+    branch, base_commit, ahead, behind, base_branch, upstream, upstream_ahead, upstream_behind,
+} lists { files });
+mirror!(GitFile <=> GitFile { path, old_path, staged, unstaged, untracked, conflicted });
+mirror!(WorkspaceInfo <=> WorkspaceInfo { path, session_id, session_name, branch, state, size_bytes });
+mirror!(WorkspaceGcResult <=> WorkspaceGcResult { dry_run, freed_bytes } lists { removed, kept });
+mirror!(GitDiff <=> GitDiff { against, from_commit, added, removed, truncated, raw } lists { files });
+mirror!(DiffFile <=> DiffFile {
+    path, old_path, status, binary, untracked, added, removed, truncated,
+} lists { hunks });
+mirror!(DiffHunk <=> DiffHunk { old_start, old_lines, new_start, new_lines, section } lists { lines });
+mirror!(DiffLine <=> DiffLine { kind, text, old_line, new_line });
+mirror!(GitCommit <=> GitCommit {
+    sha, short, subject, body, author_name, author_email, time_ms, parents,
+});
+mirror!(GitLog <=> GitLog { since, truncated } lists { commits });
+mirror!(GitBranch <=> GitBranch { name, commit, current, remote, upstream, ahead, behind, worktree });
+mirror!(GitBranches <=> GitBranches {} lists { branches });
+mirror!(GitConflict <=> GitConflict { path, kind, message });
+mirror!(GitMergeResult <=> GitMergeResult {
+    merged, strategy, target, commit, up_to_date, updated_worktree, message,
+} lists { conflicts });
+mirror!(GitRemoteResult <=> GitRemoteResult { ok, remote, branch, commit, output } lists { conflicts });

@@ -120,49 +120,6 @@ pub struct Workspace {
     pub state: String,
 }
 
-/// `GET /v1/sessions/{id}/git/status`: where the session's work stands.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct GitStatus {
-    /// The checked-out branch (empty when detached).
-    pub branch: String,
-    /// The commit the session started from (its worktree's base), when it has one.
-    pub base_commit: String,
-    /// Commits on the branch since the base, and on the base's side since the branch left it
-    /// (0 without a base).
-    pub ahead: u32,
-    pub behind: u32,
-    pub files: Vec<GitFile>,
-}
-
-/// One changed file: its status letters as `git status` gives them (`M`, `A`, `D`, `R`, …),
-/// for the index (staged) and the work tree (unstaged).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct GitFile {
-    pub path: String,
-    /// The path it was renamed from, when it was.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub old_path: String,
-    pub staged: String,
-    pub unstaged: String,
-    pub untracked: bool,
-    pub conflicted: bool,
-}
-
-/// A worktree agentmux owns (`GET /v1/workspaces`, `agentmux workspace ls`): its session, or
-/// none when it is left over (`orphan`: a directory under the worktree root no session names).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct WorkspaceInfo {
-    pub path: String,
-    /// The session's id and name; empty for an orphan.
-    pub session_id: String,
-    pub session_name: String,
-    pub branch: String,
-    /// `ready`, `creating`, `missing`, or `orphan`.
-    pub state: String,
-    /// Bytes its files take on disk.
-    pub size_bytes: u64,
-}
-
 /// How a new session should be set up in a git repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]

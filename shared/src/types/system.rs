@@ -42,6 +42,13 @@ pub struct Info {
     pub config_loaded_at_ms: i64,
     pub config_error: String,
     pub config_changed: Vec<String>,
+    /// Worktrees agentmux owns and the disk they take, measured in the background (when).
+    #[serde(default)]
+    pub worktrees: u32,
+    #[serde(default)]
+    pub worktrees_bytes: u64,
+    #[serde(default)]
+    pub worktrees_measured_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

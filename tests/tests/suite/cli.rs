@@ -20,6 +20,7 @@ fn cli(d: &Daemon, args: &[&str]) -> Command {
     cmd.arg("--socket")
         .arg(&d.socket)
         .args(args)
+        .current_dir(d.work_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

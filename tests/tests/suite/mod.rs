@@ -16,6 +16,7 @@ mod hardening;
 mod lifecycle;
 mod openapi;
 mod providers;
+mod review;
 mod roots;
 mod startup;
 mod storage;
@@ -169,6 +170,63 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/sessions/{id}/git/status",
         "/v1/sessions/ses_x/git/status",
     ),
+    (
+        "GET",
+        "/v1/sessions/{id}/git/diff",
+        "/v1/sessions/ses_x/git/diff",
+    ),
+    (
+        "GET",
+        "/v1/sessions/{id}/git/log",
+        "/v1/sessions/ses_x/git/log",
+    ),
+    (
+        "GET",
+        "/v1/sessions/{id}/git/branches",
+        "/v1/sessions/ses_x/git/branches",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/commit",
+        "/v1/sessions/ses_x/git/commit",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/stage",
+        "/v1/sessions/ses_x/git/stage",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/unstage",
+        "/v1/sessions/ses_x/git/unstage",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/discard",
+        "/v1/sessions/ses_x/git/discard",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/merge",
+        "/v1/sessions/ses_x/git/merge",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/push",
+        "/v1/sessions/ses_x/git/push",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/pull",
+        "/v1/sessions/ses_x/git/pull",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/git/checkout",
+        "/v1/sessions/ses_x/git/checkout",
+    ),
+    ("GET", "/v1/workspaces", "/v1/workspaces"),
+    ("POST", "/v1/workspaces/gc", "/v1/workspaces/gc"),
     (
         "DELETE",
         "/v1/sessions/{id}/rules/{tool}",

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// `git -C dir args…` that must succeed; its stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(super) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -32,7 +32,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository with one commit and a `src/` directory.
-fn repo() -> tempfile::TempDir {
+pub(super) fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     git(dir.path(), &["init", "-q"]);
     std::fs::create_dir(dir.path().join("src")).unwrap();
@@ -42,7 +42,7 @@ fn repo() -> tempfile::TempDir {
     dir
 }
 
-async fn create(rest: &Rest, body: Value) -> (u16, Value) {
+pub(super) async fn create(rest: &Rest, body: Value) -> (u16, Value) {
     let r = rest.post("/v1/sessions", body).await;
     (r.status, r.json())
 }
@@ -256,7 +256,7 @@ async fn workspace_ls_lists_worktrees_with_their_size_and_orphans() {
         json!({"title": "ls", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
     )
     .await;
-    let orphan = d.data_dir.join("worktrees/left-over");
+    let orphan = d.data_dir.join("worktrees/ses_leftover");
     std::fs::create_dir_all(&orphan).unwrap();
     std::fs::write(orphan.join("big.bin"), vec![0u8; 300_000]).unwrap();
     let out = tokio::process::Command::new(agentmux_tests::daemon::client_bin())

@@ -2,6 +2,7 @@
 
 mod approvals;
 mod chat;
+mod git;
 mod providers;
 mod term;
 
@@ -42,6 +43,14 @@ pub async fn run(global: &Global, command: Command) -> std::result::Result<(), F
             let c = Client::connect_or_start(&target).await?;
             providers::run(&c, &mut out, cmd).await
         }
+        Command::Git(cmd) => {
+            let c = Client::connect_or_start(&target).await?;
+            git::run(&c, &mut out, cmd).await
+        }
+        Command::Workspace(cmd) => {
+            let c = Client::connect_or_start(&target).await?;
+            Ok(git::workspace(&c, &mut out, cmd).await?)
+        }
         other => Ok(others(&target, &mut out, other).await?),
     }
 }
@@ -54,9 +63,12 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
             let c = Client::connect_or_start(target).await?;
             session(&c, out, cmd).await
         }
-        Command::Send(_) | Command::Providers(_) | Command::Completions { .. } | Command::Man => {
-            Err(Error::internal("handled in run"))
-        }
+        Command::Send(_)
+        | Command::Providers(_)
+        | Command::Git(_)
+        | Command::Workspace(_)
+        | Command::Completions { .. }
+        | Command::Man => Err(Error::internal("handled in run")),
         Command::Log(args) => {
             let c = Client::connect_or_start(target).await?;
             chat::log(&c, out, args).await
@@ -64,41 +76,6 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
         Command::Events(args) => {
             let c = Client::connect_or_start(target).await?;
             chat::events(&c, out, args).await
-        }
-        Command::Git(crate::cli::GitCmd::Status { session }) => {
-            let c = Client::connect_or_start(target).await?;
-            let st = c.git_status(&session).await?;
-            if out.json {
-                return out.json_value(&st);
-            }
-            out.raw(&output::git_status(&st))
-        }
-        Command::Workspace(crate::cli::WorkspaceCmd::Ls) => {
-            let c = Client::connect_or_start(target).await?;
-            let all = c.list_workspaces().await?;
-            if out.json {
-                return out.json_value(&all);
-            }
-            let rows: Vec<Vec<String>> = all
-                .iter()
-                .map(|w| {
-                    vec![
-                        w.path.clone(),
-                        if w.session_name.is_empty() {
-                            "-".into()
-                        } else {
-                            w.session_name.clone()
-                        },
-                        w.branch.clone(),
-                        w.state.clone(),
-                        format!("{:.1} MB", w.size_bytes as f64 / 1e6),
-                    ]
-                })
-                .collect();
-            out.raw(&output::table(
-                &["PATH", "SESSION", "BRANCH", "STATE", "SIZE"],
-                &rows,
-            ))
         }
         Command::Keys(cmd) => {
             let c = Client::connect_or_start(target).await?;

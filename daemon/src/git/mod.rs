@@ -2,7 +2,7 @@
 //! repository is made with, it handles every repository format and hook, and worktree
 //! operations through it are fast. Every call has a deadline and never prompts.
 
-use agentmux_shared::types::GitFile;
+use agentmux_shared::types::{GitFile, GitStatus};
 use agentmux_shared::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,40 +10,128 @@ use std::time::Duration;
 /// Longest any one git command may take (a worktree of a very large repository included).
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// Runs `git -C dir args…`; its stdout, or an error with what git said.
-pub async fn run(dir: &Path, args: &[&str]) -> Result<String> {
+mod change;
+mod diff;
+mod history;
+mod merge;
+
+pub use change::{check_paths, checkout, commit, discard, pull, push, stage, unstage};
+pub use diff::{DiffSpec, diff};
+pub use history::{branches, head_commit, log};
+pub use merge::{MergePlan, merge};
+
+/// What one git command did.
+pub struct Output {
+    pub ok: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    /// Stdout was cut at the cap (the command was stopped there).
+    pub cut: bool,
+}
+
+impl Output {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Runs `git -C dir args…` with extra `env`, reading at most `cap` bytes of its stdout; a
+/// failing exit is not an error here (see `run`).
+pub async fn exec(dir: &Path, args: &[&str], env: &[(&str, &str)], cap: usize) -> Result<Output> {
+    use tokio::io::AsyncReadExt;
+    if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
+        return Err(Error::invalid(format!("{bad:?} holds a NUL character")));
+    }
     let mut cmd = tokio::process::Command::new("git");
     cmd.arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .env("LC_ALL", "C")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let out = match tokio::time::timeout(DEADLINE, cmd.output()).await {
-        Err(_) => {
-            return Err(Error::unavailable(format!(
-                "git {} took over {} s",
-                args.join(" "),
-                DEADLINE.as_secs()
-            )));
-        }
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+    let mut child = match cmd.spawn() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::precondition(
                 "git is not installed (worktrees need the git command on PATH)",
             ));
         }
-        Ok(Err(e)) => return Err(Error::internal(format!("cannot run git: {e}"))),
-        Ok(Ok(o)) => o,
+        Err(e) => return Err(Error::internal(format!("cannot run git: {e}"))),
+        Ok(c) => c,
     };
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(Error::new(
-            ErrorKind::FailedPrecondition,
-            format!("git {} failed: {said}", args.join(" ")),
-        ));
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Error::internal("git's output pipes are missing"));
+    };
+    let work = async {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+        let mut out_r = (&mut out).take(limit);
+        let mut err_r = (&mut err).take(64 * 1024);
+        let (o, e) = tokio::join!(
+            out_r.read_to_end(&mut stdout),
+            err_r.read_to_end(&mut stderr)
+        );
+        o.and(e)
+            .map_err(|e| Error::internal(format!("reading git's output: {e}")))?;
+        let cut = stdout.len() > cap;
+        if cut {
+            stdout.truncate(cap);
+            let _ = child.start_kill();
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| Error::internal(format!("waiting for git: {e}")))?;
+        Ok::<_, Error>(Output {
+            ok: status.success() && !cut,
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+            cut,
+        })
+    };
+    match tokio::time::timeout(DEADLINE, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::unavailable(format!(
+            "git {} took over {} s",
+            args.join(" "),
+            DEADLINE.as_secs()
+        ))),
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Most git output agentmux reads whole (listings, status): larger is refused, not kept.
+const TEXT_CAP: usize = 64 * 1024 * 1024;
+
+/// Runs `git -C dir args…`; its stdout, or an error with what git said.
+pub async fn run(dir: &Path, args: &[&str]) -> Result<String> {
+    run_env(dir, args, &[]).await
+}
+
+pub async fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+    let out = exec(dir, args, env, TEXT_CAP).await?;
+    if out.cut {
+        return Err(Error::unavailable(format!(
+            "git {} said more than {} MB",
+            args.join(" "),
+            TEXT_CAP >> 20
+        )));
+    }
+    if !out.ok {
+        return Err(failed(args, &out.stderr));
+    }
+    Ok(out.text())
+}
+
+fn failed(args: &[&str], said: &str) -> Error {
+    Error::new(
+        ErrorKind::FailedPrecondition,
+        format!("git {} failed: {said}", args.join(" ")),
+    )
 }
 
 /// The top directory of the repository `dir` is in; `None` when it is in none.
@@ -71,6 +159,34 @@ pub async fn commit_of(repo: &Path, rev: &str) -> Result<String> {
     .await
     .map_err(|_| Error::invalid(format!("{rev:?} names no commit in {}", repo.display())))?;
     Ok(out.trim().to_string())
+}
+
+/// The main repository a worktree at `dir` belongs to; `None` when `dir` is no worktree.
+pub async fn common_repo(dir: &Path) -> Option<PathBuf> {
+    if !dir.join(".git").exists() {
+        return None;
+    }
+    let common = run(
+        dir,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )
+    .await
+    .ok()?;
+    let common = PathBuf::from(common.trim());
+    // A normal repository's is `<top>/.git`; a bare one's is itself.
+    Some(match common.file_name() {
+        Some(n) if n == ".git" => common.parent()?.to_path_buf(),
+        _ => common,
+    })
+}
+
+/// The branch checked out at `dir`; `None` when detached.
+pub async fn current_branch(dir: &Path) -> Option<String> {
+    run(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
+        .await
+        .ok()
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
 }
 
 pub async fn branch_exists(repo: &Path, branch: &str) -> bool {
@@ -149,7 +265,7 @@ pub async fn remove_worktree(repo: &Path, path: &Path) -> Result<()> {
 }
 
 /// The checked-out branch and the changed files of the work tree at `dir` (renames found).
-pub async fn status(dir: &Path) -> Result<(String, Vec<GitFile>)> {
+pub async fn status(dir: &Path) -> Result<GitStatus> {
     let out = run(
         dir,
         &[
@@ -167,18 +283,20 @@ pub async fn status(dir: &Path) -> Result<(String, Vec<GitFile>)> {
 
 /// `git status --porcelain=v1 -z --branch`: a `## branch...` entry, then `XY path` entries,
 /// a rename's old path as the entry after it.
-fn parse_status(out: &str) -> (String, Vec<GitFile>) {
-    let mut branch = String::new();
-    let mut files = Vec::new();
+fn parse_status(out: &str) -> GitStatus {
+    let mut st = GitStatus::default();
     let mut entries = out.split('\0').filter(|e| !e.is_empty());
     while let Some(e) = entries.next() {
         if let Some(b) = e.strip_prefix("## ") {
-            let name = b.split("...").next().unwrap_or("");
-            branch = if name.starts_with("HEAD (no branch)") {
+            let (head, track) = b.split_once(" [").unwrap_or((b, ""));
+            let (name, upstream) = head.split_once("...").unwrap_or((head, ""));
+            st.branch = if name.starts_with("HEAD (no branch)") {
                 String::new()
             } else {
                 name.trim_start_matches("No commits yet on ").to_string()
             };
+            st.upstream = upstream.to_string();
+            (st.upstream_ahead, st.upstream_behind) = history::track(track.trim_end_matches(']'));
             continue;
         }
         let (Some(x), Some(y), Some(path)) = (e.get(0..1), e.get(1..2), e.get(3..)) else {
@@ -196,7 +314,7 @@ fn parse_status(out: &str) -> (String, Vec<GitFile>) {
                 l.to_string()
             }
         };
-        files.push(GitFile {
+        st.files.push(GitFile {
             path: path.to_string(),
             old_path,
             staged: letter(x),
@@ -205,7 +323,7 @@ fn parse_status(out: &str) -> (String, Vec<GitFile>) {
             conflicted: matches!((x, y), ("U", _) | (_, "U") | ("A", "A") | ("D", "D")),
         });
     }
-    (branch, files)
+    st
 }
 
 /// Commits `(ahead, behind)` of `HEAD` against `base`.
@@ -228,6 +346,48 @@ pub async fn ahead_behind(dir: &Path, base: &str) -> Result<(u32, u32)> {
     Ok((ahead, behind))
 }
 
+/// Files git does not track and does not ignore, under `path` (all when empty).
+pub async fn untracked(dir: &Path, path: &str) -> Result<Vec<String>> {
+    let spec = diff::literal(path);
+    let mut args = vec![
+        "-c",
+        "core.quotePath=false",
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "-z",
+        "--",
+    ];
+    if !path.is_empty() {
+        args.push(&spec);
+    }
+    let out = run(dir, &args).await?;
+    Ok(out
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Who commits when the repository names nobody: agentmux, rather than a refusal.
+pub async fn identity(dir: &Path) -> Vec<(&'static str, String)> {
+    let named = |key: &'static str| async move {
+        run(dir, &["config", "--get", key])
+            .await
+            .is_ok_and(|v| !v.trim().is_empty())
+    };
+    let mut env = Vec::new();
+    if !named("user.name").await {
+        env.push(("GIT_AUTHOR_NAME", "agentmux".to_string()));
+        env.push(("GIT_COMMITTER_NAME", "agentmux".to_string()));
+    }
+    if !named("user.email").await {
+        env.push(("GIT_AUTHOR_EMAIL", "agentmux@localhost".to_string()));
+        env.push(("GIT_COMMITTER_EMAIL", "agentmux@localhost".to_string()));
+    }
+    env
+}
+
 pub async fn delete_branch(repo: &Path, branch: &str) -> Result<()> {
     run(repo, &["branch", "-D", branch]).await.map(|_| ())
 }
@@ -239,8 +399,13 @@ mod tests {
     #[test]
     fn status_entries_renames_and_conflicts() {
         let out = "## agentmux/x...origin/main [ahead 1]\0 M src/a.rs\0R  new.rs\0old.rs\0?? notes.txt\0UU both.rs\0";
-        let (branch, files) = parse_status(out);
-        assert_eq!(branch, "agentmux/x");
+        let st = parse_status(out);
+        let files = st.files;
+        assert_eq!(st.branch, "agentmux/x");
+        assert_eq!(
+            (st.upstream.as_str(), st.upstream_ahead, st.upstream_behind),
+            ("origin/main", 1, 0)
+        );
         let f = |p: &str| files.iter().find(|f| f.path == p).unwrap().clone();
         assert_eq!(
             (
