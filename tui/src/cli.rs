@@ -178,8 +178,11 @@ pub struct NewTerm {
     #[arg(long)]
     pub name: Option<String>,
     /// Working directory (default: this shell's)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "session")]
     pub cwd: Option<PathBuf>,
+    /// Start where this session works (its worktree, when it has one)
+    #[arg(long, value_name = "SESSION")]
+    pub session: Option<String>,
     /// Start a provider CLI with the daemon's settings for it
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,

@@ -160,29 +160,69 @@ impl Service {
             self.shared.names.release(&session.name, &session.id);
             return Err(e);
         }
-        if let Some(w) = session.workspace.clone() {
-            if let Err(e) = self.make_workspace(&w).await {
-                let _ = self
-                    .commit(
-                        vec![Op::Del(Store::session_key(&session.id))],
-                        vec![NewEvent::new(
-                            &session.id,
-                            EventPayload::SessionDeleted {
-                                id: session.id.clone(),
-                            },
-                        )],
-                    )
-                    .await;
-                self.shared.names.release(&session.name, &session.id);
+        let start = session
+            .workspace
+            .as_ref()
+            .map(|w| w.base_commit.clone())
+            .unwrap_or_default();
+        self.make_session_workspace(&mut session, &start, None)
+            .await?;
+        Ok(session)
+    }
+
+    /// Makes a session's planned worktree once its record is committed (from `start`, with the
+    /// uncommitted changes of `copy_from` when given); on failure the session and its messages
+    /// are taken back and its name released, leaving nothing behind.
+    async fn make_session_workspace(
+        &self,
+        session: &mut Session,
+        start: &str,
+        copy_from: Option<&std::path::Path>,
+    ) -> Result<()> {
+        let Some(w) = session.workspace.clone() else {
+            return Ok(());
+        };
+        let made = async {
+            self.make_workspace(&w, start).await?;
+            if let Some(from) = copy_from
+                && let Err(e) = self
+                    .copy_uncommitted(from, std::path::Path::new(&w.path))
+                    .await
+            {
+                // Its branch is brand new: it goes too.
+                self.remove_workspace(&w, true).await;
                 return Err(e);
             }
-            if let Some(w) = session.workspace.as_mut() {
-                w.state = super::workspaces::READY.into();
-            }
-            session.updated_at_ms = now_ms();
-            self.save_session(&session).await?;
+            Ok(())
         }
-        Ok(session)
+        .await;
+        if let Err(e) = made {
+            let mut ops: Vec<Op> = self
+                .store()
+                .message_keys(&session.id)?
+                .into_iter()
+                .map(Op::Del)
+                .collect();
+            ops.push(Op::Del(Store::session_key(&session.id)));
+            let _ = self
+                .commit(
+                    ops,
+                    vec![NewEvent::new(
+                        &session.id,
+                        EventPayload::SessionDeleted {
+                            id: session.id.clone(),
+                        },
+                    )],
+                )
+                .await;
+            self.shared.names.release(&session.name, &session.id);
+            return Err(e);
+        }
+        if let Some(w) = session.workspace.as_mut() {
+            w.state = super::workspaces::READY.into();
+        }
+        session.updated_at_ms = now_ms();
+        self.save_session(session).await
     }
 
     pub fn list_sessions(&self, size: u32, token: &str) -> Result<Page<Session>> {
@@ -326,13 +366,22 @@ impl Service {
             title
         };
         let name = self.shared.names.claim(&new_id, "", &title)?;
-        let session = Session {
+        let (workspace, cwd, start, copy_from) = match self.plan_fork(&src, &new_id, &name).await {
+            Ok(Some((w, cwd, start, from))) => (Some(w), cwd, start, from),
+            Ok(None) => (None, src.cwd.clone(), String::new(), None),
+            Err(e) => {
+                self.shared.names.release(&name, &new_id);
+                return Err(e);
+            }
+        };
+        let mut session = Session {
             id: new_id,
             name,
             title,
             provider: src.provider,
             model: src.model,
-            cwd: src.cwd,
+            cwd,
+            workspace,
             approval_policy: src.approval_policy,
             approval_timeout_secs: src.approval_timeout_secs,
             env: src.env,
@@ -358,6 +407,8 @@ impl Service {
             self.shared.names.release(&session.name, &session.id);
             return Err(e);
         }
+        self.make_session_workspace(&mut session, &start, copy_from.as_deref())
+            .await?;
         Ok(session)
     }
 
@@ -488,6 +539,7 @@ impl Service {
         let h = self.handle(&id)?;
         let mut st = h.state.lock().await;
         st.live()?;
+        super::workspaces::usable(&st.session)?;
         let now = now_ms();
         let message = Message {
             id: new_id("msg"),

@@ -310,7 +310,15 @@ impl Service {
         if command.is_empty() {
             return Err(Error::invalid("a terminal needs a command or a preset"));
         }
+        let session_dir = match req.session.trim() {
+            "" => None,
+            _ if !req.cwd.trim().is_empty() => {
+                return Err(Error::invalid("give a session or a cwd, not both"));
+            }
+            s => Some(self.session_dir(s)?),
+        };
         let cwd = match req.cwd.trim() {
+            "" if session_dir.is_some() => session_dir.unwrap_or_default(),
             "" => self.default_dir()?,
             c if !std::path::Path::new(c).is_absolute() => {
                 return Err(Error::invalid(format!(

@@ -57,7 +57,7 @@ impl Service {
         };
         let base_commit = git::commit_of(&repo, &base).await?;
         let branch = match req.branch.trim() {
-            "" => format!("agentmux/{name}"),
+            "" => free_branch(&repo, name).await,
             b => b.to_string(),
         };
         if git::branch_exists(&repo, &branch).await {
@@ -140,14 +140,14 @@ impl Service {
     }
 
     /// Makes a planned worktree; on failure nothing of it is left behind.
-    pub(super) async fn make_workspace(&self, w: &Workspace) -> Result<()> {
+    pub(super) async fn make_workspace(&self, w: &Workspace, start: &str) -> Result<()> {
         let (repo, path) = (Path::new(&w.repo), Path::new(&w.path));
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|e| Error::internal(format!("cannot create {}: {e}", parent.display())))?;
         }
-        if let Err(e) = git::add_worktree(repo, path, &w.branch, &w.base_commit).await {
+        if let Err(e) = git::add_worktree(repo, path, &w.branch, start).await {
             let _ = git::remove_worktree(repo, path).await;
             if git::branch_exists(repo, &w.branch).await {
                 let _ = git::delete_branch(repo, &w.branch).await;
@@ -156,6 +156,71 @@ impl Service {
         }
         self.remeasure_worktrees();
         Ok(())
+    }
+
+    /// A fork's own worktree, planned (state `creating`): a new branch from where the parent's
+    /// work stands (its worktree's HEAD, else its branch), the same base, the same place inside.
+    /// Returns it, the fork's directory, the commit to start from, and the parent worktree whose
+    /// uncommitted changes come along.
+    pub(super) async fn plan_fork(
+        &self,
+        parent: &Session,
+        id: &str,
+        name: &str,
+    ) -> Result<Option<(Workspace, String, String, Option<PathBuf>)>> {
+        let Some(w) = &parent.workspace else {
+            return Ok(None);
+        };
+        let repo = PathBuf::from(&w.repo);
+        let from = PathBuf::from(&w.path);
+        let live = w.state == READY && git::is_worktree(&from).await;
+        let start = if live {
+            git::commit_of(&from, "HEAD").await?
+        } else {
+            match git::commit_of(&repo, &format!("refs/heads/{}", w.branch)).await {
+                Ok(c) => c,
+                Err(_) => w.base_commit.clone(),
+            }
+        };
+        let path = self.worktree_root().join(id);
+        let inner = Path::new(&parent.cwd)
+            .strip_prefix(&from)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let fork = Workspace {
+            repo: w.repo.clone(),
+            path: path.display().to_string(),
+            branch: free_branch(&repo, name).await,
+            base: w.base.clone(),
+            base_commit: w.base_commit.clone(),
+            state: CREATING.into(),
+        };
+        let cwd = path.join(inner).display().to_string();
+        Ok(Some((fork, cwd, start, live.then_some(from))))
+    }
+
+    /// Brings the uncommitted changes of worktree `from` (staged, unstaged and untracked) into
+    /// the fresh worktree `to`; `from` is only read.
+    pub(super) async fn copy_uncommitted(&self, from: &Path, to: &Path) -> Result<()> {
+        // A stash commit made without touching `from`'s files, index or stash list.
+        let stash = git::run(from, &["stash", "create"]).await?;
+        let stash = stash.trim();
+        if !stash.is_empty() {
+            git::run(to, &["stash", "apply", "--index", stash]).await?;
+        }
+        let new_files = git::untracked(from, "").await?;
+        let (from, to) = (from.to_path_buf(), to.to_path_buf());
+        tokio::task::spawn_blocking(move || copy_files(&from, &to, &new_files))
+            .await
+            .map_err(|e| Error::internal(format!("copying new files: {e}")))?
+    }
+
+    /// Where a session works, for a terminal to start there: refused while its worktree is
+    /// not ready (missing, or still being made).
+    pub(super) fn session_dir(&self, session: &str) -> Result<String> {
+        let s = self.get_session(session)?;
+        usable(&s)?;
+        Ok(s.cwd)
     }
 
     /// Refuses to delete a session whose worktree holds work found nowhere else, saying what.
@@ -259,6 +324,54 @@ impl Service {
             w.state = state.into();
         }
         Some(s)
+    }
+}
+
+/// `agentmux/<name>`, or `agentmux/<name>-2`, … when a deleted session of that name left its
+/// branch behind.
+async fn free_branch(repo: &Path, name: &str) -> String {
+    let first = format!("agentmux/{name}");
+    let mut branch = first.clone();
+    let mut n = 2;
+    while n < 1000 && git::branch_exists(repo, &branch).await {
+        branch = format!("{first}-{n}");
+        n += 1;
+    }
+    branch
+}
+
+/// Copies files (symlinks as symlinks) from one tree to the same places in another.
+fn copy_files(from: &Path, to: &Path, files: &[String]) -> Result<()> {
+    for f in files {
+        let (src, dst) = (from.join(f), to.join(f));
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::internal(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let meta = match src.symlink_metadata() {
+            Ok(m) => m,
+            // Gone since it was listed: nothing to bring.
+            Err(_) => continue,
+        };
+        let done = if meta.file_type().is_symlink() {
+            std::fs::read_link(&src).and_then(|target| std::os::unix::fs::symlink(target, &dst))
+        } else {
+            std::fs::copy(&src, &dst).map(|_| ())
+        };
+        done.map_err(|e| Error::internal(format!("cannot copy {f}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// A session whose worktree is not there cannot run anything: says why instead.
+pub(super) fn usable(s: &Session) -> Result<()> {
+    match &s.workspace {
+        Some(w) if w.state != READY => Err(Error::precondition(format!(
+            "session {}'s worktree {} is {}: its branch {} holds what was committed; fork or \
+             delete the session",
+            s.name, w.path, w.state, w.branch
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -75,6 +75,7 @@ impl From<pb::CreateTerminalRequest> for CreateTerminal {
             rows: r.rows,
             cols: r.cols,
             preset: r.preset,
+            session: r.session,
         }
     }
 }

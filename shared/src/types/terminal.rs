@@ -120,4 +120,7 @@ pub struct CreateTerminal {
     #[schemars(range(max = 1000))]
     pub cols: u32,
     pub preset: String,
+    /// Start where this session works (its worktree, when it has one) instead of `cwd`.
+    #[schemars(length(max = 200))]
+    pub session: String,
 }

@@ -282,3 +282,140 @@ async fn workspace_ls_lists_worktrees_with_their_size_and_orphans() {
     assert_eq!(Path::new(left["path"].as_str().unwrap()), orphan);
     assert_eq!(left["size_bytes"], 300_000);
 }
+
+/// A fork of a worktree session gets its own worktree holding the parent's work as it stands
+/// (commits, staged, unstaged and new files), the parent untouched; a terminal can start in a
+/// session's worktree; a name reused after a delete that kept its branch gets a fresh branch.
+#[tokio::test]
+async fn a_fork_gets_its_own_worktree_from_the_parents_current_state() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let repo = repo();
+    let (_, s) = create(
+        &rest,
+        json!({"title": "parent", "cwd": repo.path().join("src"), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let wt = Path::new(s["workspace"]["path"].as_str().unwrap()).to_path_buf();
+    std::fs::write(wt.join("committed.txt"), "c\n").unwrap();
+    git(&wt, &["add", "."]);
+    git(&wt, &["commit", "-q", "-m", "parent work"]);
+    std::fs::write(wt.join("staged.txt"), "s\n").unwrap();
+    git(&wt, &["add", "staged.txt"]);
+    std::fs::write(wt.join("src/main.rs"), "fn main() { edited(); }\n").unwrap();
+    std::fs::create_dir(wt.join("new")).unwrap();
+    std::fs::write(wt.join("new/untracked.txt"), "u\n").unwrap();
+    let parent_status = git(&wt, &["status", "--porcelain"]);
+
+    let r = rest
+        .post(&format!("/v1/sessions/{id}/fork"), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let f = r.json();
+    let fw = &f["workspace"];
+    assert_eq!(fw["state"], "ready", "{f}");
+    assert_eq!(fw["base"], s["workspace"]["base"]);
+    assert_ne!(fw["path"], s["workspace"]["path"]);
+    let fwt = Path::new(fw["path"].as_str().unwrap()).to_path_buf();
+    assert_eq!(Path::new(f["cwd"].as_str().unwrap()), fwt.join("src"));
+    assert_eq!(
+        git(&fwt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        fw["branch"].as_str().unwrap()
+    );
+    assert_eq!(
+        git(&fwt, &["log", "-1", "--format=%s"]).trim(),
+        "parent work"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fwt.join("src/main.rs")).unwrap(),
+        "fn main() { edited(); }\n"
+    );
+    assert!(fwt.join("new/untracked.txt").exists() && fwt.join("staged.txt").exists());
+    assert_eq!(
+        git(&fwt, &["status", "--porcelain"]),
+        parent_status,
+        "same state, staged too"
+    );
+    assert_eq!(
+        git(&wt, &["status", "--porcelain"]),
+        parent_status,
+        "the parent untouched"
+    );
+    assert_eq!(git(&wt, &["stash", "list"]), "");
+
+    // A terminal in the fork's worktree.
+    let r = rest
+        .post(
+            "/v1/terminals",
+            json!({"command": "sh", "args": ["-c", "pwd > where.txt"], "session": f["id"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fwt.join("src/where.txt").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the terminal never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let r = rest
+        .post(
+            "/v1/terminals",
+            json!({"command": "sh", "session": f["id"], "cwd": "/tmp"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // Deleted with its branch kept, then the name again: a branch of its own.
+    let fid = f["id"].as_str().unwrap();
+    let fname = f["name"].as_str().unwrap().to_string();
+    let r = rest.delete(&format!("/v1/sessions/{fid}?force=true")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (status, again) = create(
+        &rest,
+        json!({"name": fname, "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(
+        again["workspace"]["branch"],
+        format!("{}-2", fw["branch"].as_str().unwrap())
+    );
+}
+
+/// A session whose worktree went missing refuses new input and terminals, saying why.
+#[tokio::test]
+async fn a_session_whose_worktree_is_missing_says_so_instead_of_running() {
+    let (_fake, mut d) = start(|o| o).await;
+    let repo = repo();
+    let (_, s) = create(
+        &d.rest(),
+        json!({"title": "lost", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap().to_string();
+    d.kill9().await;
+    std::fs::remove_dir_all(s["workspace"]["path"].as_str().unwrap()).unwrap();
+    d.restart().await;
+    let rest = d.rest();
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{id}/messages"),
+            json!({"content": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("missing"), "{}", r.text());
+    let r = rest
+        .post("/v1/terminals", json!({"command": "sh", "session": id}))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    // Its committed work is still there to fork from.
+    let r = rest
+        .post(&format!("/v1/sessions/{id}/fork"), json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["workspace"]["state"], "ready");
+}

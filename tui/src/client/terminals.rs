@@ -56,6 +56,7 @@ impl Client {
             rows: req.rows,
             cols: req.cols,
             preset: req.preset,
+            session: req.session,
         };
         let r = self.terminals().create_terminal(req).await;
         Ok(r.map_err(status_to_error)?.into_inner().into())

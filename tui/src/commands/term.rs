@@ -78,6 +78,8 @@ pub async fn run(c: &Client, out: &mut Out, cmd: TermCmd) -> Result<()> {
 /// Creates the terminal and prints it (unless about to attach); returns its id.
 async fn create(c: &Client, out: &mut Out, n: NewTerm) -> Result<String> {
     let cwd = match &n.cwd {
+        // The daemon puts it where the session works.
+        None if n.session.is_some() => std::path::PathBuf::new(),
         // Relative to where the user typed it, not to the daemon's directory.
         Some(p) => std::path::absolute(p)
             .map_err(|e| Error::invalid(format!("--cwd {}: {e}", p.display())))?,
@@ -114,6 +116,7 @@ async fn create(c: &Client, out: &mut Out, n: NewTerm) -> Result<String> {
             rows: u32::from(rows),
             cols: u32::from(cols),
             preset: n.preset.unwrap_or_default(),
+            session: n.session.unwrap_or_default(),
         })
         .await?;
     if n.attach && !out.json {
