@@ -21,6 +21,10 @@ if command -v tmux >/dev/null; then
 else
   echo "tmux not installed: skipped"
 fi
+echo "== worktrees on a 100,000-file repository, beside the git CLI"
+python3 tests/bench/workspaces.py --daemon target/release/agentmuxd
+echo "== the review view's frame with a 20,000-line diff open"
+cargo test -q --release -p agentmux-tui -- --ignored --nocapture frame_time 2>/dev/null | grep frame_time
 echo "== under abuse: idle TCP sockets without a key, revoking a key with open streams"
 python3 tests/bench/abuse.py --daemon target/release/agentmuxd
 echo "== REST over TCP with an API key (wrk, 2 threads, 32 connections, 10 s)"

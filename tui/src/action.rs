@@ -77,6 +77,20 @@ pub enum Action {
         cols: u16,
         generation: u64,
     },
+    /// A session's git status (the review view; the list's ahead/behind).
+    GitStatus {
+        session: String,
+    },
+    /// Its work against its base, parsed; `path` only that file, whole (`max_lines` large).
+    GitDiff {
+        session: String,
+        path: String,
+    },
+    /// A change to its work from the review view.
+    Git {
+        session: String,
+        change: GitChange,
+    },
     TermInput {
         generation: u64,
         data: Vec<u8>,
@@ -87,6 +101,21 @@ pub enum Action {
         cols: u16,
     },
     Detach,
+}
+
+/// What the review view asks of a session's git work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitChange {
+    Stage(Vec<String>),
+    Unstage(Vec<String>),
+    Discard(Vec<String>),
+    /// Commit with this message: what is staged, or every change when nothing is.
+    Commit {
+        message: String,
+        staged: bool,
+    },
+    /// Land the session's branch on its base: `merge`, `squash` or `rebase`.
+    Merge(String),
 }
 
 impl Action {

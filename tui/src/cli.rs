@@ -51,6 +51,9 @@ pub enum Command {
     /// The worktrees agentmux owns
     #[command(subcommand)]
     Workspace(WorkspaceCmd),
+    /// A session's files (its worktree, else its directory): list, print, write, delete, move
+    #[command(subcommand, alias = "file")]
+    Files(FilesCmd),
     /// Manage API keys for the TCP listener
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -383,6 +386,75 @@ pub enum WorkspaceCmd {
         dry_run: bool,
         /// Also remove left-over worktrees that hold uncommitted changes
         #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Paths are relative to the session's workspace; `..` and absolute paths are refused.
+#[derive(Debug, Subcommand)]
+pub enum FilesCmd {
+    /// A directory: directories first, then by name, with kind, size and age
+    #[command(alias = "list")]
+    Ls {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The directory (default: the workspace itself)
+        #[arg(default_value = "")]
+        path: String,
+        /// Also what .gitignore hides (marked as ignored)
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Print a file, or write it to -o FILE (its bytes are the output: --json does not apply)
+    #[command(alias = "cat")]
+    Get {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The file
+        path: String,
+        /// Write to this local file instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// First byte to print
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Bytes to print at most (default: to the end)
+        #[arg(long)]
+        length: Option<u64>,
+        /// A PNG thumbnail of the image instead, scaled to fit WxH (each 1 to 1024)
+        #[arg(long, value_name = "WxH", conflicts_with_all = ["offset", "length"])]
+        thumb: Option<String>,
+    },
+    /// Write a file from a local file or stdin: made, or replaced in one step
+    Put {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The file to write (its directories are made)
+        path: String,
+        /// The local file to send (default: stdin)
+        #[arg(value_name = "LOCAL")]
+        local: Option<PathBuf>,
+    },
+    /// Delete a file, a symlink (not its target) or an empty directory
+    Rm {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// The file or directory
+        path: String,
+        /// Also a directory that is not empty, with everything in it
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Move a file or directory within the workspace
+    Mv {
+        /// Session name, id, or a unique prefix of either
+        session: String,
+        /// What to move
+        from: String,
+        /// Where to (missing directories are made)
+        to: String,
+        /// Replace a file already there (a directory never is)
+        #[arg(short, long)]
         force: bool,
     },
 }

@@ -173,6 +173,7 @@ pub struct KeyMap {
     pub leave_composer: Binding,
     pub approvals: Binding,
     pub rules: Binding,
+    pub review: Binding,
     pub allow_once: Binding,
     pub allow_always: Binding,
     pub deny: Binding,
@@ -259,6 +260,11 @@ impl Default for KeyMap {
                 &[Key::ch('R')],
                 "the session's always-allowed tools (revoke)",
             ),
+            review: Binding::new(
+                &[Key::ch('v')],
+                "review its changes: diff, stage, commit, merge",
+            )
+            .short("review"),
             allow_once: Binding::new(&[Key::ch('y')], "allow once"),
             allow_always: Binding::new(&[Key::ch('A')], "allow always"),
             deny: Binding::new(&[Key::ch('n')], "deny (with a message)"),
@@ -314,6 +320,7 @@ impl KeyMap {
             (Scope::Sessions, &self.cancel_hard),
             (Scope::Sessions, &self.approvals),
             (Scope::Sessions, &self.rules),
+            (Scope::Sessions, &self.review),
             (Scope::Sessions, &self.help),
             (Scope::Sessions, &self.quit),
             (Scope::Composer, &self.send),
@@ -386,7 +393,7 @@ mod tests {
         // A new field must also be added to `entries` (or, for the approval modal, to its
         // hints), or nothing would show it.
         let km = KeyMap::default();
-        assert_eq!(km.entries().len(), 32);
+        assert_eq!(km.entries().len(), 33);
         assert_eq!(km.hints(Scope::Approval).len(), 4);
     }
 }

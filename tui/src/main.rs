@@ -10,6 +10,7 @@ mod drafts;
 mod editor;
 mod env;
 mod exit;
+mod git_state;
 mod keymap;
 mod notify;
 mod output;

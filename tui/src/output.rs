@@ -449,6 +449,15 @@ fn event_line(e: &Event) -> String {
             .map(|e| format!("[{}] {}", e.status, e.content))
             .collect::<Vec<_>>()
             .join("; "),
+        EventPayload::WorkspaceChanged {
+            reason,
+            paths,
+            truncated,
+        } => format!(
+            "{reason} {}{}",
+            paths.join(" "),
+            if *truncated { " …" } else { "" }
+        ),
         EventPayload::ProviderInstall { job, lines } => {
             let mut s = format!("{} {} {}", job.id, job.provider, job.state.as_str());
             if !lines.is_empty() {

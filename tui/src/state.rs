@@ -267,6 +267,8 @@ pub struct State {
     pub start_dir: String,
     /// Things to tell the person about (bell or desktop notification), taken by the loop.
     pub alerts: Vec<String>,
+    /// Sessions' git work, by session id.
+    pub git: HashMap<String, crate::git_state::GitView>,
     pub quit: bool,
 }
 
@@ -313,6 +315,7 @@ impl Default for State {
             edit_request: None,
             start_dir: String::new(),
             alerts: Vec::new(),
+            git: HashMap::new(),
             quit: false,
         }
     }

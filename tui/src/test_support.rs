@@ -120,6 +120,72 @@ pub fn app() -> App {
 }
 
 /// A pending approval of `session` to write `hello.txt`, with its diff.
+/// A session's work against its base: a modified file with two hunks, then a big new file
+/// the first load cut short.
+pub fn diff() -> agentmux_shared::types::GitDiff {
+    use agentmux_shared::types::{DiffFile, DiffHunk, DiffLine, GitDiff};
+    let l = |kind: &str, text: &str, old: u32, new: u32| DiffLine {
+        kind: kind.into(),
+        text: text.into(),
+        old_line: old,
+        new_line: new,
+    };
+    GitDiff {
+        against: "base".into(),
+        from_commit: "0123456789abcdef".into(),
+        added: 1003,
+        removed: 2,
+        truncated: true,
+        files: vec![
+            DiffFile {
+                path: "src/lib.rs".into(),
+                status: "modified".into(),
+                added: 3,
+                removed: 2,
+                hunks: vec![
+                    DiffHunk {
+                        old_start: 1,
+                        old_lines: 4,
+                        new_start: 1,
+                        new_lines: 5,
+                        section: String::new(),
+                        lines: vec![
+                            l("context", "pub fn parse(input: &str) -> Ast {", 1, 1),
+                            l("removed", "    let t = lex(input);", 2, 0),
+                            l("added", "    let t = lex(input)?;", 0, 2),
+                            l("added", "    check(&t)?;", 0, 3),
+                            l("context", "    build(t)", 3, 4),
+                            l("context", "}", 4, 5),
+                        ],
+                    },
+                    DiffHunk {
+                        old_start: 40,
+                        old_lines: 2,
+                        new_start: 41,
+                        new_lines: 2,
+                        section: "fn build(t: Tokens) -> Ast {".into(),
+                        lines: vec![
+                            l("removed", "    todo!()", 40, 0),
+                            l("added", "    Ast::from(t)", 0, 41),
+                            l("context", "}", 41, 42),
+                        ],
+                    },
+                ],
+                ..DiffFile::default()
+            },
+            DiffFile {
+                path: "big.txt".into(),
+                status: "added".into(),
+                untracked: true,
+                added: 1000,
+                truncated: true,
+                ..DiffFile::default()
+            },
+        ],
+        raw: String::new(),
+    }
+}
+
 pub fn approval(id: &str, session: &str) -> Approval {
     Approval {
         id: id.into(),

@@ -4,7 +4,7 @@
 use crate::app::{Action, AppEvent, Reply};
 use crate::client::{AttachInput, AttachStart, Client, Target};
 use agentmux_shared::Error;
-use agentmux_shared::types::CreateSession;
+use agentmux_shared::types::{CreateSession, GitDiffQuery};
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -313,6 +313,27 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             decision,
             message,
         } => Reply::Decided(Box::new(c.decide_approval(id, *decision, message).await?)),
+        Action::GitStatus { session } => Reply::GitStatus {
+            session: session.clone(),
+            status: Box::new(c.git_status(session).await?),
+        },
+        Action::GitDiff { session, path } => {
+            let q = GitDiffQuery {
+                path: path.clone(),
+                // One file is asked for whole; the first load of all is capped.
+                max_lines: if path.is_empty() { 20_000 } else { 200_000 },
+                ..GitDiffQuery::default()
+            };
+            Reply::GitDiff {
+                session: session.clone(),
+                path: path.clone(),
+                diff: Box::new(c.git_diff(session, &q).await?),
+            }
+        }
+        Action::Git { session, change } => Reply::GitChanged {
+            session: session.clone(),
+            note: git_change(c, session, change).await?,
+        },
         Action::Connect { .. }
         | Action::Subscribe { .. }
         | Action::Attach { .. }
@@ -323,6 +344,53 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             return Err(Error::internal("not a call"));
         }
     })
+}
+
+/// Runs a change from the review view; what to tell the person.
+async fn git_change(
+    c: &Client,
+    session: &str,
+    change: &crate::action::GitChange,
+) -> agentmux_shared::Result<String> {
+    use crate::action::GitChange;
+    Ok(match change {
+        GitChange::Stage(p) => {
+            c.git_stage(session, p).await?;
+            format!("staged {}", many(p))
+        }
+        GitChange::Unstage(p) => {
+            c.git_unstage(session, p).await?;
+            format!("unstaged {}", many(p))
+        }
+        GitChange::Discard(p) => {
+            c.git_discard(session, p).await?;
+            format!("discarded {}", many(p))
+        }
+        GitChange::Commit { message, staged } => {
+            let k = c.git_commit(session, message, &[], *staged).await?;
+            format!("committed {} {}", k.short, k.subject)
+        }
+        GitChange::Merge(strategy) => {
+            let req = agentmux_shared::types::GitMergeRequest {
+                strategy: strategy.clone(),
+                ..Default::default()
+            };
+            let r = c.git_merge(session, &req).await?;
+            let mut note = r.message.clone();
+            for k in r.conflicts.iter().take(3) {
+                note.push_str(&format!("; {} ({})", k.path, k.kind));
+            }
+            note
+        }
+    })
+}
+
+fn many(paths: &[String]) -> String {
+    match paths {
+        [] => "everything".into(),
+        [one] => one.clone(),
+        more => format!("{} files", more.len()),
+    }
 }
 
 /// `~/x` as the path it means.

@@ -8,6 +8,7 @@ use crate::service::Service;
 use agentmux_proto::v1 as pb;
 use agentmux_proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};
 use agentmux_proto::v1::event_service_server::{EventService, EventServiceServer};
+use agentmux_proto::v1::file_service_server::FileServiceServer;
 use agentmux_proto::v1::key_service_server::{KeyService, KeyServiceServer};
 use agentmux_proto::v1::message_service_server::{MessageService, MessageServiceServer};
 use agentmux_proto::v1::provider_service_server::{ProviderService, ProviderServiceServer};
@@ -40,6 +41,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<ApprovalServiceServer<Grpc>>().await;
     health.set_serving::<ProviderServiceServer<Grpc>>().await;
     health.set_serving::<WorkspaceServiceServer<Grpc>>().await;
+    health.set_serving::<FileServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -55,7 +57,8 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(TerminalServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(ProviderServiceServer::new(g.clone()).max_decoding_message_size(max))
-        .add_service(WorkspaceServiceServer::new(g.clone()).max_decoding_message_size(max));
+        .add_service(WorkspaceServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(FileServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.
         routes = routes.add_service(KeyServiceServer::new(g).max_decoding_message_size(max));

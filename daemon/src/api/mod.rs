@@ -5,6 +5,7 @@ pub mod body;
 pub mod conns;
 pub mod error;
 pub mod grpc;
+mod grpc_files;
 mod grpc_workspace;
 pub mod openapi;
 pub mod rest;

@@ -11,6 +11,10 @@ pub enum Body {
     AnyJson,
     /// Server-sent events whose `data:` lines follow this schema.
     EventStream(fn(&mut SchemaGenerator) -> Schema),
+    /// Raw bytes, in one of these media types (`image/*` allowed): a file's content.
+    Binary(&'static [&'static str]),
+    /// `multipart/form-data`: one or more parts named `file`, each with a filename.
+    Multipart,
     /// A WebSocket: the JSON text frames each side sends (OpenAPI has no words for frames, so
     /// they go under `x-websocket`).
     WebSocket {
@@ -28,7 +32,8 @@ pub struct RouteDoc {
     pub request: Option<Body>,
     pub status: u16,
     pub response: Option<Body>,
-    /// `(name, type)`: a JSON schema type, or `u32` / `u64` for a non-negative integer.
+    /// `(name, type)`: a JSON schema type, `u32` / `u64` for a non-negative integer, or a
+    /// regex (`^…`) for a string that must match it.
     pub query: &'static [(&'static str, &'static str)],
     pub unix_only: bool,
     /// A second success status with the same body (e.g. 200 when asked to wait).
@@ -40,6 +45,25 @@ fn content(body: &Body, g: &mut SchemaGenerator) -> Value {
         Body::Json(f) => json!({"application/json": {"schema": f(g)}}),
         Body::AnyJson => json!({"application/json": {"schema": {"type": "object"}}}),
         Body::EventStream(f) => json!({"text/event-stream": {"schema": f(g)}}),
+        Body::Binary(types) => Value::Object(
+            types
+                .iter()
+                .map(|t| {
+                    let schema = json!({"schema": {"type": "string", "format": "binary"}});
+                    (t.to_string(), schema)
+                })
+                .collect(),
+        ),
+        Body::Multipart => json!({"multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["file"],
+            "additionalProperties": false,
+            "properties": {"file": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "format": "binary"}
+            }}
+        }}}),
         Body::WebSocket { .. } => json!({}),
     }
 }
@@ -80,6 +104,10 @@ pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
                 // Counts, sizes and cursors: never negative, within their type.
                 "u32" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
                 "u64" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                // A regex: a string that must match it.
+                ty if ty.starts_with('^') => {
+                    json!({"type": "string", "maxLength": 4096, "pattern": ty})
+                }
                 ty => json!({"type": ty}),
             };
             json!({"name": name, "in": "query", "required": false, "schema": schema})
@@ -121,7 +149,7 @@ pub fn document<'a>(routes: impl IntoIterator<Item = &'a RouteDoc>) -> Value {
         if let Some(req) = &r.request {
             let content = content(req, &mut g);
             // A body whose schema requires fields cannot be left out.
-            let required = needs_body(&content, &g);
+            let required = needs_body(&content, &g) || matches!(req, Body::Multipart);
             op["requestBody"] = json!({"required": required, "content": content});
         }
         if r.unix_only {

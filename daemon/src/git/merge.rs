@@ -152,13 +152,21 @@ fn parse_conflicts<'a>(fields: &mut impl Iterator<Item = &'a str>) -> Vec<GitCon
         let (Some(kind), Some(message)) = (fields.next(), fields.next()) else {
             break;
         };
-        let Some(kind) = kind
-            .strip_prefix("CONFLICT (")
-            .and_then(|k| k.strip_suffix(')'))
-        else {
+        if !kind.starts_with("CONFLICT") {
             continue;
+        }
+        // The message names the kind more finely than the type does (`add/add` is `contents`).
+        let named = |s: &str| {
+            s.strip_prefix("CONFLICT (")
+                .and_then(|k| k.split_once(')'))
+                .map(|(k, _)| k.to_string())
         };
-        let kind = if kind == "contents" { "content" } else { kind };
+        let kind = named(message).or_else(|| named(kind)).unwrap_or_default();
+        let kind = if kind == "contents" {
+            "content"
+        } else {
+            kind.as_str()
+        };
         for path in paths {
             match out.iter_mut().find(|c| c.path == path) {
                 Some(c) => {
@@ -307,7 +315,30 @@ mod tests {
 
     #[test]
     fn conflicts_name_their_paths_and_kinds() {
-        let out = "c33c\0d\0f\0\x001\0d\0CONFLICT (modify/delete)\0CONFLICT (modify/delete): d deleted in s1 and modified in main.\n\x001\0f\0Auto-merging\0Auto-merging f\n\x001\0f\0CONFLICT (contents)\0CONFLICT (content): Merge conflict in f\n\0";
+        let out = [
+            "c33c",
+            "d",
+            "f",
+            "",
+            "1",
+            "d",
+            "CONFLICT (modify/delete)",
+            "CONFLICT (modify/delete): d deleted in s1 and modified in main.\n",
+            "1",
+            "f",
+            "Auto-merging",
+            "Auto-merging f\n",
+            "1",
+            "f",
+            "CONFLICT (contents)",
+            "CONFLICT (content): Merge conflict in f\n",
+            "1",
+            "n",
+            "CONFLICT (contents)",
+            "CONFLICT (add/add): Merge conflict in n\n",
+            "",
+        ]
+        .join("\0");
         let mut fields = out.split('\0');
         fields.next();
         let c = parse_conflicts(&mut fields);
@@ -315,7 +346,10 @@ mod tests {
             .iter()
             .map(|c| (c.path.as_str(), c.kind.as_str()))
             .collect();
-        assert_eq!(got, [("d", "modify/delete"), ("f", "content")]);
+        assert_eq!(
+            got,
+            [("d", "modify/delete"), ("f", "content"), ("n", "add/add")]
+        );
         assert!(c[1].message.contains("Merge conflict in f"));
     }
 }

@@ -38,6 +38,17 @@ impl Output {
 /// Runs `git -C dir args…` with extra `env`, reading at most `cap` bytes of its stdout; a
 /// failing exit is not an error here (see `run`).
 pub async fn exec(dir: &Path, args: &[&str], env: &[(&str, &str)], cap: usize) -> Result<Output> {
+    exec_with(dir, args, env, cap, false).await
+}
+
+/// `exec`; with `dying`, git is killed if the daemon dies (what it makes is redone at start).
+async fn exec_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    cap: usize,
+    dying: bool,
+) -> Result<Output> {
     use tokio::io::AsyncReadExt;
     if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
         return Err(Error::invalid(format!("{bad:?} holds a NUL character")));
@@ -54,6 +65,9 @@ pub async fn exec(dir: &Path, args: &[&str], env: &[(&str, &str)], cap: usize) -
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
+    if dying {
+        crate::os::process::die_with_daemon(&mut cmd);
+    }
     let mut child = match cmd.spawn() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::precondition(
@@ -206,9 +220,20 @@ pub async fn branch_exists(repo: &Path, branch: &str) -> bool {
 /// Makes `path` a worktree on a new `branch` starting at `commit`.
 pub async fn add_worktree(repo: &Path, path: &Path, branch: &str, commit: &str) -> Result<()> {
     let p = path.display().to_string();
-    run(repo, &["worktree", "add", "-b", branch, &p, commit])
-        .await
-        .map(|_| ())
+    // The checkout is a second step git runs as our own child: `worktree add` would run it as
+    // its child, which a daemon that dies could not take along, leaving it writing files
+    // into a worktree the next start makes again.
+    let add = ["worktree", "add", "--no-checkout", "-b", branch, &p, commit];
+    let out = exec_with(repo, &add, &[], TEXT_CAP, true).await?;
+    if !out.ok {
+        return Err(failed(&add, &out.stderr));
+    }
+    let checkout = ["reset", "--hard", "--quiet"];
+    let out = exec_with(path, &checkout, &[], TEXT_CAP, true).await?;
+    if !out.ok {
+        return Err(failed(&checkout, &out.stderr));
+    }
+    Ok(())
 }
 
 /// Whether `path` is a worktree git knows.
@@ -363,6 +388,46 @@ pub async fn untracked(dir: &Path, path: &str) -> Result<Vec<String>> {
     }
     let out = run(dir, &args).await?;
     Ok(out
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Which of `paths` (relative to `dir`) git ignores.
+pub async fn ignored(dir: &Path, paths: &[String]) -> Result<std::collections::HashSet<String>> {
+    use tokio::io::AsyncWriteExt;
+    if paths.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut child = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "--stdin", "-z"])
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::internal(format!("cannot run git: {e}")))?;
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    if let Some(mut stdin) = child.stdin.take() {
+        // Small (a burst's paths): written whole before the output is read.
+        stdin
+            .write_all(&input)
+            .await
+            .map_err(|e| Error::internal(format!("writing to git: {e}")))?;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .map_err(|_| Error::unavailable("git check-ignore took over 10 s"))?
+        .map_err(|e| Error::internal(format!("waiting for git: {e}")))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
         .split('\0')
         .filter(|p| !p.is_empty())
         .map(str::to_string)

@@ -123,6 +123,24 @@ where
     gone
 }
 
+/// Has the child `cmd` starts killed when the daemon dies (Linux): what it was making is
+/// redone by the next start and must not race with that. Elsewhere the child runs on.
+pub fn die_with_daemon(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(2) is async-signal-safe and changes only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
 /// A child started as the leader of its own process group. Dropping it kills the leader (not
 /// the group: `stop` or `kill_now` do that).
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! tonic, axum, prost or serde_json.
 
 mod approvals;
+mod files;
 mod keys;
 mod live;
 mod names;
@@ -14,6 +15,7 @@ mod runner;
 mod sessions;
 mod streams;
 mod terminals;
+mod watch;
 mod workspaces;
 
 #[cfg(test)]
@@ -71,6 +73,7 @@ struct Shared {
     roots: RwLock<Arc<roots::Roots>>,
     repo_locks: review::RepoLocks,
     worktree_use: workspaces::DiskUse,
+    watches: watch::Watches,
 }
 
 pub struct ServiceParams {
@@ -114,6 +117,7 @@ impl Service {
                 roots: RwLock::new(Arc::new(roots)),
                 repo_locks: review::RepoLocks::default(),
                 worktree_use: workspaces::DiskUse::default(),
+                watches: watch::Watches::default(),
             }),
         };
         recovery::recover(&svc).await?;

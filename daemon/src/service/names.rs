@@ -92,6 +92,10 @@ impl Names {
     }
 }
 
+/// Shortest prefixes that resolve: `ses_` and four more characters of an id, three of a name.
+const MIN_ID_PREFIX: usize = 8;
+const MIN_NAME_PREFIX: usize = 3;
+
 impl Service {
     /// The session a person or a script means: its id, its name, a unique id prefix, or a
     /// unique name prefix, in that order.
@@ -110,14 +114,24 @@ impl Service {
         if by_name && let Some(id) = names.exact(q)? {
             return Ok(id);
         }
+        // Like git's abbreviated commits, a prefix must say enough to mean something: a
+        // letter or two would name every session, or one by chance.
+        let id_prefix = !by_name && q.chars().count() >= MIN_ID_PREFIX;
+        let name_prefix = by_name && q.chars().count() >= MIN_NAME_PREFIX;
+        if !id_prefix && !name_prefix {
+            return Err(Error::not_found("session", q));
+        }
         // (what to show if ambiguous, id)
-        let mut found: Vec<(String, String)> = self
-            .store()
-            .sessions(q, "", 2)?
-            .into_iter()
-            .map(|s| (s.id.clone(), s.id))
-            .collect();
-        let named = if by_name {
+        let mut found: Vec<(String, String)> = if id_prefix {
+            self.store()
+                .sessions(q, "", 2)?
+                .into_iter()
+                .map(|s| (s.id.clone(), s.id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let named = if name_prefix {
             names.by_prefix(q)?
         } else {
             Vec::new()

@@ -87,6 +87,12 @@ impl Service {
         }
     }
 
+    /// After a git operation: clients refresh what they show of the session's work.
+    async fn changed(&self, t: &Tree, reason: &str, paths: &[String]) {
+        self.workspace_changed(&t.session.id, reason, paths.to_vec(), false)
+            .await;
+    }
+
     fn repo_lock(&self, t: &Tree) -> Arc<tokio::sync::Mutex<()>> {
         let repo = t
             .own
@@ -190,8 +196,12 @@ impl Service {
         }
         let t = self.tree(session).await?;
         let lock = self.repo_lock(&t);
-        let _held = lock.lock().await;
-        git::commit(&t.dir, &req.message, &req.paths, req.staged).await
+        let commit = {
+            let _held = lock.lock().await;
+            git::commit(&t.dir, &req.message, &req.paths, req.staged).await?
+        };
+        self.changed(&t, "commit", &req.paths).await;
+        Ok(commit)
     }
 
     pub async fn git_stage(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
@@ -201,6 +211,7 @@ impl Service {
             let _held = lock.lock().await;
             git::stage(&t.dir, paths).await?;
         }
+        self.changed(&t, "stage", paths).await;
         self.git_status(session).await
     }
 
@@ -211,6 +222,7 @@ impl Service {
             let _held = lock.lock().await;
             git::unstage(&t.dir, paths).await?;
         }
+        self.changed(&t, "unstage", paths).await;
         self.git_status(session).await
     }
 
@@ -221,6 +233,7 @@ impl Service {
             let _held = lock.lock().await;
             git::discard(&t.dir, paths).await?;
         }
+        self.changed(&t, "discard", paths).await;
         self.git_status(session).await
     }
 
@@ -231,6 +244,7 @@ impl Service {
             let _held = lock.lock().await;
             git::checkout(&t.dir, req.r#ref.trim(), req.create).await?;
         }
+        self.changed(&t, "checkout", &[]).await;
         self.git_status(session).await
     }
 
@@ -266,6 +280,10 @@ impl Service {
             message: &req.message,
         })
         .await?;
+        drop(_held);
+        if result.merged {
+            self.changed(&t, "merge", &[]).await;
+        }
         let left = git::uncommitted(&t.dir).await.unwrap_or_default();
         if !left.is_empty() {
             result.message.push_str(&format!(
@@ -287,29 +305,39 @@ impl Service {
             return Err(Error::invalid("HEAD is detached: name the branch to push"));
         }
         let lock = self.repo_lock(&t);
-        let _held = lock.lock().await;
-        git::push(
-            &t.dir,
-            req.remote.trim(),
-            &branch,
-            req.set_upstream,
-            req.force,
-        )
-        .await
+        let pushed = {
+            let _held = lock.lock().await;
+            git::push(
+                &t.dir,
+                req.remote.trim(),
+                &branch,
+                req.set_upstream,
+                req.force,
+            )
+            .await?
+        };
+        self.changed(&t, "push", &[]).await;
+        Ok(pushed)
     }
 
     pub async fn git_pull(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
         let (t, _) = self.own_tree(session, "pulling").await?;
         let current = git::status(&t.dir).await?.branch;
         let lock = self.repo_lock(&t);
-        let _held = lock.lock().await;
-        git::pull(
-            &t.dir,
-            req.remote.trim(),
-            req.branch.trim(),
-            &current,
-            req.strategy.trim(),
-        )
-        .await
+        let pulled = {
+            let _held = lock.lock().await;
+            git::pull(
+                &t.dir,
+                req.remote.trim(),
+                req.branch.trim(),
+                &current,
+                req.strategy.trim(),
+            )
+            .await?
+        };
+        if pulled.ok {
+            self.changed(&t, "pull", &[]).await;
+        }
+        Ok(pulled)
     }
 }

@@ -222,7 +222,9 @@ impl Service {
             w.state = super::workspaces::READY.into();
         }
         session.updated_at_ms = now_ms();
-        self.save_session(session).await
+        self.save_session(session).await?;
+        self.watch_workspace(session);
+        Ok(())
     }
 
     pub fn list_sessions(&self, size: u32, token: &str) -> Result<Page<Session>> {
@@ -323,6 +325,7 @@ impl Service {
         self.shared.names.release(&name, &id);
         self.providers().forget_session(&provider, &id).await;
         if let Some(w) = workspace {
+            self.unwatch_workspace(&id);
             self.remove_workspace(&w, delete_branch).await;
         }
         Ok(id)

@@ -80,6 +80,7 @@ impl Service {
                 path: path.display().to_string(),
                 branch,
                 base,
+                start_commit: base_commit.clone(),
                 base_commit,
                 state: CREATING.into(),
             },
@@ -193,6 +194,7 @@ impl Service {
             branch: free_branch(&repo, name).await,
             base: w.base.clone(),
             base_commit: w.base_commit.clone(),
+            start_commit: start.clone(),
             state: CREATING.into(),
         };
         let cwd = path.join(inner).display().to_string();
@@ -294,8 +296,12 @@ impl Service {
             };
             after = last.id.clone();
             for s in page.iter().filter(|s| s.workspace.is_some()) {
-                if let Some(fixed) = self.reconcile_workspace(s).await {
-                    self.save_session(&fixed).await?;
+                match self.reconcile_workspace(s).await {
+                    Some(fixed) => {
+                        self.save_session(&fixed).await?;
+                        self.watch_workspace(&fixed);
+                    }
+                    None => self.watch_workspace(s),
                 }
             }
         }
@@ -305,25 +311,75 @@ impl Service {
     /// a ready one whose directory is gone is marked missing. Returns the session to rewrite.
     async fn reconcile_workspace(&self, s: &Session) -> Option<Session> {
         let w = s.workspace.as_ref()?;
-        let present = git::is_worktree(Path::new(&w.path)).await;
-        let state = match (w.state.as_str(), present) {
-            (CREATING, true) | (MISSING, true) => READY,
-            (CREATING, false) | (READY, false) => MISSING,
-            _ => return None,
+        let mut why = String::new();
+        let state = if w.state == CREATING {
+            // Stopped while git was making it: what is there may be half a checkout (which
+            // would show as a diff deleting everything), so it is made again from the start.
+            match self.remake_workspace(w).await {
+                Ok(()) => READY,
+                Err(e) => {
+                    why = e.message;
+                    MISSING
+                }
+            }
+        } else {
+            match (w.state.as_str(), git::is_worktree(Path::new(&w.path)).await) {
+                (MISSING, true) => READY,
+                (READY, false) => MISSING,
+                _ => return None,
+            }
         };
         let mut s = s.clone();
         if let Some(w) = s.workspace.as_mut() {
             if state == MISSING {
-                tracing::warn!(session = %s.id, path = %w.path, "a session's worktree is missing");
+                tracing::warn!(session = %s.id, path = %w.path, why, "a session's worktree is missing");
                 s.last_error = format!(
-                    "its worktree {} is missing (removed, or never finished); its branch {} \
+                    "its worktree {} is missing (removed, or never finished{}); its branch {} \
                      holds what was committed",
-                    w.path, w.branch
+                    w.path,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    },
+                    w.branch
                 );
+            } else {
+                s.last_error.clear();
             }
             w.state = state.into();
         }
         Some(s)
+    }
+
+    /// Makes a worktree whose making was cut off again: whatever git left goes (the branch too,
+    /// when nothing is on it that is not elsewhere), then it is made from its start commit.
+    async fn remake_workspace(&self, w: &Workspace) -> Result<()> {
+        let (repo, path) = (Path::new(&w.repo), Path::new(&w.path));
+        let _ = git::remove_worktree(repo, path).await;
+        if path.exists() {
+            // Ours (under the worktree root, named by the session) and not a worktree any more.
+            tokio::fs::remove_dir_all(path)
+                .await
+                .map_err(|e| Error::internal(format!("cannot clear {}: {e}", path.display())))?;
+            // git's record of it goes with it.
+            git::run(repo, &["worktree", "prune"]).await?;
+        }
+        if git::branch_exists(repo, &w.branch).await {
+            if !git::only_on(repo, &w.branch).await?.is_empty() {
+                return Err(Error::precondition(format!(
+                    "branch {} has commits of its own: left as it is",
+                    w.branch
+                )));
+            }
+            git::delete_branch(repo, &w.branch).await?;
+        }
+        let start = if w.start_commit.is_empty() {
+            &w.base_commit
+        } else {
+            &w.start_commit
+        };
+        self.make_workspace(w, start).await
     }
 }
 

@@ -78,6 +78,15 @@ impl From<Event> for pb::Event {
             EventPayload::PlanUpdated { entries } => P::PlanUpdated(pb::PlanUpdated {
                 entries: entries.into_iter().map(Into::into).collect(),
             }),
+            EventPayload::WorkspaceChanged {
+                reason,
+                paths,
+                truncated,
+            } => P::WorkspaceChanged(pb::WorkspaceChanged {
+                reason,
+                paths,
+                truncated,
+            }),
             EventPayload::ProviderInstall { job, lines } => {
                 P::ProviderInstall(pb::ProviderInstall {
                     job: Some(job.into()),
@@ -162,6 +171,11 @@ impl TryFrom<pb::Event> for Event {
                     .into_iter()
                     .map(TryInto::try_into)
                     .collect::<Result<_>>()?,
+            },
+            P::WorkspaceChanged(p) => EventPayload::WorkspaceChanged {
+                reason: p.reason,
+                paths: p.paths,
+                truncated: p.truncated,
             },
             P::ProviderInstall(p) => EventPayload::ProviderInstall {
                 job: p.job.ok_or_else(|| missing("job"))?.into(),

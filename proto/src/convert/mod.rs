@@ -27,6 +27,7 @@ macro_rules! mirror {
 
 mod approval;
 mod event;
+mod files;
 mod provider;
 mod session;
 mod system;

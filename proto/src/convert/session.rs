@@ -128,6 +128,7 @@ impl From<Session> for pb::Session {
                 base: w.base,
                 base_commit: w.base_commit,
                 state: w.state,
+                start_commit: w.start_commit,
             }),
         }
     }
@@ -175,6 +176,7 @@ impl From<pb::Session> for Session {
                 base: w.base,
                 base_commit: w.base_commit,
                 state: w.state,
+                start_commit: w.start_commit,
             }),
         }
     }

@@ -44,6 +44,7 @@ fn session() -> Session {
             base: "HEAD".into(),
             base_commit: "abc".into(),
             state: "ready".into(),
+            start_commit: "def".into(),
         }),
     }
 }

@@ -62,6 +62,15 @@ pub enum EventPayload {
     /// An install job changed state or printed output (`lines`: output since its last event).
     #[serde(rename = "provider.install")]
     ProviderInstall { job: InstallJob, lines: Vec<String> },
+    /// Files in the session's worktree changed, or its git state did (`reason`: `files`, or
+    /// the git operation: `commit`, `stage`, `merge`, …): clients refresh what they show.
+    /// `paths` (relative, at most 200) says which, when known; `truncated` when there were more.
+    #[serde(rename = "workspace.changed")]
+    WorkspaceChanged {
+        reason: String,
+        paths: Vec<String>,
+        truncated: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -101,6 +110,7 @@ impl EventPayload {
             EventPayload::FileChanged { .. } => "file.changed",
             EventPayload::PlanUpdated { .. } => "plan.updated",
             EventPayload::ProviderInstall { .. } => "provider.install",
+            EventPayload::WorkspaceChanged { .. } => "workspace.changed",
         }
     }
 }

@@ -118,6 +118,9 @@ pub struct Workspace {
     pub base_commit: String,
     /// `creating`, `ready`, or `missing` (its directory is gone).
     pub state: String,
+    /// The commit its branch was made at (the base's, or for a fork the parent's HEAD).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub start_commit: String,
 }
 
 /// How a new session should be set up in a git repository.

@@ -100,11 +100,15 @@ impl Terminal {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-/// A command or a preset is needed.
+/// A command or a preset is needed; a session or a cwd, not both.
 #[schemars(extend("anyOf" = [
     {"required": ["command"], "properties": {"command": {"pattern": "\\S"}}},
     {"required": ["preset"], "properties": {"preset": {"pattern": "\\S"}}}
 ]))]
+#[schemars(extend("not" = {
+    "required": ["session", "cwd"],
+    "properties": {"session": {"pattern": "\\S"}, "cwd": {"pattern": "\\S"}}
+}))]
 #[serde(default)]
 pub struct CreateTerminal {
     #[schemars(length(max = 64), regex(pattern = r"^[^/\x00-\x1f\x7f-\x9f]*$"))]

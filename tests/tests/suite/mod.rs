@@ -12,6 +12,7 @@ mod codex;
 mod datadir;
 mod durability;
 mod events;
+mod files;
 mod hardening;
 mod lifecycle;
 mod openapi;
@@ -22,6 +23,7 @@ mod startup;
 mod storage;
 mod system;
 mod terminals;
+mod workspace_crash;
 mod workspaces;
 
 use agentmux_shared::types::Event;
@@ -226,6 +228,32 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/sessions/ses_x/git/checkout",
     ),
     ("GET", "/v1/workspaces", "/v1/workspaces"),
+    ("GET", "/v1/sessions/{id}/files", "/v1/sessions/ses_x/files"),
+    (
+        "DELETE",
+        "/v1/sessions/{id}/files",
+        "/v1/sessions/ses_x/files?path=a",
+    ),
+    (
+        "GET",
+        "/v1/sessions/{id}/files/content",
+        "/v1/sessions/ses_x/files/content?path=a",
+    ),
+    (
+        "PUT",
+        "/v1/sessions/{id}/files/content",
+        "/v1/sessions/ses_x/files/content?path=a",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/files/upload",
+        "/v1/sessions/ses_x/files/upload",
+    ),
+    (
+        "POST",
+        "/v1/sessions/{id}/files/rename",
+        "/v1/sessions/ses_x/files/rename",
+    ),
     ("POST", "/v1/workspaces/gc", "/v1/workspaces/gc"),
     (
         "DELETE",

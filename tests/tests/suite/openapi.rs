@@ -74,9 +74,18 @@ fn schemathesis() -> std::path::PathBuf {
 async fn schemathesis_finds_no_disagreement_with_the_document() {
     let st = schemathesis();
     let (_fake, d) = start(|o| {
-        o.tcp()
+        let mut o = o
+            .tcp()
             .daemon("rate_limit_per_sec = 1000000")
-            .daemon("rate_limit_burst = 1000000")
+            .daemon("rate_limit_burst = 1000000");
+        // The CLIs it may install for real would talk to models that are not there, and a
+        // `send?wait=true` would wait past its timeout: here they fail at once instead.
+        for cli in ["claude", "codex", "gemini", "qwen", "opencode"] {
+            o = o
+                .toml(&format!("[providers.{cli}]"))
+                .toml(&format!("command = \"/nonexistent/{cli}\""));
+        }
+        o
     })
     .await;
     let (_, key) = d.create_key("schemathesis").await;

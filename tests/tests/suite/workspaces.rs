@@ -419,3 +419,83 @@ async fn a_session_whose_worktree_is_missing_says_so_instead_of_running() {
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["workspace"]["state"], "ready");
 }
+
+/// `workspace.changed`: a file written in a session's worktree (not one git ignores, not in
+/// a directory made after the watch started too) and a commit through the API are announced.
+#[tokio::test]
+async fn changes_in_a_worktree_are_announced_as_workspace_changed() {
+    use agentmux_shared::types::EventPayload;
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let repo = repo();
+    std::fs::write(repo.path().join(".gitignore"), "target/\n").unwrap();
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "ignore"]);
+    let (_, s) = create(
+        &rest,
+        json!({"title": "watched", "cwd": repo.path(), "workspace": {"mode": "worktree"}}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let wt = Path::new(s["workspace"]["path"].as_str().unwrap()).to_path_buf();
+    let head = d.last_seq().await;
+    let mut sse = rest
+        .sse(&format!("/v1/events?after={head}&session={id}"), None)
+        .await;
+    // Give the watcher its first walk.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    std::fs::create_dir_all(wt.join("target")).unwrap();
+    std::fs::write(wt.join("target/build.o"), "x").unwrap();
+    std::fs::write(wt.join("src/agent.rs"), "// new\n").unwrap();
+    let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    let mut next = async || loop {
+        let e = sse.try_next_event().await.expect("the stream stays open");
+        if let Some(e) = e
+            && let EventPayload::WorkspaceChanged { reason, paths, .. } = e.payload
+        {
+            return (reason, paths);
+        }
+    };
+    while !seen
+        .iter()
+        .any(|(_, p)| p.iter().any(|p| p == "src/agent.rs"))
+    {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), next())
+            .await
+            .unwrap_or_else(|_| panic!("no workspace.changed for src/agent.rs: {seen:?}"));
+        seen.push(got);
+    }
+    assert!(
+        seen.iter()
+            .all(|(r, p)| r == "files" && !p.iter().any(|p| p.starts_with("target"))),
+        "ignored paths are left out: {seen:?}"
+    );
+    // A directory made now is watched too.
+    std::fs::create_dir(wt.join("fresh")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    std::fs::write(wt.join("fresh/inner.txt"), "i\n").unwrap();
+    loop {
+        let (_, p) = tokio::time::timeout(std::time::Duration::from_secs(10), next())
+            .await
+            .expect("no workspace.changed for fresh/inner.txt");
+        if p.iter().any(|p| p == "fresh/inner.txt") {
+            break;
+        }
+    }
+    // A commit through the API says so.
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{id}/git/commit"),
+            json!({"message": "agent"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    loop {
+        let (reason, _) = tokio::time::timeout(std::time::Duration::from_secs(10), next())
+            .await
+            .expect("no workspace.changed for the commit");
+        if reason == "commit" {
+            break;
+        }
+    }
+}

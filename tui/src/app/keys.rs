@@ -101,6 +101,18 @@ impl App {
                 }
             }
             Intent::OpenApprovals => self.open_approvals(out),
+            Intent::Review(id) => {
+                let open = self
+                    .views
+                    .top_as::<crate::ui::review::ReviewView>()
+                    .is_some_and(|v| v.session == id);
+                if !open {
+                    self.views
+                        .push(Box::new(crate::ui::review::ReviewView::new(&id)));
+                }
+                self.start_review(&id, out);
+            }
+            Intent::EndReview(id) => self.end_review(&id),
             Intent::Edit(k) => {
                 edit(&mut s.composer, k);
                 s.drafts_dirty = true;

@@ -4,11 +4,14 @@
 mod approvals;
 #[cfg(test)]
 mod draft_tests;
+mod git;
 mod keys;
 #[cfg(test)]
 mod nav_tests;
 #[cfg(test)]
 mod notify_tests;
+#[cfg(test)]
+mod review_tests;
 mod term_keys;
 #[cfg(test)]
 mod term_tests;
@@ -107,6 +110,22 @@ pub enum Reply {
         found: Vec<String>,
     },
     Decided(Box<Approval>),
+    GitStatus {
+        session: String,
+        status: Box<agentmux_shared::types::GitStatus>,
+    },
+    /// `path` empty: the whole diff; else that file's, whole.
+    GitDiff {
+        session: String,
+        path: String,
+        diff: Box<agentmux_shared::types::GitDiff>,
+    },
+    /// A change from the review view went through: what to tell, and the work's new state
+    /// is fetched again.
+    GitChanged {
+        session: String,
+        note: String,
+    },
 }
 
 /// Reconnect delay: fast at first so a daemon restart is barely visible, then up to 5 s.
@@ -405,6 +424,7 @@ impl App {
             }
             // Install progress is the CLI's to show.
             EventPayload::ProviderInstall { .. } => {}
+            EventPayload::WorkspaceChanged { .. } => self.workspace_changed(&e.session_id, out),
         }
     }
 
@@ -430,6 +450,10 @@ impl App {
                 if let Some(id) = s.selected.clone() {
                     self.ensure_history(&id, out);
                 }
+                self.track_git(out);
+            }
+            r @ (Reply::GitStatus { .. } | Reply::GitDiff { .. } | Reply::GitChanged { .. }) => {
+                self.on_git_reply(r, out)
             }
             Reply::Messages {
                 session_id,
@@ -532,6 +556,8 @@ impl App {
         }
         if error.kind == ErrorKind::Unavailable {
             self.disconnected(error.message, out);
+        } else if self.on_git_failed(&call, &error) {
+            // The review view shows it.
         } else {
             self.state.notice = Some(format!("error: {}: {}", error.kind.code(), error.message));
         }

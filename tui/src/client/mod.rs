@@ -1,6 +1,7 @@
 //! gRPC client for agentmuxd over its Unix socket, with tmux-style auto-start of the daemon.
 
 mod approvals;
+mod files;
 mod providers;
 mod terminals;
 mod workspace;

@@ -2,6 +2,7 @@
 
 mod approvals;
 mod chat;
+mod files;
 mod git;
 mod providers;
 mod term;
@@ -84,6 +85,10 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
         Command::Term(cmd) => {
             let c = Client::connect_or_start(target).await?;
             term::run(&c, out, cmd).await
+        }
+        Command::Files(cmd) => {
+            let c = Client::connect_or_start(target).await?;
+            files::run(&c, out, cmd).await
         }
         Command::Approvals(ApprovalsCmd::Ls { session, all }) => {
             let c = Client::connect_or_start(target).await?;

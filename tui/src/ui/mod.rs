@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod approval;
 pub mod composer;
+pub mod diff_view;
 pub mod filter;
 pub mod help;
 pub mod highlight;
@@ -12,6 +13,7 @@ pub mod markdown;
 pub mod new_session;
 pub mod overlay;
 pub mod palette;
+pub mod review;
 pub mod rules;
 pub mod screen;
 pub mod search;
@@ -24,6 +26,8 @@ pub mod theme;
 pub mod transcript;
 pub mod view;
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod stack_tests;
 #[cfg(test)]

@@ -67,6 +67,8 @@ impl View for SessionsPane {
         } else if let Some(s) = state.selected_session() {
             if km.rename.matches(&k) {
                 Intent::Open(Box::new(RenameView::new(&s.id, &s.title)))
+            } else if km.review.matches(&k) {
+                Intent::Review(s.id.clone())
             } else if km.rules.matches(&k) {
                 Intent::Open(Box::new(super::rules::RulesView {
                     session: s.id.clone(),
@@ -252,7 +254,25 @@ fn session_line(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| s.provider.clone());
-        if width >= place.chars().count() + status.len() + 5 {
+        // A worktree's commits since its base and the files it has changed, when known.
+        let work = state
+            .git
+            .get(&s.id)
+            .and_then(|g| g.status.as_ref())
+            .filter(|_| s.workspace.is_some())
+            .map(|g| {
+                let mut w = format!(" ↑{}↓{}", g.ahead, g.behind);
+                if !g.files.is_empty() {
+                    w.push_str(&format!(" ~{}", g.files.len()));
+                }
+                w
+            })
+            .unwrap_or_default();
+        if width >= place.chars().count() + work.chars().count() + status.len() + 5 {
+            spans.push(Span::styled(place, theme::dim()));
+            spans.push(Span::styled(work, theme::dim()));
+            spans.push(Span::styled(" · ", theme::dim()));
+        } else if width >= place.chars().count() + status.len() + 5 {
             spans.push(Span::styled(place, theme::dim()));
             spans.push(Span::styled(" · ", theme::dim()));
         }

@@ -65,6 +65,10 @@ pub enum Intent {
     PageDown,
     /// The selected session's oldest pending approval, else any.
     OpenApprovals,
+    /// Opens (or refreshes) the review of a session's work.
+    Review(String),
+    /// The review of this session closed: its diff need not be kept fresh.
+    EndReview(String),
     /// A line-editing key for the composer.
     Edit(KeyEvent),
     /// Text typed or pasted into the composer.

@@ -44,6 +44,7 @@ macro_rules! route {
 }
 
 mod admin;
+mod files;
 mod git;
 mod sessions;
 mod streams;
@@ -71,6 +72,7 @@ fn table() -> Vec<Route> {
         streams::routes(),
         admin::routes(),
         git::routes(),
+        files::routes(),
         terminals::routes(),
     ] {
         all.extend(part);

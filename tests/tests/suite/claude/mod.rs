@@ -7,6 +7,7 @@
 mod approvals;
 mod harness;
 mod recovery;
+mod worktrees;
 
 use super::{cli_bin, get_session, messages, send, send_wait, wait_session};
 use agentmux_shared::types::EventPayload;

@@ -1,0 +1,211 @@
+//! `workspace.changed`: what changes in sessions' worktrees, so clients refresh without
+//! polling. Each directory git does not ignore gets its own non-recursive watch (inotify, via
+//! `notify`), up to a budget per tree and in all: a tree past it is not watched at all and its
+//! clients hear of git operations and the agent's own file events only. Changes are debounced
+//! into one event per burst, filtered by git's ignore rules.
+
+use super::Service;
+use super::workspaces::READY;
+use crate::git;
+use crate::log::NewEvent;
+use agentmux_shared::types::{EventPayload, Session};
+use notify::{EventKind, RecursiveMode, Watcher};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Directories one tree may have watched, and all trees together (inotify watches are a
+/// per-user resource the user's own tools need too).
+const PER_TREE: usize = 4096;
+const IN_ALL: usize = 32_768;
+/// A burst ends after this long without a change, or at the latest after `LONGEST`.
+const QUIET: Duration = Duration::from_millis(300);
+const LONGEST: Duration = Duration::from_secs(2);
+/// Paths named in one event.
+const MOST_PATHS: usize = 200;
+
+#[derive(Default)]
+pub(super) struct Watches {
+    live: Mutex<HashMap<String, CancellationToken>>,
+    dirs: Arc<AtomicUsize>,
+}
+
+impl Watches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        match self.live.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+impl Service {
+    /// Starts watching a session's worktree (once; only a ready one).
+    pub(super) fn watch_workspace(&self, s: &Session) {
+        let Some(w) = s.workspace.as_ref().filter(|w| w.state == READY) else {
+            return;
+        };
+        let stop = {
+            let mut live = self.shared.watches.lock();
+            if live.contains_key(&s.id) {
+                return;
+            }
+            let stop = self.shared.shutdown.child_token();
+            live.insert(s.id.clone(), stop.clone());
+            stop
+        };
+        let svc = self.clone();
+        let (id, root) = (s.id.clone(), PathBuf::from(&w.path));
+        self.shared.tasks.spawn(async move {
+            watch(&svc, &id, &root, stop).await;
+            svc.shared.watches.lock().remove(&id);
+        });
+    }
+
+    pub(super) fn unwatch_workspace(&self, id: &str) {
+        if let Some(stop) = self.shared.watches.lock().remove(id) {
+            stop.cancel();
+        }
+    }
+
+    /// Publishes `workspace.changed` for a session; `more`: changes not in `paths` were lost.
+    pub(super) async fn workspace_changed(
+        &self,
+        session: &str,
+        reason: &str,
+        mut paths: Vec<String>,
+        more: bool,
+    ) {
+        let truncated = more || paths.len() > MOST_PATHS;
+        paths.truncate(MOST_PATHS);
+        let event = NewEvent::new(
+            session,
+            EventPayload::WorkspaceChanged {
+                reason: reason.into(),
+                paths,
+                truncated,
+            },
+        );
+        if let Err(e) = self.commit(Vec::new(), vec![event]).await {
+            tracing::warn!(session, error = %e.message, "cannot publish workspace.changed");
+        }
+    }
+}
+
+async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
+    let walk_root = root.to_path_buf();
+    let dirs = match tokio::task::spawn_blocking(move || dirs_of(&walk_root, PER_TREE + 1)).await {
+        Ok(d) => d,
+        Err(_) => return,
+    };
+    let budget = svc.shared.watches.dirs.clone();
+    if dirs.len() > PER_TREE || budget.load(Ordering::Relaxed) + dirs.len() > IN_ALL {
+        tracing::info!(
+            session = id,
+            dirs = dirs.len(),
+            "worktree too large to watch: clients hear of git operations only"
+        );
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<PathBuf>(4096);
+    let overflow = Arc::new(AtomicBool::new(false));
+    let over = overflow.clone();
+    let made = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else {
+            over.store(true, Ordering::Relaxed);
+            return;
+        };
+        if matches!(ev.kind, EventKind::Access(_)) {
+            return;
+        }
+        for p in ev.paths {
+            if tx.try_send(p).is_err() {
+                over.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut watcher = match made {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(session = id, error = %e, "cannot watch a worktree");
+            return;
+        }
+    };
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    for d in dirs {
+        if watcher.watch(&d, RecursiveMode::NonRecursive).is_ok() {
+            watched.insert(d);
+        }
+    }
+    budget.fetch_add(watched.len(), Ordering::Relaxed);
+    loop {
+        let first = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = rx.recv() => match p { Some(p) => p, None => break },
+        };
+        let mut burst = BTreeSet::from([first]);
+        let until = tokio::time::Instant::now() + LONGEST;
+        loop {
+            let wait = QUIET.min(until.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(p)) if burst.len() < 10 * MOST_PATHS => {
+                    burst.insert(p);
+                }
+                Ok(Some(_)) => overflow.store(true, Ordering::Relaxed),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let rel: Vec<String> = burst
+            .iter()
+            .filter_map(|p| p.strip_prefix(root).ok())
+            .filter(|p| !p.starts_with(".git") && !p.as_os_str().is_empty())
+            .map(|p| p.display().to_string())
+            .collect();
+        let ignored = git::ignored(root, &rel).await.unwrap_or_default();
+        let changed: Vec<String> = rel.into_iter().filter(|p| !ignored.contains(p)).collect();
+        // A directory that appeared is watched too (within the budget).
+        for p in &changed {
+            let full = root.join(p);
+            if full.is_dir()
+                && !watched.contains(&full)
+                && watched.len() < PER_TREE
+                && budget.load(Ordering::Relaxed) < IN_ALL
+                && watcher.watch(&full, RecursiveMode::NonRecursive).is_ok()
+            {
+                watched.insert(full);
+                budget.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let gone: Vec<PathBuf> = watched.iter().filter(|d| !d.exists()).cloned().collect();
+        for d in gone {
+            watched.remove(&d);
+            budget.fetch_sub(1, Ordering::Relaxed);
+        }
+        let lost = overflow.swap(false, Ordering::Relaxed);
+        if changed.is_empty() && !lost {
+            continue;
+        }
+        svc.workspace_changed(id, "files", changed, lost).await;
+    }
+    budget.fetch_sub(watched.len(), Ordering::Relaxed);
+}
+
+/// The directories of a tree git does not ignore (`.git` left out), at most `most`.
+fn dirs_of(root: &Path, most: usize) -> Vec<PathBuf> {
+    let walk = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .parents(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    walk.filter_map(Result::ok)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
+        .map(|e| e.into_path())
+        .take(most)
+        .collect()
+}
