@@ -37,6 +37,8 @@ pub enum Action {
         cwd: String,
         /// Empty: the provider's default.
         model: String,
+        /// `worktree`, `none`, or empty for the daemon's default.
+        workspace: String,
     },
     /// Takes back a session's "allow always" rule for a tool.
     RevokeRule {

@@ -275,6 +275,7 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
             title,
             cwd,
             model,
+            workspace,
         } => {
             // The agent works where the TUI was started, like a new tmux window.
             let cwd = match cwd.as_str() {
@@ -290,6 +291,10 @@ async fn perform(c: &Client, call: &Action) -> agentmux_shared::Result<Reply> {
                 model: model.clone(),
                 cwd,
                 env: crate::env::client_env(),
+                workspace: agentmux_shared::types::WorkspaceRequest {
+                    mode: workspace.clone(),
+                    ..Default::default()
+                },
                 ..CreateSession::default()
             };
             Reply::Created(Box::new(c.create_session(req).await?))

@@ -624,12 +624,15 @@ fn new_session_picks_a_provider_and_a_policy() {
     let picker = app.views.top_as::<crate::ui::new_session::NewSessionView>();
     assert_eq!(picker.map(|v| v.index), Some(1));
     app.update(key('j'));
-    // Tab moves through the fields: title, directory, model, policy.
+    // Tab moves through the fields: title, directory, workspace, model, policy.
     app.update(code(crossterm::event::KeyCode::Tab));
     for c in "Fix CI".chars() {
         app.update(key(c));
     }
     app.update(code(crossterm::event::KeyCode::Down));
+    app.update(code(crossterm::event::KeyCode::Down));
+    // Its own worktree.
+    app.update(code(crossterm::event::KeyCode::Right));
     app.update(code(crossterm::event::KeyCode::Down));
     for c in "big-model".chars() {
         app.update(key(c));
@@ -644,6 +647,7 @@ fn new_session_picks_a_provider_and_a_policy() {
             title: "Fix CI".into(),
             cwd: String::new(),
             model: "big-model".into(),
+            workspace: "worktree".into(),
         }]
     );
     assert!(!app.views.has_modal());

@@ -1,5 +1,6 @@
 //! The new-session form: provider, title, directory (where the TUI was started, Tab completes
-//! it), model and approval policy. Enter creates from any field.
+//! it), workspace (its own git worktree, or the directory as it is), model and approval policy.
+//! Enter creates from any field.
 
 use super::layout::centered;
 use super::text::truncate;
@@ -20,16 +21,25 @@ pub enum Field {
     Provider,
     Title,
     Dir,
+    Workspace,
     Model,
     Policy,
 }
 
-const FIELDS: [Field; 5] = [
+const FIELDS: [Field; 6] = [
     Field::Provider,
     Field::Title,
     Field::Dir,
+    Field::Workspace,
     Field::Model,
     Field::Policy,
+];
+
+/// Workspace modes as sent (empty: the daemon's `[sessions] workspace`) and as shown.
+const WORKSPACES: [(&str, &str); 3] = [
+    ("", "default"),
+    ("worktree", "own worktree"),
+    ("none", "this directory"),
 ];
 
 #[derive(Debug)]
@@ -38,6 +48,8 @@ pub struct NewSessionView {
     pub index: usize,
     /// Into `POLICIES`.
     pub policy: usize,
+    /// Into `WORKSPACES`.
+    pub workspace: usize,
     pub title: Input,
     pub dir: Input,
     pub model: Input,
@@ -56,6 +68,7 @@ impl NewSessionView {
             providers,
             index,
             policy: 0,
+            workspace: 0,
             title: Input::default(),
             dir: Input::with_text(dir),
             model: Input::default(),
@@ -106,6 +119,7 @@ impl NewSessionView {
             title: self.title.text.trim().to_string(),
             cwd: self.dir.text.trim().trim_end_matches('/').to_string(),
             model: self.model.text.trim().to_string(),
+            workspace: WORKSPACES[self.workspace % WORKSPACES.len()].0.into(),
         })]
     }
 
@@ -114,7 +128,7 @@ impl NewSessionView {
             Field::Title => Some(&mut self.title),
             Field::Dir => Some(&mut self.dir),
             Field::Model => Some(&mut self.model),
-            Field::Provider | Field::Policy => None,
+            Field::Provider | Field::Policy | Field::Workspace => None,
         }
     }
 }
@@ -147,6 +161,12 @@ impl View for NewSessionView {
             }
             (KeyCode::Left | KeyCode::Char('h'), Field::Policy) => {
                 self.policy = (self.policy + POLICIES.len() - 1) % POLICIES.len();
+            }
+            (KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('l'), Field::Workspace) => {
+                self.workspace = (self.workspace + 1) % WORKSPACES.len();
+            }
+            (KeyCode::Left | KeyCode::Char('h'), Field::Workspace) => {
+                self.workspace = (self.workspace + WORKSPACES.len() - 1) % WORKSPACES.len();
             }
             (KeyCode::Down, _) => self.step(1),
             (KeyCode::Up, _) => self.step(-1),
@@ -250,6 +270,17 @@ fn render(v: &NewSessionView, area: Rect, frame: &mut Frame) {
             Span::styled(truncate(&names.join("  "), field_w), theme::dim()),
         ]));
     }
+    let mut ws = vec![label("Workspace", v.field == Field::Workspace)];
+    for (i, (_, shown)) in WORKSPACES.iter().enumerate() {
+        let style = if i == v.workspace % WORKSPACES.len() {
+            theme::selected(v.field == Field::Workspace)
+        } else {
+            theme::dim()
+        };
+        ws.push(Span::styled(shown.to_string(), style));
+        ws.push(Span::raw(" "));
+    }
+    lines.push(Line::from(ws));
     text_row(
         &mut lines,
         "Model",
