@@ -146,11 +146,7 @@ pub async fn discard(dir: &Path, paths: &[String]) -> Result<()> {
 }
 
 pub async fn checkout(dir: &Path, target: &str, create: bool) -> Result<()> {
-    if target.trim().is_empty() || target.starts_with('-') {
-        return Err(Error::invalid(format!(
-            "{target:?} is not a branch or commit"
-        )));
-    }
+    super::check_name(dir, "branch or commit", target).await?;
     let args = if create {
         vec!["switch", "-c", target]
     } else if super::branch_exists(dir, target).await {
@@ -174,6 +170,44 @@ async fn remote_of(dir: &Path, branch: &str) -> String {
     .unwrap_or_else(|| "origin".into())
 }
 
+/// A remote the repository has configured (a URL or anything else a client sends is refused).
+async fn known_remote(dir: &Path, remote: &str) -> Result<()> {
+    let all = run(dir, &["remote"]).await?;
+    if all.lines().any(|r| r == remote) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "no remote named {remote:?} (the repository has: {})",
+        all.lines().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// Refuses to start a pull over a merge or rebase already under way (aborting it after a
+/// conflict would throw that work away).
+async fn nothing_under_way(dir: &Path) -> Result<()> {
+    for marker in [
+        "MERGE_HEAD",
+        "rebase-merge",
+        "rebase-apply",
+        "CHERRY_PICK_HEAD",
+    ] {
+        let p = run(dir, &["rev-parse", "--git-path", marker]).await?;
+        let p = dir.join(p.trim());
+        if p.exists() {
+            return Err(Error::precondition(format!(
+                "a merge or rebase is under way in {} ({marker}): finish or abort it first",
+                dir.display()
+            )));
+        }
+    }
+    if super::status(dir).await?.files.iter().any(|f| f.conflicted) {
+        return Err(Error::precondition(
+            "the work tree has conflicted files: resolve them first",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn push(
     dir: &Path,
     remote: &str,
@@ -181,10 +215,12 @@ pub async fn push(
     set_upstream: bool,
     force: bool,
 ) -> Result<GitRemoteResult> {
+    super::check_name(dir, "branch", branch).await?;
     let remote = match remote {
         "" => remote_of(dir, branch).await,
         r => r.to_string(),
     };
+    known_remote(dir, &remote).await?;
     let mut args = vec!["push", "--porcelain"];
     if set_upstream {
         args.push("--set-upstream");
@@ -193,7 +229,7 @@ pub async fn push(
         args.push("--force-with-lease");
     }
     let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-    args.extend([remote.as_str(), refspec.as_str()]);
+    args.extend(["--end-of-options", remote.as_str(), refspec.as_str()]);
     let out = exec(dir, &args, &[], REMOTE_CAP).await?;
     if !out.ok {
         return Err(Error::new(
@@ -236,7 +272,18 @@ pub async fn pull(
         "" => remote_of(dir, current).await,
         r => r.to_string(),
     };
-    let mut args = vec!["pull", "--no-edit", how, remote.as_str()];
+    known_remote(dir, &remote).await?;
+    if !branch.is_empty() {
+        super::check_name(dir, "branch", branch).await?;
+    }
+    nothing_under_way(dir).await?;
+    let mut args = vec![
+        "pull",
+        "--no-edit",
+        how,
+        "--end-of-options",
+        remote.as_str(),
+    ];
     if !branch.is_empty() {
         args.push(branch);
     }

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// Most bytes of patch read from git; past it the rest is `truncated`.
 const BYTE_CAP: usize = 32 * 1024 * 1024;
-/// How much of an untracked file is read to show it.
+/// How much of an untracked file is read to show it, and of all of them together.
 const FILE_CAP: u64 = 8 * 1024 * 1024;
+const TOTAL_CAP: u64 = 64 * 1024 * 1024;
 /// git's own test: a NUL in the first 8,000 bytes makes a file binary.
 const BINARY_PROBE: usize = 8000;
 
@@ -118,11 +119,15 @@ fn parse(out: &[u8], cut: bool, max_lines: usize, want_raw: bool) -> GitDiff {
     let mut pos = 0;
     while out.get(pos) == Some(&b':') {
         let meta = field(out, &mut pos);
-        let letter = meta
-            .rsplit(' ')
-            .next()
-            .and_then(|s| s.chars().next())
-            .unwrap_or('M');
+        // `::…` is a combined entry: a file with unresolved conflicts.
+        let letter = if meta.starts_with("::") {
+            'U'
+        } else {
+            meta.rsplit(' ')
+                .next()
+                .and_then(|s| s.chars().next())
+                .unwrap_or('M')
+        };
         let first = field(out, &mut pos);
         let (path, old_path) = if matches!(letter, 'R' | 'C') {
             (field(out, &mut pos), first)
@@ -136,23 +141,38 @@ fn parse(out: &[u8], cut: bool, max_lines: usize, want_raw: bool) -> GitDiff {
             ..DiffFile::default()
         });
     }
-    for f in d.files.iter_mut() {
-        let counts = field(out, &mut pos);
-        let mut n = counts.split('\t');
-        let (a, r) = (n.next().unwrap_or("-"), n.next().unwrap_or("-"));
-        f.binary = a == "-" && r == "-";
-        f.added = a.parse().unwrap_or(0);
-        f.removed = r.parse().unwrap_or(0);
-        // A rename's numstat has its two paths after an empty one.
-        if n.next() == Some("") {
+    // `--numstat` entries up to an empty field, matched to files by path: a conflicted file
+    // has none, so their order is not the files'.
+    let mut counts = std::collections::HashMap::new();
+    while pos < out.len() && out.get(pos) != Some(&0) {
+        let entry = field(out, &mut pos);
+        let mut n = entry.splitn(3, '\t');
+        let (a, r, rest) = (
+            n.next().unwrap_or("-").to_string(),
+            n.next().unwrap_or("-").to_string(),
+            n.next().unwrap_or(""),
+        );
+        // A rename's paths come after an empty one.
+        let path = if rest.is_empty() {
             field(out, &mut pos);
-            field(out, &mut pos);
-        }
-        d.added += u64::from(f.added);
-        d.removed += u64::from(f.removed);
+            field(out, &mut pos)
+        } else {
+            rest.to_string()
+        };
+        counts.insert(path, (a, r));
     }
     if out.get(pos) == Some(&0) {
         pos += 1;
+    }
+    for f in d.files.iter_mut() {
+        let Some((a, r)) = counts.get(&f.path) else {
+            continue;
+        };
+        f.binary = a == "-" && r == "-";
+        f.added = a.parse().unwrap_or(0);
+        f.removed = r.parse().unwrap_or(0);
+        d.added += u64::from(f.added);
+        d.removed += u64::from(f.removed);
     }
     read_hunks(
         &mut d,
@@ -182,13 +202,15 @@ fn read_hunks(d: &mut GitDiff, patch: &[u8], cut: bool, max_lines: usize, want_r
         new_line: 0,
         lines: 0,
     };
-    let mut blocks = 0;
+    // Files a block was found for, and the next one in order (the fallback when a header's
+    // paths are quoted and match no file as written).
+    let mut seen = vec![false; d.files.len()];
+    let mut next = 0;
     for raw_line in patch.split(|b| *b == b'\n') {
         let line = String::from_utf8_lossy(raw_line);
         let in_hunk = r.old_left > 0 || r.new_left > 0;
-        if !in_hunk && line.starts_with("diff --git ") {
-            r.file = (blocks < d.files.len()).then_some(blocks);
-            blocks += 1;
+        if !in_hunk && line.starts_with("diff --") {
+            r.file = block_file(&d.files, &line, &mut seen, &mut next);
         } else if !in_hunk && line.starts_with("@@ ") {
             if let Some(h) = hunk_header(&line) {
                 r.old_left = h.old_lines;
@@ -247,14 +269,12 @@ fn read_hunks(d: &mut GitDiff, patch: &[u8], cut: bool, max_lines: usize, want_r
         }
         push_raw(d, want_raw, &r, max_lines, &line);
     }
-    // Files whose block the cap cut off, or never came.
-    let complete = if cut {
-        blocks.saturating_sub(1)
-    } else {
-        blocks
-    };
-    for f in d.files.iter_mut().skip(complete) {
-        f.truncated |= !f.binary && f.added + f.removed > 0;
+    // Cut by the size cap: the last block read is partial, and files never reached lost theirs.
+    if cut {
+        for (i, f) in d.files.iter_mut().enumerate() {
+            let unread = !seen.get(i).copied().unwrap_or(false) || r.file == Some(i);
+            f.truncated |= unread && !f.binary && f.added + f.removed > 0;
+        }
     }
     if r.lines >= max_lines {
         for f in d.files.iter_mut() {
@@ -267,6 +287,43 @@ fn read_hunks(d: &mut GitDiff, patch: &[u8], cut: bool, max_lines: usize, want_r
         d.raw
             .push_str("\n[agentmux: diff truncated: hunks past the line or size cap left out]\n");
     }
+}
+
+/// The file a `diff --git a/X b/Y` (or, for a conflict, `diff --cc X`) block is about; a
+/// combined block gets none (its hunks are not a two-way diff).
+fn block_file(
+    files: &[DiffFile],
+    header: &str,
+    seen: &mut [bool],
+    next: &mut usize,
+) -> Option<usize> {
+    if let Some(path) = header
+        .strip_prefix("diff --cc ")
+        .or_else(|| header.strip_prefix("diff --combined "))
+    {
+        if let Some(i) = files.iter().position(|f| f.path == path)
+            && let Some(s) = seen.get_mut(i)
+        {
+            *s = true;
+        }
+        return None;
+    }
+    let rest = header.strip_prefix("diff --git ")?;
+    let exact = files.iter().enumerate().position(|(i, f)| {
+        let old = if f.old_path.is_empty() {
+            &f.path
+        } else {
+            &f.old_path
+        };
+        !seen.get(i).copied().unwrap_or(true) && rest == format!("a/{old} b/{}", f.path)
+    });
+    let i =
+        exact.or_else(|| (*next..files.len()).find(|i| !seen.get(*i).copied().unwrap_or(true)))?;
+    if let Some(s) = seen.get_mut(i) {
+        *s = true;
+    }
+    *next = i + 1;
+    Some(i)
 }
 
 fn push_raw(d: &mut GitDiff, want: bool, r: &Reading, max_lines: usize, line: &str) {
@@ -299,6 +356,34 @@ fn hunk_header(line: &str) -> Option<DiffHunk> {
     })
 }
 
+/// A new file's bytes as git would show them: a regular file's content (up to the cap, opened
+/// without following a link and without blocking on a FIFO), a symlink's target (never what it
+/// points at); anything else is shown as binary. `false`: nothing readable.
+fn read_new_file(full: &Path, budget: u64) -> (bool, Vec<u8>) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(full) else {
+        return (false, Vec::new());
+    };
+    if meta.file_type().is_symlink() {
+        return match std::fs::read_link(full) {
+            Ok(t) => (true, t.as_os_str().as_encoded_bytes().to_vec()),
+            Err(_) => (false, Vec::new()),
+        };
+    }
+    if !meta.is_file() || budget == 0 {
+        return (false, Vec::new());
+    }
+    let mut bytes = Vec::new();
+    let read = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(full)
+        .and_then(|f| f.take(FILE_CAP.min(budget)).read_to_end(&mut bytes))
+        .is_ok();
+    (read, bytes)
+}
+
 /// Untracked files as added, with git's unified text for them when `raw`.
 fn added_files(
     dir: &Path,
@@ -306,21 +391,21 @@ fn added_files(
     mut left: usize,
     raw: bool,
 ) -> Vec<(DiffFile, String)> {
-    use std::io::Read;
     let mut out = Vec::new();
+    let mut budget = TOTAL_CAP;
     for path in paths {
         let full: PathBuf = dir.join(&path);
-        let mut bytes = Vec::new();
-        let read = std::fs::File::open(&full)
-            .and_then(|f| f.take(FILE_CAP).read_to_end(&mut bytes))
-            .is_ok();
-        let binary = !read || bytes.iter().take(BINARY_PROBE).any(|b| *b == 0);
+        // Past what all new files may take, a file is listed without its content.
+        let over = budget == 0;
+        let (read, bytes) = read_new_file(&full, budget);
+        budget = budget.saturating_sub(bytes.len() as u64);
+        let binary = !over && (!read || bytes.iter().take(BINARY_PROBE).any(|b| *b == 0));
         let mut f = DiffFile {
             path: path.clone(),
             status: "added".into(),
             untracked: true,
             binary,
-            truncated: bytes.len() as u64 >= FILE_CAP,
+            truncated: over || bytes.len() as u64 >= FILE_CAP,
             ..DiffFile::default()
         };
         let mut text = String::new();
@@ -455,5 +540,69 @@ diff --git a/old.txt b/new name.txt\nsimilarity index 100%\nrename from old.txt\
         let d = parse(&OUT[..at], true, 10_000, false);
         assert_eq!(d.files.len(), 4);
         assert!(d.files[2].truncated && d.truncated);
+    }
+
+    /// A conflicted tree (a merge stopped): every diff names each file's own hunks.
+    #[tokio::test]
+    async fn a_conflicted_file_does_not_shift_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        g(&["init", "-q", "-b", "main"]);
+        for f in ["a.txt", "c.txt", "e.txt"] {
+            std::fs::write(dir.path().join(f), "one\n").unwrap();
+        }
+        g(&["add", "."]);
+        g(&["commit", "-qm", "base"]);
+        g(&["switch", "-qc", "other"]);
+        std::fs::write(dir.path().join("c.txt"), "theirs\n").unwrap();
+        g(&["commit", "-qam", "theirs"]);
+        g(&["switch", "-q", "main"]);
+        std::fs::write(dir.path().join("c.txt"), "ours\n").unwrap();
+        g(&["commit", "-qam", "ours"]);
+        g(&["merge", "-q", "other"]);
+        std::fs::write(dir.path().join("a.txt"), "A\n").unwrap();
+        std::fs::write(dir.path().join("e.txt"), "E\n").unwrap();
+        g(&["add", "e.txt"]);
+        for revs in [
+            vec![],
+            vec!["--cached".to_string()],
+            vec!["HEAD".to_string()],
+        ] {
+            let spec = DiffSpec {
+                revs: revs.clone(),
+                path: String::new(),
+                max_lines: 1000,
+                raw: false,
+                untracked: false,
+            };
+            let d = diff(dir.path(), &spec).await.unwrap();
+            for f in &d.files {
+                let texts: Vec<&str> = f
+                    .hunks
+                    .iter()
+                    .flat_map(|h| &h.lines)
+                    .filter(|l| l.kind == "added")
+                    .map(|l| l.text.as_str())
+                    .collect();
+                match f.path.as_str() {
+                    "a.txt" => assert!(texts.is_empty() || texts == ["A"], "{revs:?} {d:?}"),
+                    "e.txt" => assert!(texts.is_empty() || texts == ["E"], "{revs:?} {d:?}"),
+                    "c.txt" => assert!(
+                        texts.iter().all(|t| !["A", "E"].contains(t)),
+                        "{revs:?} {d:?}"
+                    ),
+                    other => panic!("{other} in {d:?}"),
+                }
+            }
+        }
     }
 }

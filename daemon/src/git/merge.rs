@@ -201,8 +201,13 @@ async fn rebase(
     let mut new = onto.to_string();
     for line in list.lines() {
         let mut ids = line.split_whitespace();
-        let (Some(c), Some(parent)) = (ids.next(), ids.next()) else {
+        let Some(c) = ids.next() else {
             continue;
+        };
+        let Some(parent) = ids.next() else {
+            return Err(Error::precondition(format!(
+                "{c} is a root commit, which rebase does not replay: use merge or squash"
+            )));
         };
         if ids.next().is_some() {
             return Err(Error::precondition(format!(

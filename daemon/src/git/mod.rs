@@ -84,18 +84,26 @@ async fn exec_with(
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
-        let mut out_r = (&mut out).take(limit);
-        let mut err_r = (&mut err).take(64 * 1024);
-        let (o, e) = tokio::join!(
-            out_r.read_to_end(&mut stdout),
-            err_r.read_to_end(&mut stderr)
-        );
-        o.and(e)
+        // Past the cap git is stopped at once (it would block on a full pipe); stderr is read
+        // to its end meanwhile, only its start kept, so git never blocks on it either.
+        let read_out = async {
+            let r = (&mut out).take(limit).read_to_end(&mut stdout).await;
+            if stdout.len() > cap {
+                let _ = child.start_kill();
+            }
+            r
+        };
+        let read_err = async {
+            (&mut err).take(64 * 1024).read_to_end(&mut stderr).await?;
+            tokio::io::copy(&mut err, &mut tokio::io::sink()).await
+        };
+        let (o, e) = tokio::join!(read_out, read_err);
+        o.map(|_| ())
+            .and(e.map(|_| ()))
             .map_err(|e| Error::internal(format!("reading git's output: {e}")))?;
         let cut = stdout.len() > cap;
         if cut {
             stdout.truncate(cap);
-            let _ = child.start_kill();
         }
         let status = child
             .wait()
@@ -250,31 +258,67 @@ pub async fn uncommitted(path: &Path) -> Result<Vec<String>> {
 /// Commits on `branch` that no other branch or remote branch has (what deleting it would lose),
 /// newest first, at most 20, as `abbrev subject`.
 pub async fn only_on(repo: &Path, branch: &str) -> Result<Vec<String>> {
-    let refs = run(
-        repo,
-        &[
-            "for-each-ref",
-            "--format=%(refname)",
-            "refs/heads",
-            "refs/remotes",
-        ],
-    )
-    .await?;
     let own = format!("refs/heads/{branch}");
-    let mut args = vec![
+    // Patterns for --branches name branches without their refs/heads/ prefix.
+    let exclude = format!("--exclude={branch}");
+    let args = [
         "rev-list",
         "--max-count=20",
         "--format=%h %s",
-        branch,
+        own.as_str(),
         "--not",
+        exclude.as_str(),
+        "--branches",
+        "--remotes",
     ];
-    args.extend(refs.lines().filter(|r| *r != own));
     let out = run(repo, &args).await?;
     Ok(out
         .lines()
         .filter(|l| !l.starts_with("commit "))
         .map(str::to_string)
         .collect())
+}
+
+/// Commits `HEAD` of the work tree at `dir` has that no branch or remote branch has (a
+/// detached HEAD's own commits), newest first, at most 20, as `abbrev subject`.
+pub async fn only_at_head(dir: &Path) -> Result<Vec<String>> {
+    let args = [
+        "rev-list",
+        "--max-count=20",
+        "--format=%h %s",
+        "HEAD",
+        "--not",
+        "--branches",
+        "--remotes",
+    ];
+    let out = run(dir, &args).await?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.starts_with("commit "))
+        .map(str::to_string)
+        .collect())
+}
+
+/// A branch or remote name a client gave is one git takes as a name: not an option, not a
+/// refspec, not a revision expression (`git check-ref-format --branch`).
+pub async fn check_name(dir: &Path, what: &str, name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.starts_with('-')
+        || name
+            .chars()
+            .any(|c| c.is_control() || " ~^:?*[\\+".contains(c))
+        || name.contains("..")
+        || name.contains("@{");
+    if bad
+        || run(dir, &["check-ref-format", "--branch", name])
+            .await
+            .is_err()
+    {
+        return Err(Error::invalid(format!(
+            "{what} {name:?} is not a valid name"
+        )));
+    }
+    Ok(())
 }
 
 /// Removes a worktree (its files go; the repository keeps its commits) and prunes git's record.
@@ -416,14 +460,15 @@ pub async fn ignored(dir: &Path, paths: &[String]) -> Result<std::collections::H
         input.extend_from_slice(p.as_bytes());
         input.push(0);
     }
-    if let Some(mut stdin) = child.stdin.take() {
-        // Small (a burst's paths): written whole before the output is read.
-        stdin
-            .write_all(&input)
-            .await
-            .map_err(|e| Error::internal(format!("writing to git: {e}")))?;
-    }
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+    let stdin = child.stdin.take();
+    // Written while the answer is read: either side may fill its pipe first.
+    let feed = async move {
+        if let Some(mut stdin) = stdin {
+            let _ = stdin.write_all(&input).await;
+        }
+    };
+    let both = async { tokio::join!(feed, child.wait_with_output()).1 };
+    let out = tokio::time::timeout(Duration::from_secs(10), both)
         .await
         .map_err(|_| Error::unavailable("git check-ignore took over 10 s"))?
         .map_err(|e| Error::internal(format!("waiting for git: {e}")))?;

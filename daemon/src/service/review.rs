@@ -58,13 +58,14 @@ impl Service {
                 s.name, w.state
             ))),
             None => {
-                let dir = PathBuf::from(&s.cwd);
-                if git::toplevel(&dir).await?.is_none() {
+                // The repository's top: paths in status and diffs are relative to it, and so
+                // must be the ones clients send back.
+                let Some(dir) = git::toplevel(Path::new(&s.cwd)).await? else {
                     return Err(Error::precondition(format!(
                         "session {} works in {}, which is not in a git repository",
                         s.name, s.cwd
                     )));
-                }
+                };
                 Ok(Tree {
                     dir,
                     session: s,
@@ -99,6 +100,67 @@ impl Service {
             .as_ref()
             .map_or(t.dir.clone(), |w| PathBuf::from(&w.repo));
         self.shared.repo_locks.of(&repo)
+    }
+
+    /// Runs a change to its end even when the client goes away: a change cut off half-way
+    /// (a merge that moved the branch but not its checkout) is worse than an unread answer.
+    async fn to_the_end<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        self.shared
+            .tasks
+            .spawn(f)
+            .await
+            .map_err(|e| Error::internal(format!("a git change did not finish: {e}")))?
+    }
+
+    pub async fn git_commit(&self, session: &str, req: &GitCommitRequest) -> Result<GitCommit> {
+        let (svc, session, req) = (self.clone(), session.to_string(), req.clone());
+        self.to_the_end(async move { svc.commit_now(&session, &req).await })
+            .await
+    }
+
+    pub async fn git_stage(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+        let (svc, session, paths) = (self.clone(), session.to_string(), paths.to_vec());
+        self.to_the_end(async move { svc.stage_now(&session, &paths).await })
+            .await
+    }
+
+    pub async fn git_unstage(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+        let (svc, session, paths) = (self.clone(), session.to_string(), paths.to_vec());
+        self.to_the_end(async move { svc.unstage_now(&session, &paths).await })
+            .await
+    }
+
+    pub async fn git_discard(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+        let (svc, session, paths) = (self.clone(), session.to_string(), paths.to_vec());
+        self.to_the_end(async move { svc.discard_now(&session, &paths).await })
+            .await
+    }
+
+    pub async fn git_checkout(&self, session: &str, req: &GitCheckoutRequest) -> Result<GitStatus> {
+        let (svc, session, req) = (self.clone(), session.to_string(), req.clone());
+        self.to_the_end(async move { svc.checkout_now(&session, &req).await })
+            .await
+    }
+
+    pub async fn git_merge(&self, session: &str, req: &GitMergeRequest) -> Result<GitMergeResult> {
+        let (svc, session, req) = (self.clone(), session.to_string(), req.clone());
+        self.to_the_end(async move { svc.merge_now(&session, &req).await })
+            .await
+    }
+
+    pub async fn git_push(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
+        let (svc, session, req) = (self.clone(), session.to_string(), req.clone());
+        self.to_the_end(async move { svc.push_now(&session, &req).await })
+            .await
+    }
+
+    pub async fn git_pull(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
+        let (svc, session, req) = (self.clone(), session.to_string(), req.clone());
+        self.to_the_end(async move { svc.pull_now(&session, &req).await })
+            .await
     }
 
     /// Where a session's work stands: its branch, ahead/behind its base (the base branch as it
@@ -190,7 +252,7 @@ impl Service {
         })
     }
 
-    pub async fn git_commit(&self, session: &str, req: &GitCommitRequest) -> Result<GitCommit> {
+    async fn commit_now(&self, session: &str, req: &GitCommitRequest) -> Result<GitCommit> {
         if req.message.trim().is_empty() {
             return Err(Error::invalid("a commit needs a message"));
         }
@@ -204,7 +266,7 @@ impl Service {
         Ok(commit)
     }
 
-    pub async fn git_stage(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+    async fn stage_now(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
         let t = self.tree(session).await?;
         {
             let lock = self.repo_lock(&t);
@@ -215,7 +277,7 @@ impl Service {
         self.git_status(session).await
     }
 
-    pub async fn git_unstage(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+    async fn unstage_now(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
         let t = self.tree(session).await?;
         {
             let lock = self.repo_lock(&t);
@@ -226,7 +288,7 @@ impl Service {
         self.git_status(session).await
     }
 
-    pub async fn git_discard(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
+    async fn discard_now(&self, session: &str, paths: &[String]) -> Result<GitStatus> {
         let (t, _) = self.own_tree(session, "discarding changes").await?;
         {
             let lock = self.repo_lock(&t);
@@ -237,7 +299,7 @@ impl Service {
         self.git_status(session).await
     }
 
-    pub async fn git_checkout(&self, session: &str, req: &GitCheckoutRequest) -> Result<GitStatus> {
+    async fn checkout_now(&self, session: &str, req: &GitCheckoutRequest) -> Result<GitStatus> {
         let (t, _) = self.own_tree(session, "checking out").await?;
         {
             let lock = self.repo_lock(&t);
@@ -249,7 +311,7 @@ impl Service {
     }
 
     /// Lands the session's branch on a target (its base branch unless named); see `git::merge`.
-    pub async fn git_merge(&self, session: &str, req: &GitMergeRequest) -> Result<GitMergeResult> {
+    async fn merge_now(&self, session: &str, req: &GitMergeRequest) -> Result<GitMergeResult> {
         let (t, w) = self.own_tree(session, "merging").await.map_err(|_| {
             Error::precondition(format!(
                 "session {session} has no worktree of its own: merge lands a session's branch"
@@ -265,6 +327,7 @@ impl Service {
             }
             name => name.to_string(),
         };
+        git::check_name(&t.dir, "target branch", &target).await?;
         if target == w.branch {
             return Err(Error::invalid(format!(
                 "{target} is the session's own branch"
@@ -294,7 +357,7 @@ impl Service {
         Ok(result)
     }
 
-    pub async fn git_push(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
+    async fn push_now(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
         let t = self.tree(session).await?;
         let branch = match (req.branch.trim(), &t.own) {
             ("", Some(w)) => w.branch.clone(),
@@ -320,7 +383,7 @@ impl Service {
         Ok(pushed)
     }
 
-    pub async fn git_pull(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
+    async fn pull_now(&self, session: &str, req: &GitRemoteRequest) -> Result<GitRemoteResult> {
         let (t, _) = self.own_tree(session, "pulling").await?;
         let current = git::status(&t.dir).await?.branch;
         let lock = self.repo_lock(&t);

@@ -218,12 +218,20 @@ impl Service {
             self.shared.names.release(&session.name, &session.id);
             return Err(e);
         }
-        if let Some(w) = session.workspace.as_mut() {
+        // Through the session's own lock, on the record as it is now (renamed meanwhile, say).
+        let h = self.handle(&session.id)?;
+        let mut st = h.state.lock().await;
+        st.live()?;
+        let mut s = st.session.clone();
+        if let Some(w) = s.workspace.as_mut() {
             w.state = super::workspaces::READY.into();
         }
-        session.updated_at_ms = now_ms();
-        self.save_session(session).await?;
-        self.watch_workspace(session);
+        s.updated_at_ms = now_ms();
+        self.save_session(&s).await?;
+        st.session = s.clone();
+        drop(st);
+        self.watch_workspace(&s);
+        *session = s;
         Ok(())
     }
 
@@ -296,6 +304,16 @@ impl Service {
         let h = self.handle(&id)?;
         let mut st = h.state.lock().await;
         st.live()?;
+        if st
+            .session
+            .workspace
+            .as_ref()
+            .is_some_and(|w| w.state == super::workspaces::CREATING)
+        {
+            return Err(Error::precondition(
+                "its worktree is being made: delete it once that is done",
+            ));
+        }
         if !force {
             self.check_workspace_loss(&st.session).await?;
         }

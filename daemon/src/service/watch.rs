@@ -102,7 +102,11 @@ async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
         Err(_) => return,
     };
     let budget = svc.shared.watches.dirs.clone();
-    if dirs.len() > PER_TREE || budget.load(Ordering::Relaxed) + dirs.len() > IN_ALL {
+    // Reserved before watching, so trees starting together cannot all pass the check.
+    let reserved = dirs.len();
+    let before = budget.fetch_add(reserved, Ordering::Relaxed);
+    if dirs.len() > PER_TREE || before + reserved > IN_ALL {
+        budget.fetch_sub(reserved, Ordering::Relaxed);
         tracing::info!(
             session = id,
             dirs = dirs.len(),
@@ -130,6 +134,7 @@ async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
     let mut watcher = match made {
         Ok(w) => w,
         Err(e) => {
+            budget.fetch_sub(reserved, Ordering::Relaxed);
             tracing::warn!(session = id, error = %e, "cannot watch a worktree");
             return;
         }
@@ -140,7 +145,7 @@ async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
             watched.insert(d);
         }
     }
-    budget.fetch_add(watched.len(), Ordering::Relaxed);
+    budget.fetch_sub(reserved - watched.len(), Ordering::Relaxed);
     loop {
         let first = tokio::select! {
             _ = stop.cancelled() => break,

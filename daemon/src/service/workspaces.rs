@@ -55,10 +55,18 @@ impl Service {
                 .unwrap_or_else(|| "HEAD".to_string()),
             b => b.to_string(),
         };
+        if base.starts_with('-') {
+            return Err(Error::invalid(format!(
+                "base {base:?} is not a branch or commit"
+            )));
+        }
         let base_commit = git::commit_of(&repo, &base).await?;
         let branch = match req.branch.trim() {
             "" => free_branch(&repo, name).await,
-            b => b.to_string(),
+            b => {
+                git::check_name(&repo, "branch", b).await?;
+                b.to_string()
+            }
         };
         if git::branch_exists(&repo, &branch).await {
             return Err(Error::new(
@@ -92,9 +100,31 @@ impl Service {
     /// worktree root that no session names (`orphan`), each with its size on disk.
     pub async fn list_workspaces(&self) -> Result<Vec<agentmux_shared::types::WorkspaceInfo>> {
         use agentmux_shared::types::WorkspaceInfo;
-        let mut out: Vec<WorkspaceInfo> = self
-            .store()
-            .sessions("", "", usize::MAX)?
+        // The directories first, then the sessions: a session's record is written before its
+        // worktree, so a directory seen here whose session is being made is known below.
+        let root = self.worktree_root();
+        let dirs = tokio::task::spawn_blocking(move || {
+            let mut dirs = Vec::new();
+            for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                // Only what agentmux would have made there: a configured root may hold more.
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("ses_") && e.path().is_dir() {
+                    dirs.push((name, e.path()));
+                }
+            }
+            dirs
+        })
+        .await
+        .map_err(|e| Error::internal(format!("listing worktrees: {e}")))?;
+        let sessions = self.store().sessions("", "", usize::MAX)?;
+        // A directory named after any session is that session's, wherever its record points.
+        let ids: std::collections::HashSet<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+        let found: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|(name, _)| !ids.contains(name.as_str()))
+            .map(|(_, p)| p)
+            .collect();
+        let mut out: Vec<WorkspaceInfo> = sessions
             .into_iter()
             .filter_map(|s| {
                 let w = s.workspace?;
@@ -108,21 +138,6 @@ impl Service {
                 })
             })
             .collect();
-        let root = self.worktree_root();
-        let known: Vec<PathBuf> = out.iter().map(|w| PathBuf::from(&w.path)).collect();
-        let found = tokio::task::spawn_blocking(move || {
-            let mut orphans = Vec::new();
-            for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-                // Only what agentmux would have made there: a configured root may hold more.
-                let ours = e.file_name().to_string_lossy().starts_with("ses_");
-                if ours && e.path().is_dir() && !known.contains(&e.path()) {
-                    orphans.push(e.path());
-                }
-            }
-            orphans
-        })
-        .await
-        .map_err(|e| Error::internal(format!("listing worktrees: {e}")))?;
         out.extend(found.into_iter().map(|p| WorkspaceInfo {
             path: p.display().to_string(),
             state: "orphan".into(),
@@ -148,9 +163,11 @@ impl Service {
                 .await
                 .map_err(|e| Error::internal(format!("cannot create {}: {e}", parent.display())))?;
         }
+        // A branch that appeared since the plan is someone else's: never deleted below.
+        let existed = git::branch_exists(repo, &w.branch).await;
         if let Err(e) = git::add_worktree(repo, path, &w.branch, start).await {
             let _ = git::remove_worktree(repo, path).await;
-            if git::branch_exists(repo, &w.branch).await {
+            if !existed && git::branch_exists(repo, &w.branch).await {
                 let _ = git::delete_branch(repo, &w.branch).await;
             }
             return Err(e);
@@ -235,7 +252,18 @@ impl Service {
             return Ok(());
         }
         let changes = git::uncommitted(path).await?;
-        let commits = git::only_on(Path::new(&w.repo), &w.branch).await?;
+        let repo = Path::new(&w.repo);
+        let mut commits = if git::branch_exists(repo, &w.branch).await {
+            git::only_on(repo, &w.branch).await?
+        } else {
+            Vec::new()
+        };
+        // A HEAD moved off the branch (a checkout of a commit) can hold commits of its own.
+        for c in git::only_at_head(path).await? {
+            if !commits.contains(&c) {
+                commits.push(c);
+            }
+        }
         if changes.is_empty() && commits.is_empty() {
             return Ok(());
         }
@@ -396,6 +424,10 @@ async fn free_branch(repo: &Path, name: &str) -> String {
     branch
 }
 
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}
+
 /// Copies files (symlinks as symlinks) from one tree to the same places in another.
 fn copy_files(from: &Path, to: &Path, files: &[String]) -> Result<()> {
     for f in files {
@@ -494,13 +526,27 @@ impl Service {
         for mut w in all.iter().filter(|w| w.state == "orphan").cloned() {
             let path = PathBuf::from(&w.path);
             let repo = git::common_repo(&path).await;
-            if repo.is_some() {
-                let changes = git::uncommitted(&path).await.unwrap_or_default();
-                if !changes.is_empty() && !force {
-                    w.state = format!("orphan: {} uncommitted change(s), kept", changes.len());
-                    out.kept.push(w);
-                    continue;
-                }
+            // What would be lost; a directory git cannot read counts as holding work.
+            let held = match &repo {
+                Some(_) => match (
+                    git::uncommitted(&path).await,
+                    git::only_at_head(&path).await,
+                ) {
+                    (Ok(c), Ok(k)) if c.is_empty() && k.is_empty() => None,
+                    (Ok(c), Ok(k)) => Some(format!(
+                        "{} uncommitted change(s), {} commit(s) on no branch",
+                        c.len(),
+                        k.len()
+                    )),
+                    (Err(e), _) | (_, Err(e)) => Some(e.message),
+                },
+                None if is_empty_dir(&path) => None,
+                None => Some("not a worktree git knows".into()),
+            };
+            if let Some(why) = held.filter(|_| !force) {
+                w.state = format!("orphan: {why}; kept (force removes it)");
+                out.kept.push(w);
+                continue;
             }
             if !dry_run {
                 let gone = match &repo {

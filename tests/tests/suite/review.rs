@@ -483,3 +483,42 @@ async fn stage_unstage_discard_and_gc_change_only_agentmuxs_own_worktrees() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Names a client sends reach git only as names: an option, a refspec or a URL is refused
+/// before git runs, and nothing happens.
+#[tokio::test]
+async fn remotes_and_branches_from_clients_are_names_never_options_or_refspecs() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let repo = repo();
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare"]);
+    git(
+        repo.path(),
+        &["remote", "add", "origin", remote.path().to_str().unwrap()],
+    );
+    git(repo.path(), &["branch", "keep"]);
+    let (id, _) = session(&rest, repo.path(), "names").await;
+    let marker = d.data_dir.join("pwned");
+    let upload = format!("--upload-pack=touch {};", marker.display());
+    for (route, body) in [
+        ("pull", json!({"remote": upload, "branch": "."})),
+        ("pull", json!({"branch": "+main:keep"})),
+        ("pull", json!({"remote": remote.path()})),
+        ("push", json!({"remote": "--receive-pack=x"})),
+        ("push", json!({"branch": "main:refs/heads/x"})),
+        ("merge", json!({"target": "-x"})),
+        ("checkout", json!({"ref": "--orphan=x"})),
+    ] {
+        let r = rest
+            .post(&format!("/v1/sessions/{id}/git/{route}"), body.clone())
+            .await;
+        assert_eq!(r.status, 400, "{route} {body}: {}", r.text());
+    }
+    assert!(!marker.exists(), "no command ran");
+    assert_eq!(
+        git(repo.path(), &["rev-parse", "keep"]),
+        git(repo.path(), &["rev-parse", "main"]),
+        "no branch moved"
+    );
+}

@@ -83,6 +83,17 @@ impl App {
         });
     }
 
+    /// A whole file's diff, unless it is being fetched already.
+    pub(super) fn load_file(&mut self, session: &str, path: &str, out: &mut Vec<Action>) {
+        let g = self.state.git.entry(session.to_string()).or_default();
+        if g.loading_files.insert(path.to_string()) {
+            out.push(Action::GitDiff {
+                session: session.to_string(),
+                path: path.to_string(),
+            });
+        }
+    }
+
     pub(super) fn on_git_reply(&mut self, r: Reply, out: &mut Vec<Action>) {
         match r {
             Reply::GitStatus { session, status } => {
@@ -101,7 +112,14 @@ impl App {
                 let Some(g) = self.state.git.get_mut(&session) else {
                     return;
                 };
+                if path.is_empty() {
+                    g.diff_loading = false;
+                } else {
+                    g.loading_files.remove(&path);
+                }
+                // Closed meanwhile: a review opened since asked again.
                 if !g.reviewing {
+                    g.diff_stale = false;
                     return;
                 }
                 if !path.is_empty() {
@@ -109,7 +127,6 @@ impl App {
                     return;
                 }
                 g.diff = Some(*diff);
-                g.diff_loading = false;
                 g.loading_files.clear();
                 if std::mem::take(&mut g.diff_stale) {
                     self.refresh_diff(&session, out);

@@ -34,6 +34,9 @@ impl App {
     fn run_intent(&mut self, i: Intent, out: &mut Vec<Action>) {
         let s = &mut self.state;
         match i {
+            Intent::Call(Action::GitDiff { session, path }) if !path.is_empty() => {
+                self.load_file(&session, &path, out)
+            }
             Intent::Call(a) => out.push(a),
             Intent::Open(v) => self.views.push(v),
             Intent::Quit => s.quit = true,

@@ -24,7 +24,7 @@ fn pairs(h: &DiffHunk) -> Vec<(Option<&DiffLine>, Option<&DiffLine>)> {
     let lines = &h.lines;
     let mut i = 0;
     while i < lines.len() {
-        if lines[i].kind == "context" {
+        if !matches!(lines[i].kind.as_str(), "removed" | "added") {
             out.push((Some(&lines[i]), Some(&lines[i])));
             i += 1;
             continue;

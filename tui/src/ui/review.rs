@@ -62,8 +62,14 @@ impl ReviewView {
         self.diff_area.get().1 >= SIDE_BY_SIDE
     }
 
+    /// The selected file, kept inside a list that may have shrunk since.
+    fn index(&self, g: &GitView) -> usize {
+        let n = g.diff.as_ref().map_or(0, |d| d.files.len());
+        self.selected.min(n.saturating_sub(1))
+    }
+
     fn file<'a>(&self, g: &'a GitView) -> Option<&'a DiffFile> {
-        g.diff.as_ref()?.files.get(self.selected)
+        g.diff.as_ref()?.files.get(self.index(g))
     }
 
     fn select(&mut self, g: &GitView, to: usize) -> KeyOutcome {
@@ -101,8 +107,8 @@ impl ReviewView {
             }
             KeyCode::Down | KeyCode::Char('j') if self.diff_focus => self.scroll_by(g, 1),
             KeyCode::Up | KeyCode::Char('k') if self.diff_focus => self.scroll_by(g, -1),
-            KeyCode::Down | KeyCode::Char('j') => self.select(g, self.selected + 1),
-            KeyCode::Up | KeyCode::Char('k') => self.select(g, self.selected.saturating_sub(1)),
+            KeyCode::Down | KeyCode::Char('j') => self.select(g, self.index(g) + 1),
+            KeyCode::Up | KeyCode::Char('k') => self.select(g, self.index(g).saturating_sub(1)),
             KeyCode::PageDown | KeyCode::Char(' ') | KeyCode::Char('J') => self.scroll_by(g, page),
             KeyCode::PageUp | KeyCode::Char('K') => self.scroll_by(g, -page),
             KeyCode::Char('g') | KeyCode::Home => {
@@ -351,7 +357,8 @@ impl ReviewView {
             return;
         }
         let h = usize::from(inner.height);
-        let first = (self.selected + 1).saturating_sub(h);
+        let selected = self.index(g);
+        let first = (selected + 1).saturating_sub(h);
         let width = usize::from(inner.width);
         for (i, f) in d.files.iter().enumerate().skip(first).take(h) {
             let (staged, unstaged) = g.letters(&f.path);
@@ -383,7 +390,7 @@ impl ReviewView {
                 f.path.clone()
             };
             let pad = width.saturating_sub(name.chars().count() + counts.len() + 5);
-            let style = if i == self.selected {
+            let style = if i == selected {
                 theme::selected(!self.diff_focus)
             } else {
                 Style::default()
