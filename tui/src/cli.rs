@@ -51,6 +51,9 @@ pub enum Command {
     /// The worktrees agentmux owns
     #[command(subcommand)]
     Workspace(WorkspaceCmd),
+    /// Workflow definitions: list, show, check
+    #[command(subcommand, alias = "workflows")]
+    Workflow(WorkflowCmd),
     /// A session's files (its worktree, else its directory): list, print, write, delete, move
     #[command(subcommand, alias = "file")]
     Files(FilesCmd),
@@ -456,6 +459,23 @@ pub enum FilesCmd {
         /// Replace a file already there (a directory never is)
         #[arg(short, long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCmd {
+    /// Every workflow: files in <config dir>/workflows and the built-ins
+    #[command(alias = "list")]
+    Ls,
+    /// A workflow's definition (JSON)
+    Show {
+        /// The workflow's name
+        name: String,
+    },
+    /// Check a workflow: its parallel layers, or every error and where it is
+    Preview {
+        /// A workflow's name, or a .toml or .json definition file
+        workflow: String,
     },
 }
 

@@ -15,6 +15,7 @@ use agentmux_proto::v1::provider_service_server::{ProviderService, ProviderServi
 use agentmux_proto::v1::session_service_server::{SessionService, SessionServiceServer};
 use agentmux_proto::v1::system_service_server::{SystemService, SystemServiceServer};
 use agentmux_proto::v1::terminal_service_server::{TerminalService, TerminalServiceServer};
+use agentmux_proto::v1::workflow_service_server::WorkflowServiceServer;
 use agentmux_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use agentmux_shared::Error;
 use agentmux_shared::types::{AttachInput, DecideApproval, StreamItem};
@@ -41,6 +42,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
     health.set_serving::<ApprovalServiceServer<Grpc>>().await;
     health.set_serving::<ProviderServiceServer<Grpc>>().await;
     health.set_serving::<WorkspaceServiceServer<Grpc>>().await;
+    health.set_serving::<WorkflowServiceServer<Grpc>>().await;
     health.set_serving::<FileServiceServer<Grpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(agentmux_proto::FILE_DESCRIPTOR_SET)
@@ -58,6 +60,7 @@ pub async fn routes(svc: Service, transport: Transport) -> Result<axum::Router, 
         .add_service(ApprovalServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(ProviderServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(WorkspaceServiceServer::new(g.clone()).max_decoding_message_size(max))
+        .add_service(WorkflowServiceServer::new(g.clone()).max_decoding_message_size(max))
         .add_service(FileServiceServer::new(g.clone()).max_decoding_message_size(max));
     if transport == Transport::Unix {
         // Keys are managed only by someone who can reach the socket.

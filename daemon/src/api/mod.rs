@@ -6,6 +6,7 @@ pub mod conns;
 pub mod error;
 pub mod grpc;
 mod grpc_files;
+mod grpc_workflow;
 mod grpc_workspace;
 pub mod openapi;
 pub mod rest;

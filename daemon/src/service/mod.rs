@@ -16,6 +16,7 @@ mod sessions;
 mod streams;
 mod terminals;
 mod watch;
+mod workflows;
 mod workspaces;
 
 #[cfg(test)]

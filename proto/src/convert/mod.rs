@@ -32,6 +32,7 @@ mod provider;
 mod session;
 mod system;
 mod terminal;
+mod workflow;
 mod workspace;
 
 #[cfg(test)]

@@ -422,3 +422,55 @@ fn every_event_payload_round_trips() {
     }
     assert!(Event::try_from(pb::Event::default()).is_err());
 }
+
+#[test]
+fn workflow_definitions_round_trip() {
+    use agentmux_shared::types::{
+        LoopDef, NodeDef, WorkflowDef, WorkflowPreview, WorkflowSettings,
+    };
+    let def = WorkflowDef {
+        name: "w".into(),
+        description: "d".into(),
+        settings: WorkflowSettings { max_parallel: 4 },
+        nodes: vec![
+            NodeDef {
+                id: "a".into(),
+                kind: "agent".into(),
+                needs: vec!["b".into()],
+                provider: "claude".into(),
+                model: "m".into(),
+                approval_policy: "ask".into(),
+                prompt: "{{input}}".into(),
+                workspace: "worktree".into(),
+                output: "json".into(),
+                retries: 2,
+                retry_backoff_secs: 5,
+                fallback: vec!["codex".into()],
+                timeout_secs: 9,
+                on_fail: "continue".into(),
+                when: "true".into(),
+                repeat: Some(LoopDef {
+                    back_to: "b".into(),
+                    until: "false".into(),
+                    max: 3,
+                }),
+                for_each: "nodes.b.json.x".into(),
+                from: "b".into(),
+            },
+            NodeDef {
+                id: "b".into(),
+                ..NodeDef::default()
+            },
+        ],
+    };
+    assert_eq!(WorkflowDef::from(pb::WorkflowDef::from(def.clone())), def);
+    let p = WorkflowPreview {
+        workflow: def,
+        order: vec!["b".into(), "a".into()],
+        layers: vec![vec!["b".into()], vec!["a".into()]],
+    };
+    assert_eq!(
+        WorkflowPreview::from(pb::WorkflowPreview::from(p.clone())),
+        p
+    );
+}

@@ -13,6 +13,7 @@ mod session;
 mod str_enum;
 mod system;
 mod terminal;
+mod workflow;
 
 pub use approval::*;
 pub use attach::*;
@@ -24,3 +25,4 @@ pub use provider::*;
 pub use session::*;
 pub use system::*;
 pub use terminal::*;
+pub use workflow::*;

@@ -23,6 +23,7 @@ mod startup;
 mod storage;
 mod system;
 mod terminals;
+mod workflows;
 mod workspace_crash;
 mod workspaces;
 
@@ -228,6 +229,13 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/sessions/ses_x/git/checkout",
     ),
     ("GET", "/v1/workspaces", "/v1/workspaces"),
+    ("GET", "/v1/workflows", "/v1/workflows"),
+    (
+        "GET",
+        "/v1/workflows/{name}",
+        "/v1/workflows/implement-review",
+    ),
+    ("POST", "/v1/workflows/preview", "/v1/workflows/preview"),
     ("GET", "/v1/sessions/{id}/files", "/v1/sessions/ses_x/files"),
     (
         "DELETE",

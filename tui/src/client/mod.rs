@@ -4,6 +4,7 @@ mod approvals;
 mod files;
 mod providers;
 mod terminals;
+mod workflows;
 mod workspace;
 
 pub use terminals::{

@@ -6,6 +6,7 @@ mod files;
 mod git;
 mod providers;
 mod term;
+mod workflow;
 
 use crate::cli::{ApprovalsCmd, Command, DaemonCmd, Global, KeysCmd, SessionCmd};
 use crate::client::{self, Client, Target};
@@ -52,6 +53,10 @@ pub async fn run(global: &Global, command: Command) -> std::result::Result<(), F
             let c = Client::connect_or_start(&target).await?;
             Ok(git::workspace(&c, &mut out, cmd).await?)
         }
+        Command::Workflow(cmd) => {
+            let c = Client::connect_or_start(&target).await?;
+            Ok(workflow::run(&c, &mut out, cmd).await?)
+        }
         other => Ok(others(&target, &mut out, other).await?),
     }
 }
@@ -68,6 +73,7 @@ async fn others(target: &Target, out: &mut Out, command: Command) -> Result<()> 
         | Command::Providers(_)
         | Command::Git(_)
         | Command::Workspace(_)
+        | Command::Workflow(_)
         | Command::Completions { .. }
         | Command::Man => Err(Error::internal("handled in run")),
         Command::Log(args) => {

@@ -49,6 +49,7 @@ mod git;
 mod sessions;
 mod streams;
 mod terminals;
+mod workflows;
 
 pub(super) fn schema<T: JsonSchema>() -> Option<Body> {
     Some(Body::Json(|g| g.subschema_for::<T>()))
@@ -74,6 +75,7 @@ fn table() -> Vec<Route> {
         git::routes(),
         files::routes(),
         terminals::routes(),
+        workflows::routes(),
     ] {
         all.extend(part);
     }
