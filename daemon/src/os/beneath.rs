@@ -19,6 +19,7 @@ struct OpenHow {
 }
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_BENEATH: u64 = 0x08;
 
 /// True for the errors that mean "this path leads out" (as opposed to "it is missing").
@@ -63,12 +64,14 @@ fn openat(dir: RawFd, name: &Path, flags: i32, mode: u32) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-fn openat2(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<File> {
+fn openat2(dir: RawFd, rel: &Path, flags: i32, mode: u32, exact: bool) -> io::Result<File> {
     let c = cstr(rel)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: u64::from(mode),
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        resolve: RESOLVE_BENEATH
+            | RESOLVE_NO_MAGICLINKS
+            | if exact { RESOLVE_NO_SYMLINKS } else { 0 },
     };
     // SAFETY: openat2(2) with a live dir fd, a valid C string and a struct of the size given.
     let fd = unsafe {
@@ -89,6 +92,15 @@ fn openat2(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<File> {
 
 /// Opens `rel` (relative, no `..`) beneath `root` with `flags`; `mode` for a created file.
 pub fn open(root: &File, rel: &Path, flags: i32, mode: u32) -> io::Result<File> {
+    open_with(root, rel, flags, mode, false)
+}
+
+/// `open` of a path already resolved: any symlink on the way (one swapped in since) fails.
+pub fn open_exact(root: &File, rel: &Path, flags: i32, mode: u32) -> io::Result<File> {
+    open_with(root, rel, flags, mode, true)
+}
+
+fn open_with(root: &File, rel: &Path, flags: i32, mode: u32, exact: bool) -> io::Result<File> {
     let mut names = Vec::new();
     for c in rel.components() {
         match c {
@@ -100,7 +112,7 @@ pub fn open(root: &File, rel: &Path, flags: i32, mode: u32) -> io::Result<File> 
     if names.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty path"));
     }
-    match openat2(root.as_raw_fd(), rel, flags, mode) {
+    match openat2(root.as_raw_fd(), rel, flags, mode, exact) {
         // No openat2 in this kernel, or a seccomp profile (older Docker) that refuses it.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {}
         r => return r,

@@ -96,11 +96,7 @@ impl Service {
 }
 
 async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
-    let walk_root = root.to_path_buf();
-    let dirs = match tokio::task::spawn_blocking(move || dirs_of(&walk_root, PER_TREE + 1)).await {
-        Ok(d) => d,
-        Err(_) => return,
-    };
+    let dirs = dirs_of(root, PER_TREE + 1).await;
     let budget = svc.shared.watches.dirs.clone();
     // Reserved before watching, so trees starting together cannot all pass the check.
     let reserved = dirs.len();
@@ -198,19 +194,44 @@ async fn watch(svc: &Service, id: &str, root: &Path, stop: CancellationToken) {
     budget.fetch_sub(watched.len(), Ordering::Relaxed);
 }
 
-/// The directories of a tree git does not ignore (`.git` left out), at most `most`.
-fn dirs_of(root: &Path, most: usize) -> Vec<PathBuf> {
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .parents(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    walk.filter_map(Result::ok)
-        .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
-        .map(|e| e.into_path())
-        .take(most)
-        .collect()
+/// The directories of a tree git does not ignore (`.git` and symlinks left out), at most
+/// `most`, level by level: each level's names go to `git check-ignore` (git reads the ignore
+/// files itself, not following links, within a deadline).
+async fn dirs_of(root: &Path, most: usize) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut level = vec![root.to_path_buf()];
+    while !level.is_empty() && out.len() <= most {
+        let listed = level.clone();
+        let children = tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for d in listed {
+                for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                    if is_dir && e.file_name() != ".git" {
+                        found.push(e.path());
+                    }
+                }
+            }
+            found
+        })
+        .await
+        .unwrap_or_default();
+        let rel: Vec<String> = children
+            .iter()
+            .filter_map(|p| p.strip_prefix(root).ok())
+            .map(|p| format!("{}/", p.display()))
+            .collect();
+        let ignored = git::ignored(root, &rel).await.unwrap_or_default();
+        level = children
+            .into_iter()
+            .filter(|p| {
+                p.strip_prefix(root)
+                    .map(|r| !ignored.contains(&format!("{}/", r.display())))
+                    .unwrap_or(false)
+            })
+            .collect();
+        out.extend(level.iter().cloned());
+    }
+    out.truncate(most);
+    out
 }

@@ -64,13 +64,19 @@ impl Service {
             }
         };
         let providers = self.provider_ids();
-        check::check(
-            &def,
-            &check::Known {
-                providers: &providers,
-            },
-        )
-        .map_err(|errs| {
+        // Off the async threads: a definition may be large.
+        let (def, checked) = tokio::task::spawn_blocking(move || {
+            let r = check::check(
+                &def,
+                &check::Known {
+                    providers: &providers,
+                },
+            );
+            (def, r)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("checking a workflow: {e}")))?;
+        checked.map_err(|errs| {
             let said: Vec<String> = errs
                 .iter()
                 .map(|e| format!("{}: {}", e.location, e.message))

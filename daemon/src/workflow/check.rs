@@ -69,7 +69,7 @@ fn check_path(
     let first = path.first().map(String::as_str).unwrap_or("");
     match first {
         "input" if path.len() == 1 => {}
-        "item" if !n.for_each.is_empty() => {}
+        "item" if !n.for_each.trim().is_empty() && !at.ends_with(".for_each") => {}
         "item" => e.at(at.into(), "`item` is only set in a node with for_each"),
         "nodes" => {
             let id = path.get(1).map(String::as_str).unwrap_or("");
@@ -100,6 +100,9 @@ fn check_path(
     }
 }
 
+const MAX_NODES: usize = 1000;
+const MAX_NEEDS: usize = 64;
+
 pub fn check(def: &WorkflowDef, known: &Known) -> Result<WorkflowPreview, Vec<DefinitionError>> {
     let mut e = Errors(Vec::new());
     if def.name.trim().is_empty() {
@@ -110,6 +113,11 @@ pub fn check(def: &WorkflowDef, known: &Known) -> Result<WorkflowPreview, Vec<De
     }
     if def.nodes.is_empty() {
         e.at("nodes".into(), "a workflow needs at least one node");
+    }
+    // Bounded, so checking (and later running) a definition costs a bounded amount.
+    if def.nodes.len() > MAX_NODES {
+        e.at("nodes".into(), format!("at most {MAX_NODES} nodes"));
+        return Err(e.0);
     }
     let mut ids = HashSet::new();
     for (i, n) in def.nodes.iter().enumerate() {
@@ -132,6 +140,9 @@ pub fn check(def: &WorkflowDef, known: &Known) -> Result<WorkflowPreview, Vec<De
     let up = ancestors(def);
     for (i, n) in def.nodes.iter().enumerate() {
         let at = |f: &str| format!("nodes[{i}].{f}");
+        if n.needs.len() > MAX_NEEDS {
+            e.at(at("needs"), format!("at most {MAX_NEEDS}"));
+        }
         for need in &n.needs {
             if !ids.contains(need.as_str()) {
                 e.at(at("needs"), format!("no node {need:?}"));
@@ -208,8 +219,17 @@ pub fn check(def: &WorkflowDef, known: &Known) -> Result<WorkflowPreview, Vec<De
             }
         }
         if !n.for_each.trim().is_empty() {
-            let path: Vec<String> = n.for_each.split('.').map(str::to_string).collect();
-            check_path(&mut e, &at("for_each"), &path, n, &ids, mine);
+            let path: Vec<String> = n.for_each.trim().split('.').map(str::to_string).collect();
+            if path.first().map(String::as_str) != Some("nodes")
+                || path.get(2).map(String::as_str) != Some("json")
+            {
+                e.at(
+                    at("for_each"),
+                    "a list in an upstream node's JSON answer: nodes.ID.json.…",
+                );
+            } else {
+                check_path(&mut e, &at("for_each"), &path, n, &ids, mine);
+            }
         }
         if let Some(l) = &n.repeat {
             if !mine.is_some_and(|u| u.contains(l.back_to.as_str())) {
@@ -245,6 +265,7 @@ pub fn check(def: &WorkflowDef, known: &Known) -> Result<WorkflowPreview, Vec<De
 /// Kahn's layers: each holds the nodes whose needs the layers before it hold; what is left
 /// over is a cycle.
 fn layers(def: &WorkflowDef, e: &mut Errors) -> Vec<Vec<String>> {
+    let ids: HashSet<&str> = def.nodes.iter().map(|n| n.id.as_str()).collect();
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut out = Vec::new();
     loop {
@@ -252,7 +273,12 @@ fn layers(def: &WorkflowDef, e: &mut Errors) -> Vec<Vec<String>> {
             .nodes
             .iter()
             .filter(|n| !done.contains(n.id.as_str()))
-            .filter(|n| n.needs.iter().all(|d| done.contains(d.as_str())))
+            // A need that names no node is reported already: it does not hold anything up.
+            .filter(|n| {
+                n.needs
+                    .iter()
+                    .all(|d| done.contains(d.as_str()) || !ids.contains(d.as_str()))
+            })
             .map(|n| n.id.clone())
             .collect();
         if ready.is_empty() {

@@ -89,7 +89,14 @@ fn tokens(s: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    /// Nesting so far (parentheses, `!`, chained `&&`/`||`): bounded, so no input can take
+    /// the stack.
+    depth: usize,
 }
+
+/// Longest condition, and deepest nesting, taken.
+const MAX_LEN: usize = 4096;
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -113,9 +120,17 @@ impl Parser {
             false
         }
     }
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
+        }
+        Ok(())
+    }
     fn or(&mut self) -> Result<Expr, String> {
         let mut e = self.and()?;
         while self.eat("||") {
+            self.deeper()?;
             e = Expr::Or(Box::new(e), Box::new(self.and()?));
         }
         Ok(e)
@@ -123,12 +138,14 @@ impl Parser {
     fn and(&mut self) -> Result<Expr, String> {
         let mut e = self.unary()?;
         while self.eat("&&") {
+            self.deeper()?;
             e = Expr::And(Box::new(e), Box::new(self.unary()?));
         }
         Ok(e)
     }
     fn unary(&mut self) -> Result<Expr, String> {
         if self.eat("!") {
+            self.deeper()?;
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
         let left = self.primary()?;
@@ -142,6 +159,7 @@ impl Parser {
     }
     fn primary(&mut self) -> Result<Expr, String> {
         if self.eat("(") {
+            self.deeper()?;
             let e = self.or()?;
             if !self.eat(")") {
                 return Err("a `(` is not closed".into());
@@ -168,9 +186,13 @@ impl Parser {
 }
 
 pub fn parse(s: &str) -> Result<Expr, String> {
+    if s.len() > MAX_LEN {
+        return Err(format!("longer than {MAX_LEN} characters"));
+    }
     let mut p = Parser {
         toks: tokens(s)?,
         at: 0,
+        depth: 0,
     };
     let e = p.or()?;
     if p.at < p.toks.len() {
@@ -265,5 +287,10 @@ mod tests {
         for bad in ["", "a ==", "(a", "a b", "a = b", "'open"] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+        // Deep nesting is refused, not a stack overflow.
+        assert!(parse(&"(".repeat(2000)).is_err());
+        assert!(parse(&"!".repeat(2000)).is_err());
+        assert!(parse(&vec!["a"; 1000].join(" && ")).is_err());
+        assert!(parse(&"a ".repeat(3000)).is_err());
     }
 }

@@ -533,9 +533,13 @@ async fn kill9_resume(cli: Cli) {
             if message.contains("could not reload its conversation") && message.contains(&first_id))
     });
     if cli == Cli::Gemini {
-        // Gemini 0.61 cannot load a session in a new process (it fails, or comes back empty):
-        // the agent is told the transcript and a warning says so.
-        assert!(warned, "a warning says the transcript was replayed");
+        // Gemini 0.61 mostly cannot load a session in a new process (it fails, or comes back
+        // empty): then the agent is told the transcript and a warning says so. Where the load
+        // did bring the conversation back (seen on a loaded machine), it is the same session.
+        assert!(
+            warned || now_id == first_id,
+            "a warning says the transcript was replayed, or the session itself came back"
+        );
         eprintln!(
             "gemini resume: {}",
             if now_id == first_id {

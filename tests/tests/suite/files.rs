@@ -538,3 +538,54 @@ async fn the_cli_puts_lists_gets_moves_and_removes_files() {
     assert_ne!(code, 0);
     assert!(err.contains(".."), "{err}");
 }
+
+/// A session working in a directory that holds agentmux's data dir cannot delete or move it,
+/// and one working in the data dir itself is refused; a `.gitignore` that is a FIFO or a link
+/// to /dev/zero does not hang or exhaust a listing.
+#[tokio::test]
+async fn the_data_dir_is_never_reachable_and_odd_ignore_files_cannot_stall_a_listing() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    // The directory two levels up: the one it names holds the data dir, it is not it.
+    let root = d.data_dir.parent().unwrap().to_path_buf();
+    let above = root.parent().unwrap().to_path_buf();
+    let name = root.file_name().unwrap().to_str().unwrap().to_string();
+    let id = plain_session(&rest, &above, "above").await;
+    let r = rest
+        .request(
+            Method::DELETE,
+            &format!("/v1/sessions/{id}/files?path={name}&recursive=true"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = rest
+        .post(
+            &format!("/v1/sessions/{id}/files/rename"),
+            json!({"from": name, "to": format!("{name}-moved")}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(d.data_dir.exists());
+    let inside = plain_session(&rest, &d.data_dir, "inside").await;
+    let r = rest.get(&format!("/v1/sessions/{inside}/files")).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    let odd = tempfile::tempdir().unwrap();
+    std::fs::write(odd.path().join("a.txt"), "a").unwrap();
+    let fifo = std::ffi::CString::new(odd.path().join(".gitignore").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::fs::create_dir(odd.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", odd.path().join("sub/.gitignore")).unwrap();
+    let sid = plain_session(&rest, odd.path(), "odd").await;
+    for dir in ["", "sub"] {
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            rest.get(&format!("/v1/sessions/{sid}/files?path={dir}")),
+        )
+        .await
+        .expect("a listing ends");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}

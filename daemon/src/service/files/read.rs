@@ -44,10 +44,21 @@ fn token(rank: u8, name: &str) -> String {
 /// The names in `dir` that no gitignore rule (of it, its parents, the repository's excludes
 /// or the user's global file) hides.
 fn visible(dir: &Path) -> HashSet<OsString> {
+    // The walker reads ignore files by path: a FIFO would block it, a link to /dev/zero fill
+    // memory. Unless every one it could read is a plain file of sane size, nothing is hidden.
+    if !plain_ignore_files(dir) {
+        return std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+    }
     ignore::WalkBuilder::new(dir)
         .max_depth(Some(1))
         .hidden(false)
         .ignore(false)
+        .git_global(false)
         .parents(true)
         .follow_links(false)
         .build()
@@ -55,6 +66,19 @@ fn visible(dir: &Path) -> HashSet<OsString> {
         .filter(|e| e.depth() == 1)
         .map(|e| e.file_name().to_os_string())
         .collect()
+}
+
+/// Whether every ignore file the walker of `dir` may read (`.gitignore` in it and its parents,
+/// a repository's `info/exclude`) is absent or a regular file of at most 1 MiB.
+fn plain_ignore_files(dir: &Path) -> bool {
+    dir.ancestors().all(|a| {
+        [a.join(".gitignore"), a.join(".git/info/exclude")]
+            .iter()
+            .all(|f| match f.symlink_metadata() {
+                Err(_) => true,
+                Ok(m) => m.is_file() && m.len() <= 1024 * 1024,
+            })
+    })
 }
 
 /// Reads into `buf` from `offset` until it is full or the file ends; how much was read.

@@ -167,10 +167,21 @@ impl Tree {
                 root.display()
             ))
         })?;
-        let guard = data_dir
+        // Fail closed: without the data dir's real path nothing could be kept from it.
+        let data = data_dir
             .canonicalize()
-            .ok()
-            .filter(|d| !root.starts_with(d));
+            .map_err(|e| Error::internal(format!("agentmux's data dir cannot be resolved: {e}")))?;
+        // A worktree agentmux made lives in the data dir; no other workspace may.
+        let guard = if root.starts_with(data.join("worktrees")) {
+            None
+        } else if root.starts_with(&data) {
+            return Err(denied(format!(
+                "{} is agentmux's own data directory",
+                root.display()
+            )));
+        } else {
+            Some(data)
+        };
         Ok(Tree {
             root,
             dir: handle,
@@ -239,6 +250,12 @@ impl Tree {
                 .map_err(|_| denied(format!("{path} is a symlink that leads nowhere")))?,
             _ => target,
         };
+        // Deleting or moving what holds the data dir would take agentmux's data with it.
+        if !follow && self.guard.as_ref().is_some_and(|g| g.starts_with(&real)) {
+            return Err(denied(format!(
+                "{path} holds agentmux's own data directory"
+            )));
+        }
         self.inside(&real, &path)
     }
 
@@ -247,7 +264,7 @@ impl Tree {
         if rel.as_os_str().is_empty() {
             return self.dir.try_clone();
         }
-        beneath::open(
+        beneath::open_exact(
             &self.dir,
             rel,
             libc::O_DIRECTORY | libc::O_RDONLY | libc::O_NONBLOCK,
@@ -257,7 +274,7 @@ impl Tree {
 
     /// A file under the root, opened for reading beneath it (never waiting on a FIFO).
     pub(super) fn open_file(&self, rel: &Path) -> io::Result<File> {
-        beneath::open(&self.dir, rel, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+        beneath::open_exact(&self.dir, rel, libc::O_RDONLY | libc::O_NONBLOCK, 0)
     }
 
     /// `rel`'s directory (made when missing if `make`), opened, and its last part.
