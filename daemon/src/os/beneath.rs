@@ -136,6 +136,31 @@ fn open_with(root: &File, rel: &Path, flags: i32, mode: u32, exact: bool) -> io:
     Err(escape())
 }
 
+/// Renames `from` in `from_dir` to `to` in `to_dir` unless `to` exists, in one step (so nothing
+/// made there meanwhile is replaced): `AlreadyExists` then. `Unsupported` where the file
+/// system or the kernel cannot (the caller checks and renames instead).
+pub fn rename_noreplace(from_dir: &File, from: &str, to_dir: &File, to: &str) -> io::Result<()> {
+    let (f, t) = (cstr(Path::new(from))?, cstr(Path::new(to))?);
+    // SAFETY: renameat2(2) on live dir fds with valid C strings.
+    let r = unsafe {
+        libc::renameat2(
+            from_dir.as_raw_fd(),
+            f.as_ptr(),
+            to_dir.as_raw_fd(),
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOSYS) | Some(libc::EINVAL) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+        _ => Err(e),
+    }
+}
+
 /// Creates the directories of `rel` beneath `root` (like `mkdir -p`), never through a symlink
 /// that leads out.
 pub fn create_dirs(root: &File, rel: &Path) -> io::Result<()> {

@@ -589,3 +589,20 @@ async fn the_data_dir_is_never_reachable_and_odd_ignore_files_cannot_stall_a_lis
         assert_eq!(r.status, 200, "{}", r.text());
     }
 }
+
+/// Dangling links say where they point: missing inside the workspace (404), refused outside
+/// (403); a write through a link to the workspace itself is a conflict (409), not a failure.
+#[tokio::test]
+async fn dangling_links_and_a_link_to_the_workspace_answer_what_they_are() {
+    let (_fake, d) = start(|o| o).await;
+    let rest = d.rest();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("missing.txt", dir.path().join("in")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/x", dir.path().join("out")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("here")).unwrap();
+    let id = plain_session(&rest, dir.path(), "links").await;
+    assert_eq!(content(&rest, &id, "path=in").await.status, 404);
+    assert_eq!(content(&rest, &id, "path=out").await.status, 403);
+    let r = put(&rest, &id, "here", b"x").await;
+    assert_eq!(r.status, 409, "{}", r.text());
+}

@@ -80,6 +80,21 @@ pub(super) fn parse(path: &str) -> Result<Asked> {
     Ok(Asked { parts })
 }
 
+/// `p` with `.` and `..` taken out by their names alone (nothing on disk is read).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
 /// An I/O error as the API says it. `creating`: the path is being made, so a missing or
 /// too-long part is a precondition rather than "not found".
 pub(super) fn io_error(path: &str, e: &io::Error, creating: bool) -> Error {
@@ -109,6 +124,10 @@ pub(super) fn io_error(path: &str, e: &io::Error, creating: bool) -> Error {
         ),
         (libc::EISDIR | libc::ENOTEMPTY | libc::EROFS | libc::EBUSY | libc::ETXTBSY, _) => {
             Error::precondition(format!("{path}: {e}"))
+        }
+        // A path that comes to the workspace itself where a name is needed (a link to `.`).
+        (_, io::ErrorKind::InvalidInput) => {
+            Error::precondition(format!("{path} is the workspace itself, not a file in it"))
         }
         _ => Error::internal(format!("{path}: {e}")),
     }
@@ -245,9 +264,16 @@ impl Tree {
         self.inside(&parent, &path)?;
         let target = parent.join(name);
         let real = match target.symlink_metadata() {
-            Ok(m) if follow && m.is_symlink() => target
-                .canonicalize()
-                .map_err(|_| denied(format!("{path} is a symlink that leads nowhere")))?,
+            Ok(m) if follow && m.is_symlink() => target.canonicalize().map_err(|_| {
+                // Dangling: missing when it points inside, refused when it points out.
+                match std::fs::read_link(&target).map(|t| lexical(&parent.join(t))) {
+                    Ok(to) if to.starts_with(&self.root) => Error::new(
+                        ErrorKind::NotFound,
+                        format!("{path} is a symlink to a file that does not exist"),
+                    ),
+                    _ => denied(format!("{path} is a symlink that leads nowhere")),
+                }
+            })?,
             _ => target,
         };
         // Deleting or moving what holds the data dir would take agentmux's data with it.
@@ -426,14 +452,23 @@ impl Tree {
             }
             _ => {}
         }
-        std::fs::rename(at(&sdir, &sname), at(&ddir, &dname)).map_err(|e| {
-            match e.raw_os_error() {
-                Some(libc::EXDEV) => {
-                    Error::precondition(format!("{fp} and {tp} are on different file systems"))
+        // Without overwrite, one step that fails if `to` appeared since the check above.
+        let moved = if overwrite {
+            std::fs::rename(at(&sdir, &sname), at(&ddir, &dname))
+        } else {
+            match beneath::rename_noreplace(&sdir, &sname, &ddir, &dname) {
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    std::fs::rename(at(&sdir, &sname), at(&ddir, &dname))
                 }
-                Some(libc::EINVAL) => Error::precondition(format!("{fp} cannot move to {tp}")),
-                _ => io_error(&fp, &e, true),
+                r => r,
             }
+        };
+        moved.map_err(|e| match e.raw_os_error() {
+            Some(libc::EXDEV) => {
+                Error::precondition(format!("{fp} and {tp} are on different file systems"))
+            }
+            Some(libc::EINVAL) => Error::precondition(format!("{fp} cannot move to {tp}")),
+            _ => io_error(&fp, &e, true),
         })?;
         let m = at(&ddir, &dname)
             .symlink_metadata()
