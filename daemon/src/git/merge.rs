@@ -47,6 +47,7 @@ pub async fn merge(p: &MergePlan<'_>) -> Result<GitMergeResult> {
     let env = identity(p.dir).await;
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let message = match p.message.trim() {
+        "" if strategy == "squash" => squash_message(p.dir, p.branch, &old, &tip).await,
         "" => format!("Merge {} into {}", p.branch, p.target),
         m => m.to_string(),
     };
@@ -73,6 +74,33 @@ pub async fn merge(p: &MergePlan<'_>) -> Result<GitMergeResult> {
     result.commit = new;
     result.message = format!("{} landed on {} ({strategy})", p.branch, p.target);
     Ok(result)
+}
+
+/// A squash commit says what it holds: the one commit's subject and body, or the subjects of
+/// all of them (at most 50) under a line naming the branch.
+async fn squash_message(dir: &Path, branch: &str, old: &str, tip: &str) -> String {
+    let range = format!("{old}..{tip}");
+    let subjects = run(
+        dir,
+        &["log", "--reverse", "--format=%s", "--max-count=51", &range],
+    )
+    .await
+    .unwrap_or_default();
+    let subjects: Vec<&str> = subjects.lines().filter(|s| !s.trim().is_empty()).collect();
+    match subjects.as_slice() {
+        [only] => run(dir, &["log", "-1", "--format=%B", tip])
+            .await
+            .map(|m| m.trim().to_string())
+            .unwrap_or_else(|_| only.to_string()),
+        [] => format!("Squash {branch}"),
+        many => {
+            let mut m = format!("{branch} ({} commits)\n", many.len().min(50));
+            for s in many.iter().take(50) {
+                m.push_str(&format!("\n- {s}"));
+            }
+            m
+        }
+    }
 }
 
 fn stopped(

@@ -230,7 +230,8 @@ pub struct GitMergeRequest {
     /// replayed on the target).
     #[schemars(extend("enum" = ["", "merge", "squash", "rebase"]))]
     pub strategy: String,
-    /// The merge or squash commit's message (a default names the session).
+    /// The merge or squash commit's message (by default a merge names the branch; a squash
+    /// keeps its one commit's message, or lists its commits' subjects).
     #[schemars(length(max = 65536), regex(pattern = r"^[^\x00]*$"))]
     pub message: String,
 }

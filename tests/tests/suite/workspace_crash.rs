@@ -112,7 +112,8 @@ async fn kill_9_while_a_merge_lands_leaves_the_branch_moved_or_not_and_the_check
         if moved {
             assert_eq!(
                 git(repo.path(), &["log", "-1", "--format=%s", "main"]).trim(),
-                format!("Merge agentmux/m{i} into main"),
+                format!("round {i}"),
+                "a squash of one commit keeps its message"
             );
         }
         assert_eq!(

@@ -121,6 +121,11 @@ async fn two_claude_sessions_write_one_file_apart_and_the_second_merge_conflicts
     .await;
     assert_eq!(m["merged"], true, "{m}");
     assert_eq!(
+        git(repo, &["log", "-1", "--format=%s", "main"]).trim(),
+        "write ONE",
+        "a squash of one commit keeps its message"
+    );
+    assert_eq!(
         std::fs::read_to_string(repo.join("hello.txt")).unwrap(),
         "ONE\n"
     );
