@@ -14,7 +14,6 @@
 """
 
 import argparse
-import http.client
 import json
 import os
 import resource
@@ -27,24 +26,7 @@ import tempfile
 import threading
 import time
 
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("agentmux.local", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def unix(sock, method, path, body=None):
-    c = UnixHTTP(sock)
-    c.request(method, path, body=json.dumps(body) if body is not None else None)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, (json.loads(data) if data else None)
+from unixhttp import unix  # beside this script
 
 
 def health_ms(sock, n=50):

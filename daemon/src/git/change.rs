@@ -56,7 +56,6 @@ pub async fn commit(
         run(dir, &args).await?;
     }
     let env = identity(dir).await;
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec!["commit", "--no-verify", "-q", "-m", message];
     if !staged && !paths.is_empty() {
         args = with_paths(args, &specs);
@@ -288,7 +287,6 @@ pub async fn pull(
         args.push(branch);
     }
     let env = identity(dir).await;
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = exec(dir, &args, &env, REMOTE_CAP).await?;
     let said = format!("{}\n{}", out.text().trim(), out.stderr)
         .trim()

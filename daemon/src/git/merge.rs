@@ -45,7 +45,6 @@ pub async fn merge(p: &MergePlan<'_>) -> Result<GitMergeResult> {
         return Ok(result);
     }
     let env = identity(p.dir).await;
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let message = match p.message.trim() {
         "" if strategy == "squash" => squash_message(p.dir, p.branch, &old, &tip).await,
         "" => format!("Merge {} into {}", p.branch, p.target),

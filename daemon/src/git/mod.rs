@@ -20,6 +20,19 @@ pub use diff::{DiffSpec, diff};
 pub use history::{branches, head_commit, log};
 pub use merge::{MergePlan, merge};
 
+/// `git -C dir` as every call runs it: never prompting, taking no optional lock (status must
+/// not fight the agent's own git for the index), in the C locale (its words are parsed).
+fn command(dir: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("LC_ALL", "C")
+        .kill_on_drop(true);
+    cmd
+}
+
 /// What one git command did.
 pub struct Output {
     pub ok: bool,
@@ -53,18 +66,12 @@ async fn exec_with(
     if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
         return Err(Error::invalid(format!("{bad:?} holds a NUL character")));
     }
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C")
+    let mut cmd = command(dir);
+    cmd.args(args)
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(std::process::Stdio::piped());
     if dying {
         crate::os::process::die_with_daemon(&mut cmd);
     }
@@ -444,15 +451,11 @@ pub async fn ignored(dir: &Path, paths: &[String]) -> Result<std::collections::H
     if paths.is_empty() {
         return Ok(Default::default());
     }
-    let mut child = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
+    let mut child = command(dir)
         .args(["check-ignore", "--stdin", "-z"])
-        .env("GIT_OPTIONAL_LOCKS", "0")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::internal(format!("cannot run git: {e}")))?;
     let mut input = Vec::new();
@@ -480,7 +483,7 @@ pub async fn ignored(dir: &Path, paths: &[String]) -> Result<std::collections::H
 }
 
 /// Who commits when the repository names nobody: agentmux, rather than a refusal.
-pub async fn identity(dir: &Path) -> Vec<(&'static str, String)> {
+pub async fn identity(dir: &Path) -> Vec<(&'static str, &'static str)> {
     let named = |key: &'static str| async move {
         run(dir, &["config", "--get", key])
             .await
@@ -488,12 +491,16 @@ pub async fn identity(dir: &Path) -> Vec<(&'static str, String)> {
     };
     let mut env = Vec::new();
     if !named("user.name").await {
-        env.push(("GIT_AUTHOR_NAME", "agentmux".to_string()));
-        env.push(("GIT_COMMITTER_NAME", "agentmux".to_string()));
+        env.extend([
+            ("GIT_AUTHOR_NAME", "agentmux"),
+            ("GIT_COMMITTER_NAME", "agentmux"),
+        ]);
     }
     if !named("user.email").await {
-        env.push(("GIT_AUTHOR_EMAIL", "agentmux@localhost".to_string()));
-        env.push(("GIT_COMMITTER_EMAIL", "agentmux@localhost".to_string()));
+        env.extend([
+            ("GIT_AUTHOR_EMAIL", "agentmux@localhost"),
+            ("GIT_COMMITTER_EMAIL", "agentmux@localhost"),
+        ]);
     }
     env
 }

@@ -4,7 +4,6 @@
 //! only in a worktree agentmux owns, never in the user's checkout.
 
 use super::Service;
-use super::workspaces::READY;
 use crate::git;
 use agentmux_shared::types::{
     GitBranches, GitCheckoutRequest, GitCommit, GitCommitRequest, GitDiff, GitDiffQuery, GitLog,
@@ -47,16 +46,13 @@ impl RepoLocks {
 impl Service {
     async fn tree(&self, session: &str) -> Result<Tree> {
         let s = self.get_session(session)?;
+        super::workspaces::usable(&s)?;
         match s.workspace.clone() {
-            Some(w) if w.state == READY => Ok(Tree {
+            Some(w) => Ok(Tree {
                 dir: PathBuf::from(&w.path),
                 session: s,
                 own: Some(w),
             }),
-            Some(w) => Err(Error::precondition(format!(
-                "session {}'s worktree is {}",
-                s.name, w.state
-            ))),
             None => {
                 // The repository's top: paths in status and diffs are relative to it, and so
                 // must be the ones clients send back.

@@ -454,6 +454,10 @@ fn copy_files(from: &Path, to: &Path, files: &[String]) -> Result<()> {
 /// A session whose worktree is not there cannot run anything: says why instead.
 pub(super) fn usable(s: &Session) -> Result<()> {
     match &s.workspace {
+        Some(w) if w.state == CREATING => Err(Error::precondition(format!(
+            "session {}'s worktree {} is being made: try again in a moment",
+            s.name, w.path
+        ))),
         Some(w) if w.state != READY => Err(Error::precondition(format!(
             "session {}'s worktree {} is {}: its branch {} holds what was committed; fork or \
              delete the session",
